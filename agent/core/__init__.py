@@ -1,0 +1,1 @@
+"""Pure logic of the agent: no sockets, files, threads or clocks of its own."""

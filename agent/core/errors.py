@@ -1,0 +1,270 @@
+"""The agent's error tree: what went wrong talking to the server, in words a person can act on.
+
+    SeatkeeperError                      (message, hint; str() = both)
+     ├── ConfigError                     a configuration file or variable is wrong
+     ├── StorageError                    the outbox or a data file cannot be used
+     ├── NetworkError                    no usable answer from the server (transient)
+     │    ├── ConnectionRefused          nothing listens at the server address
+     │    ├── ConnectionReset            the connection broke mid-request
+     │    ├── Timeout                    connect or read took too long
+     │    ├── ServerUnavailable          5xx without a protocol error body
+     │    ├── MalformedResponse          not JSON, or JSON of the wrong shape
+     │    ├── TLSError              (*)  the certificate is not trusted
+     │    ├── BadSignature          (*)  a lease whose signature does not verify
+     │    └── InsecureServerURL     (*)  plain http:// to a host that is not loopback
+     └── Refusal                         the server answered with a protocol error `code`
+          ├── InvalidRequest             400 INVALID_REQUEST (also 405, 413)
+          ├── Unauthenticated            401 UNAUTHENTICATED
+          ├── Forbidden                  403 FORBIDDEN
+          ├── NoLicense                  403 NO_LICENSE
+          ├── LicenseExpired             403 LICENSE_EXPIRED
+          ├── SupportExpired             403 SUPPORT_EXPIRED
+          ├── RemoteDeactivationDisabled 403 REMOTE_DEACTIVATION_DISABLED
+          ├── NotFound                   404 NOT_FOUND
+          ├── SeatLimitReached           409 SEAT_LIMIT_REACHED
+          ├── ActiveDeviceExists         409 ACTIVE_DEVICE_EXISTS
+          ├── LeaseExpired               410 LEASE_EXPIRED
+          ├── LeaseRevoked               410 LEASE_REVOKED
+          ├── RateLimited                429 RATE_LIMITED (retry_after)
+          └── Unavailable                503 UNAVAILABLE
+
+(*) `user_action_required`: retrying will not help until someone changes something.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class SeatkeeperError(Exception):
+    """Root of every error the agent raises on purpose."""
+
+    default_message: ClassVar[str] = "Something went wrong."
+    hint: ClassVar[str] = ""
+    user_action_required: ClassVar[bool] = False
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip()
+
+
+class ConfigError(SeatkeeperError):
+    default_message = "The configuration is not valid."
+    user_action_required = True
+
+
+class StorageError(SeatkeeperError):
+    default_message = "A Seatkeeper data file cannot be used."
+    hint = "Check the permissions and free space of the data directory."
+    user_action_required = True
+
+
+class NetworkError(SeatkeeperError):
+    default_message = "The license server could not be reached."
+    hint = "Seatkeeper will try again by itself."
+
+
+class ConnectionRefused(NetworkError):
+    default_message = "The license server refused the connection (nothing is listening)."
+    hint = "Check the server address; Seatkeeper will try again by itself."
+
+
+class ConnectionReset(NetworkError):
+    default_message = "The connection to the license server broke off."
+    hint = "Seatkeeper will try again by itself."
+
+
+class Timeout(NetworkError):
+    default_message = "The license server took too long to answer."
+    hint = "Check your Internet connection; Seatkeeper will try again by itself."
+
+
+class ServerUnavailable(NetworkError):
+    default_message = "The license server had an internal problem."
+    hint = "Seatkeeper will try again by itself."
+
+    def __init__(self, message: str | None = None, *, status: int = 500) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class MalformedResponse(NetworkError):
+    default_message = "The license server sent an answer Seatkeeper cannot read."
+    hint = "Check that the server address points at a Seatkeeper license server."
+
+
+class TLSError(NetworkError):
+    default_message = "The license server's certificate is not trusted."
+    hint = ("Install your organisation's CA certificate in the system, or set ca_bundle "
+            "in the configuration.")
+    user_action_required = True
+
+
+class BadSignature(NetworkError):
+    default_message = "The license server sent a seat lease whose signature does not verify."
+    hint = ("The server's key does not match the one pinned at login; log out and in again, "
+            "or ask your administrator.")
+    user_action_required = True
+
+
+class InsecureServerURL(NetworkError):
+    default_message = "The server address uses plain http:// to a host that is not this computer."
+    hint = "Use an https:// address."
+    user_action_required = True
+
+
+class Refusal(SeatkeeperError):
+    """The server answered with a protocol error: `code` for programs, `message` for people."""
+
+    code: ClassVar[str] = ""
+    default_message = "The license server refused the request."
+
+    def __init__(self, message: str | None = None, details: dict[str, Any] | None = None,
+                 *, status: int = 0, code: str | None = None) -> None:
+        super().__init__(message)
+        self.details: dict[str, Any] = dict(details or {})
+        self.status = status
+        if code is not None and code != type(self).code:
+            self.code = code  # type: ignore[misc]  # an unknown code keeps its own name
+
+    @classmethod
+    def from_response(cls, status: int, body: Any,
+                      headers: dict[str, str] | None = None) -> SeatkeeperError:
+        """Map an HTTP error answer to the matching error (never raises it)."""
+        return from_response(status, body, headers)
+
+
+class InvalidRequest(Refusal):
+    code = "INVALID_REQUEST"
+    default_message = "The license server did not accept the request."
+    hint = "This is probably a bug in Seatkeeper; please report it."
+
+
+class Unauthenticated(Refusal):
+    code = "UNAUTHENTICATED"
+    default_message = "The license server does not recognise this login."
+    hint = "Log in again."
+
+
+class Forbidden(Refusal):
+    code = "FORBIDDEN"
+    default_message = "This login may not do that."
+
+
+class NoLicense(Refusal):
+    code = "NO_LICENSE"
+    default_message = "Your account has no license."
+    hint = "You can use the application in Discovery mode, or ask for a license."
+
+
+class LicenseExpired(Refusal):
+    code = "LICENSE_EXPIRED"
+    default_message = "Your subscription has ended."
+    hint = "Renew it to use the application again."
+
+
+class SupportExpired(Refusal):
+    code = "SUPPORT_EXPIRED"
+    default_message = "Your license's Support & Upgrade ended before this version was released."
+    hint = "Use an earlier version, Discovery mode, or another license."
+
+
+class RemoteDeactivationDisabled(Refusal):
+    code = "REMOTE_DEACTIVATION_DISABLED"
+    default_message = "Remote device deactivation is switched off for this account."
+    hint = "Switch it on while no device holds a seat."
+
+
+class NotFound(Refusal):
+    code = "NOT_FOUND"
+    default_message = "The license server does not know that device or seat."
+
+
+class SeatLimitReached(Refusal):
+    code = "SEAT_LIMIT_REACHED"
+    default_message = "Every seat of your license is in use on other devices."
+    hint = "Log out on one of them, or deactivate it remotely."
+
+
+class ActiveDeviceExists(Refusal):
+    code = "ACTIVE_DEVICE_EXISTS"
+    default_message = "Remote deactivation can be switched on only while no device holds a seat."
+    hint = "Release the seat on every device first."
+
+
+class LeaseExpired(Refusal):
+    code = "LEASE_EXPIRED"
+    default_message = "The seat ran out."
+    hint = "Seatkeeper asks for a new one by itself."
+
+
+class LeaseRevoked(Refusal):
+    code = "LEASE_REVOKED"
+    default_message = "The seat was taken away from this device."
+    hint = "Log in again to use it here."
+
+
+class RateLimited(Refusal):
+    code = "RATE_LIMITED"
+    default_message = "Too many attempts."
+    hint = "Wait a few minutes and try again."
+
+    def __init__(self, message: str | None = None, details: dict[str, Any] | None = None,
+                 *, status: int = 429, code: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, details, status=status, code=code)
+        self.retry_after = retry_after
+
+
+class Unavailable(Refusal):
+    code = "UNAVAILABLE"
+    default_message = "The license server cannot serve requests right now."
+    hint = "Seatkeeper will try again by itself."
+
+
+REFUSALS: dict[str, type[Refusal]] = {
+    cls.code: cls
+    for cls in (InvalidRequest, Unauthenticated, Forbidden, NoLicense, LicenseExpired,
+                SupportExpired, RemoteDeactivationDisabled, NotFound, SeatLimitReached,
+                ActiveDeviceExists, LeaseExpired, LeaseRevoked, RateLimited, Unavailable)
+}
+
+
+def _retry_after(headers: dict[str, str] | None) -> float | None:
+    for name, value in (headers or {}).items():
+        if name.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None
+    return None
+
+
+def from_response(status: int, body: Any,
+                  headers: dict[str, str] | None = None) -> SeatkeeperError:
+    """The error for an HTTP answer `status` with JSON `body` (None when it was not JSON).
+
+    A protocol error body gives its `Refusal` subclass (an unknown code gives a plain
+    `Refusal` carrying that code); a 5xx without one is `ServerUnavailable`; anything
+    else is `MalformedResponse`.
+    """
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("code"), str):
+        code: str = error["code"]
+        message = error.get("message")
+        details = error.get("details")
+        message = message if isinstance(message, str) and message else None
+        details = details if isinstance(details, dict) else {}
+        cls = REFUSALS.get(code, Refusal)
+        if cls is RateLimited:
+            return RateLimited(message, details, status=status,
+                               retry_after=_retry_after(headers))
+        return cls(message, details, status=status, code=code)
+    if status >= 500:
+        return ServerUnavailable(f"The license server answered with HTTP {status}.",
+                                 status=status)
+    return MalformedResponse(
+        f"The license server answered HTTP {status} without a Seatkeeper error body.")

@@ -1,0 +1,216 @@
+"""Seat state: the enum of DESIGN.md, the facts it is decided from, and the status shown.
+
+`decide(facts, now)` is the one place the state is chosen. It is pure: the
+caller passes the facts and the local wall-clock time; lease expiry is judged
+on the server's clock, `now + facts.clock_skew_s`.
+
+When the server is unreachable and the last lease has run out by the server's
+clock, the seat is no longer held, so the state is NOT `offline` (which
+promises a held seat): it is `acquiring`, and `explain()` says why ("offline;
+the seat ran out at 14:05 and will be asked for again when the server answers").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from agent.core.wire import format_time
+
+
+class SeatState(StrEnum):
+    """The one state shown at a time (a `str`, so it serializes as its value).
+
+    Values are written out by hand because they are a contract (screen, JSON, logs);
+    declaration order is DESIGN.md's precedence.
+    """
+
+    LOGOUT_PENDING = "logout_pending"
+    SIGNED_OUT = "signed_out"
+    ACQUIRING = "acquiring"
+    ACTIVE = "active"
+    OFFLINE = "offline"
+    SEAT_LIMIT_REACHED = "seat_limit_reached"
+    DISCOVERY = "discovery"
+    SUPPORT_EXPIRED = "support_expired"
+    LICENSE_EXPIRED = "license_expired"
+    REVOKED = "revoked"
+    ERROR = "error"
+
+
+# What the server's last answer about the seat means for the state.
+REFUSAL_STATES: dict[str, SeatState] = {
+    "SEAT_LIMIT_REACHED": SeatState.SEAT_LIMIT_REACHED,
+    "NO_LICENSE": SeatState.DISCOVERY,
+    "SUPPORT_EXPIRED": SeatState.SUPPORT_EXPIRED,
+    "LICENSE_EXPIRED": SeatState.LICENSE_EXPIRED,
+    "LEASE_REVOKED": SeatState.REVOKED,
+    "FORBIDDEN": SeatState.ERROR,
+    "INVALID_REQUEST": SeatState.ERROR,
+}
+# Refusals that say the lease we hold is gone on the server.
+LEASE_ENDING_CODES = frozenset({"LEASE_EXPIRED", "LEASE_REVOKED", "NOT_FOUND",
+                                "UNAUTHENTICATED"})
+# Refusals that mean "not now": treated like an unreachable server.
+TRANSIENT_CODES = frozenset({"RATE_LIMITED", "UNAVAILABLE"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeatRefusal:
+    """The server's last refusal about the seat: its `code`, `message` and `details`."""
+
+    code: str
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Facts:
+    """Everything `decide` needs, as the daemon last observed it."""
+
+    signed_in: bool = False
+    # expires_at of the last verified lease, on the server's clock; None: no lease.
+    lease_expires_at: dt.datetime | None = None
+    # The last refusal to an acquire or heartbeat; None after a success.
+    refusal: SeatRefusal | None = None
+    logout_pending: bool = False
+    pending_items: int = 0
+    # Kind of the last failed contact ("timeout", "refused", "tls", …); None: it worked.
+    contact_failure: str | None = None
+    # server_time - local time at receipt, in seconds.
+    clock_skew_s: float = 0.0
+    # A problem the user must fix (configuration, TLS trust, signature); None: none.
+    error: str | None = None
+
+
+def server_now(facts: Facts, now: dt.datetime) -> dt.datetime:
+    """The server's clock as estimated from the local `now` and the measured skew."""
+    return now + dt.timedelta(seconds=facts.clock_skew_s)
+
+
+def lease_held(facts: Facts, now: dt.datetime) -> bool:
+    """A lease is held while the server has not ended it and its expiry is ahead."""
+    if facts.lease_expires_at is None:
+        return False
+    if facts.refusal is not None and facts.refusal.code in LEASE_ENDING_CODES:
+        return False
+    return server_now(facts, now) < facts.lease_expires_at
+
+
+def _unreachable(facts: Facts) -> bool:
+    transient = facts.refusal is not None and facts.refusal.code in TRANSIENT_CODES
+    return facts.contact_failure is not None or facts.error is not None or transient
+
+
+def _refusal_state(facts: Facts) -> SeatState | None:
+    return None if facts.refusal is None else REFUSAL_STATES.get(facts.refusal.code)
+
+
+def decide(facts: Facts, now: dt.datetime) -> SeatState:
+    """The state to show, by DESIGN.md's precedence (first rule that holds wins)."""
+    held = lease_held(facts, now)
+    if facts.logout_pending:
+        return SeatState.LOGOUT_PENDING
+    if not facts.signed_in or (facts.refusal is not None
+                               and facts.refusal.code == "UNAUTHENTICATED"):
+        return SeatState.SIGNED_OUT
+    refused = _refusal_state(facts)
+    if not held and refused is None and facts.error is None:
+        return SeatState.ACQUIRING
+    if held:
+        return SeatState.OFFLINE if _unreachable(facts) else SeatState.ACTIVE
+    return refused or SeatState.ERROR
+
+
+def explain(facts: Facts, now: dt.datetime) -> str | None:
+    """A short reason to show beside the state where the state alone does not say it."""
+    state = decide(facts, now)
+    if state is SeatState.ACQUIRING and _unreachable(facts):
+        if facts.lease_expires_at is not None and not lease_held(facts, now):
+            return (f"Offline; the seat ran out at {format_time(facts.lease_expires_at)} "
+                    "and will be asked for again when the server answers.")
+        return "Offline; a seat will be asked for when the server answers."
+    if state is SeatState.OFFLINE and facts.lease_expires_at is not None:
+        return f"Offline; seat held until {format_time(facts.lease_expires_at)}."
+    if state is SeatState.ERROR:
+        if facts.error:
+            return facts.error
+        return facts.refusal.message if facts.refusal else None
+    if facts.refusal is not None and state is _refusal_state(facts):
+        return facts.refusal.message or None
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PendingItem:
+    """An outbox item as front ends show it (never its tokens)."""
+
+    kind: str
+    created_at: dt.datetime
+    attempts: int = 0
+    last_error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "created_at": format_time(self.created_at),
+                "attempts": self.attempts, "last_error": self.last_error}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Holder:
+    """A device holding one of the seats when the limit is reached."""
+
+    name: str
+    id: str | None = None
+    last_heartbeat_at: dt.datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        seen = self.last_heartbeat_at
+        return {"id": self.id, "name": self.name,
+                "last_heartbeat_at": None if seen is None else format_time(seen)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Status:
+    """What the tray and `status --json` render; built by the daemon, drawn by front ends."""
+
+    state: SeatState
+    server: str | None = None
+    account: str | None = None
+    device_name: str | None = None
+    license_name: str | None = None
+    seats_used: int | None = None
+    seats_total: int | None = None
+    lease_id: str | None = None
+    lease_expires_at: dt.datetime | None = None
+    holders: tuple[Holder, ...] = ()
+    revoked_by: str | None = None
+    error: str | None = None
+    message: str | None = None
+    pending: tuple[PendingItem, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Stable keys, always present; null where they do not apply."""
+        lease = None
+        if self.lease_id is not None or self.lease_expires_at is not None:
+            expires = self.lease_expires_at
+            lease = {"lease_id": self.lease_id,
+                     "expires_at": None if expires is None else format_time(expires)}
+        license_ = None
+        if self.license_name is not None:
+            license_ = {"name": self.license_name, "seats_used": self.seats_used,
+                        "seats_total": self.seats_total}
+        return {
+            "state": self.state.value,
+            "server": self.server,
+            "account": self.account,
+            "device": self.device_name,
+            "license": license_,
+            "lease": lease,
+            "seat_holders": [holder.to_json() for holder in self.holders],
+            "revoked_by": self.revoked_by,
+            "error": self.error,
+            "message": self.message,
+            "pending": [item.to_json() for item in self.pending],
+        }

@@ -1,0 +1,201 @@
+"""The seat state machine: every state of DESIGN.md's table, and its precedence."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agent.core.state import (
+    Facts,
+    Holder,
+    PendingItem,
+    SeatRefusal,
+    SeatState,
+    Status,
+    decide,
+    explain,
+    lease_held,
+)
+
+NOW = dt.datetime(2026, 11, 29, 8, 0, 0, tzinfo=dt.UTC)
+LATER = NOW + dt.timedelta(minutes=10)
+EARLIER = NOW - dt.timedelta(minutes=10)
+IN = Facts(signed_in=True)
+
+
+def refused(code: str) -> SeatRefusal:
+    return SeatRefusal(code=code, message=f"refused: {code}")
+
+
+TABLE = [
+    ("logout pending", Facts(signed_in=True, logout_pending=True), SeatState.LOGOUT_PENDING),
+    ("no account", Facts(), SeatState.SIGNED_OUT),
+    ("token no longer valid", Facts(signed_in=True, refusal=refused("UNAUTHENTICATED"),
+                                    lease_expires_at=LATER), SeatState.SIGNED_OUT),
+    ("signed in, no lease yet", IN, SeatState.ACQUIRING),
+    ("lease ran out on the server", Facts(signed_in=True, lease_expires_at=LATER,
+                                          refusal=refused("LEASE_EXPIRED")),
+     SeatState.ACQUIRING),
+    ("lease unknown to the server", Facts(signed_in=True, lease_expires_at=LATER,
+                                          refusal=refused("NOT_FOUND")), SeatState.ACQUIRING),
+    ("no lease, server unreachable", Facts(signed_in=True, contact_failure="refused"),
+     SeatState.ACQUIRING),
+    ("fresh lease", Facts(signed_in=True, lease_expires_at=LATER), SeatState.ACTIVE),
+    ("fresh lease, server unreachable",
+     Facts(signed_in=True, lease_expires_at=LATER, contact_failure="timeout"),
+     SeatState.OFFLINE),
+    ("fresh lease, server busy",
+     Facts(signed_in=True, lease_expires_at=LATER, refusal=refused("UNAVAILABLE")),
+     SeatState.OFFLINE),
+    ("fresh lease, rate limited",
+     Facts(signed_in=True, lease_expires_at=LATER, refusal=refused("RATE_LIMITED")),
+     SeatState.OFFLINE),
+    ("fresh lease, certificate no longer trusted",
+     Facts(signed_in=True, lease_expires_at=LATER, error="certificate not trusted"),
+     SeatState.OFFLINE),
+    ("lease ran out while offline", Facts(signed_in=True, lease_expires_at=EARLIER,
+                                          contact_failure="timeout"), SeatState.ACQUIRING),
+    ("all seats taken", Facts(signed_in=True, refusal=refused("SEAT_LIMIT_REACHED")),
+     SeatState.SEAT_LIMIT_REACHED),
+    ("no license", Facts(signed_in=True, refusal=refused("NO_LICENSE")), SeatState.DISCOVERY),
+    ("support ended", Facts(signed_in=True, refusal=refused("SUPPORT_EXPIRED")),
+     SeatState.SUPPORT_EXPIRED),
+    ("subscription ended", Facts(signed_in=True, refusal=refused("LICENSE_EXPIRED")),
+     SeatState.LICENSE_EXPIRED),
+    ("seat taken away", Facts(signed_in=True, lease_expires_at=LATER,
+                              refusal=refused("LEASE_REVOKED")), SeatState.REVOKED),
+    ("bad configuration", Facts(signed_in=True, error="bad server_url"), SeatState.ERROR),
+    ("request refused as invalid", Facts(signed_in=True, refusal=refused("INVALID_REQUEST")),
+     SeatState.ERROR),
+    ("forbidden", Facts(signed_in=True, refusal=refused("FORBIDDEN")), SeatState.ERROR),
+]
+
+
+@pytest.mark.parametrize(("facts", "expected"), [(f, s) for _, f, s in TABLE],
+                         ids=[name for name, _, _ in TABLE])
+def test_decide_table(facts: Facts, expected: SeatState) -> None:
+    """Each situation of DESIGN.md's table gives its state."""
+    assert decide(facts, NOW) is expected
+
+
+def test_every_state_is_reachable() -> None:
+    """The table above covers all eleven states."""
+    assert {s for _, _, s in TABLE} == set(SeatState)
+
+
+def test_state_values_are_the_contract() -> None:
+    """The serialized values are exactly DESIGN.md's, in precedence order."""
+    assert [s.value for s in SeatState] == [
+        "logout_pending", "signed_out", "acquiring", "active", "offline",
+        "seat_limit_reached", "discovery", "support_expired", "license_expired",
+        "revoked", "error"]
+    assert json.dumps(SeatState.ACTIVE) == '"active"'
+
+
+def test_logout_pending_beats_signed_out() -> None:
+    """A queued logout shows even though the account is already gone locally."""
+    assert decide(Facts(logout_pending=True), NOW) is SeatState.LOGOUT_PENDING
+
+
+def test_held_seat_beats_stale_refusal() -> None:
+    """A valid lease outranks a refusal that does not end it (table order)."""
+    facts = Facts(signed_in=True, lease_expires_at=LATER, refusal=refused("SEAT_LIMIT_REACHED"))
+    assert decide(facts, NOW) is SeatState.ACTIVE
+
+
+def test_expiry_uses_server_clock() -> None:
+    """A server clock a day ahead makes a lease that looks fresh locally run out."""
+    facts = Facts(signed_in=True, lease_expires_at=LATER, clock_skew_s=86_400)
+    assert not lease_held(facts, NOW)
+    assert decide(facts, NOW) is SeatState.ACQUIRING
+    behind = Facts(signed_in=True, lease_expires_at=EARLIER, clock_skew_s=-3_600)
+    assert decide(behind, NOW) is SeatState.ACTIVE
+
+
+def test_lease_expiry_is_exclusive() -> None:
+    """At the very second of expires_at the seat is no longer held."""
+    assert not lease_held(Facts(signed_in=True, lease_expires_at=NOW), NOW)
+
+
+def test_explain_offline_and_expired_offline() -> None:
+    """The reason text says until when a seat is held, or that it ran out."""
+    held = Facts(signed_in=True, lease_expires_at=LATER, contact_failure="timeout")
+    assert explain(held, NOW) == "Offline; seat held until 2026-11-29T08:10:00Z."
+    gone = Facts(signed_in=True, lease_expires_at=EARLIER, contact_failure="timeout")
+    assert "ran out at 2026-11-29T07:50:00Z" in (explain(gone, NOW) or "")
+    assert explain(Facts(signed_in=True, error="fix it"), NOW) == "fix it"
+    assert explain(Facts(signed_in=True, lease_expires_at=LATER), NOW) is None
+    limit = Facts(signed_in=True, refusal=refused("SEAT_LIMIT_REACHED"))
+    assert explain(limit, NOW) == "refused: SEAT_LIMIT_REACHED"
+
+
+CODES = st.sampled_from(["SEAT_LIMIT_REACHED", "NO_LICENSE", "SUPPORT_EXPIRED",
+                         "LICENSE_EXPIRED", "LEASE_REVOKED", "LEASE_EXPIRED", "NOT_FOUND",
+                         "UNAUTHENTICATED", "FORBIDDEN", "INVALID_REQUEST", "RATE_LIMITED",
+                         "UNAVAILABLE", "REMOTE_DEACTIVATION_DISABLED", "SOMETHING_NEW"])
+TIMES = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1),
+                     timezones=st.just(dt.UTC))
+FACTS = st.builds(
+    Facts,
+    signed_in=st.booleans(),
+    lease_expires_at=st.none() | TIMES,
+    refusal=st.none() | st.builds(SeatRefusal, code=CODES, message=st.text(max_size=10)),
+    logout_pending=st.booleans(),
+    pending_items=st.integers(0, 5),
+    contact_failure=st.none() | st.sampled_from(["timeout", "refused", "reset", "tls"]),
+    clock_skew_s=st.floats(-1e6, 1e6),
+    error=st.none() | st.text(min_size=1, max_size=10),
+)
+
+
+@given(FACTS, TIMES)
+def test_decide_is_total(facts: Facts, now: dt.datetime) -> None:
+    """Any facts at any time give exactly one state, and an explanation never fails."""
+    assert isinstance(decide(facts, now), SeatState)
+    explain(facts, now)
+
+
+@given(FACTS, TIMES)
+def test_pending_logout_always_wins(facts: Facts, now: dt.datetime) -> None:
+    """Whatever else is true, a queued logout is what the user sees."""
+    facts = Facts(**{**facts.__dict__, "logout_pending": True})
+    assert decide(facts, now) is SeatState.LOGOUT_PENDING
+
+
+@given(FACTS, TIMES)
+def test_active_and_offline_only_with_a_held_seat(facts: Facts, now: dt.datetime) -> None:
+    """`active` and `offline` promise a seat: they appear only while a lease is valid."""
+    if decide(facts, now) in (SeatState.ACTIVE, SeatState.OFFLINE):
+        assert lease_held(facts, now)
+
+
+@given(FACTS, TIMES)
+def test_signed_out_shows_signed_out(facts: Facts, now: dt.datetime) -> None:
+    """Without an account and without a queued logout, the state is `signed_out`."""
+    facts = Facts(**{**facts.__dict__, "signed_in": False, "logout_pending": False})
+    assert decide(facts, now) is SeatState.SIGNED_OUT
+
+
+def test_status_json_has_stable_keys() -> None:
+    """`status --json` always carries the same keys, null where they do not apply."""
+    empty = Status(state=SeatState.SIGNED_OUT).to_json()
+    full = Status(
+        state=SeatState.SEAT_LIMIT_REACHED, server="https://licenses.example", account="a@b.c",
+        license_name="PIX4Dmapper Yearly", seats_used=3, seats_total=3, lease_id="L1",
+        lease_expires_at=LATER, holders=(Holder(name="office-pc", id="d1"),),
+        pending=(PendingItem(kind="logout", created_at=NOW, attempts=2, last_error="timeout"),),
+    ).to_json()
+    assert empty.keys() == full.keys()
+    assert {"state", "server", "account", "lease", "pending"} <= set(full)
+    assert empty["lease"] is None and empty["pending"] == []
+    assert full["state"] == "seat_limit_reached"
+    assert full["lease"] == {"lease_id": "L1", "expires_at": "2026-11-29T08:10:00Z"}
+    assert full["license"] == {"name": "PIX4Dmapper Yearly", "seats_used": 3, "seats_total": 3}
+    assert full["seat_holders"][0]["name"] == "office-pc"
+    assert full["pending"][0] == {"kind": "logout", "created_at": "2026-11-29T08:00:00Z",
+                                  "attempts": 2, "last_error": "timeout"}
+    json.dumps(full)
