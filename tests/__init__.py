@@ -1,0 +1,1 @@
+"""Seatkeeper's test suite; a package so `tests.support` imports from anywhere."""

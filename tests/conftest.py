@@ -1,0 +1,138 @@
+"""Shared fixtures: the real server per database backend, a short-lease twin, API clients."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.api import Api
+from tests.support.pg import SKIP_REASON, fresh_postgres_database, postgres_url
+from tests.support.procs import REPO_ROOT, ServerProcess
+
+SHORT_LEASE_TTL_S = 2
+SHORT_HEARTBEAT_INTERVAL_S = 1
+
+
+@pytest.fixture(
+    scope="session",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database the server runs on; every test using it runs once per backend."""
+    name: str = request.param
+    if name == "postgresql" and postgres_url() is None:
+        pytest.skip(SKIP_REASON)
+    return name
+
+
+@pytest.fixture(scope="session")
+def backend_dir(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A session directory for this backend: database file, signing key, server homes."""
+    return tmp_path_factory.mktemp(backend)
+
+
+@pytest.fixture(scope="session")
+def db_url(backend: str, backend_dir: Path) -> Iterator[str]:
+    """An empty database for this backend, as the server's --db URL."""
+    if backend == "sqlite":
+        yield f"sqlite:///{backend_dir / 'server.db'}"
+    else:
+        with fresh_postgres_database() as url:
+            yield url
+
+
+@pytest.fixture(scope="session")
+def signing_key_path(backend_dir: Path) -> Path:
+    """The server's Ed25519 key file, shared by `server` and `short_server`."""
+    return backend_dir / "signing-key.pem"
+
+
+@pytest.fixture(scope="session")
+def server(db_url: str, backend_dir: Path, signing_key_path: Path) -> Iterator[ServerProcess]:
+    """The server with production-like timing: lease TTL 900 s, heartbeat every 300 s."""
+    with ServerProcess(
+        db_url,
+        home=backend_dir / "server-home",
+        signing_key_path=signing_key_path,
+        lease_ttl=900,
+        heartbeat_interval=300,
+    ) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="session")
+def short_server(
+    server: ServerProcess, db_url: str, backend_dir: Path, signing_key_path: Path
+) -> Iterator[ServerProcess]:
+    """A second server on the same database and key, with 2 s leases, for expiry tests.
+
+    It starts after `server`, so the schema and the key already exist.
+    """
+    with ServerProcess(
+        db_url,
+        home=backend_dir / "short-server-home",
+        signing_key_path=signing_key_path,
+        lease_ttl=SHORT_LEASE_TTL_S,
+        heartbeat_interval=SHORT_HEARTBEAT_INTERVAL_S,
+        admin_token=server.admin_token,
+    ) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="session")
+def api(server: ServerProcess) -> Iterator[Api]:
+    """A client for `server`."""
+    client = Api(server.url, server.admin_token)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def short_api(short_server: ServerProcess) -> Iterator[Api]:
+    """A client for `short_server`."""
+    client = Api(short_server.url, short_server.admin_token)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def artefacts_dir() -> Path:
+    """`<repo>/artefacts/`: screenshots and logs worth keeping after the run (gitignored)."""
+    path = REPO_ROOT / "artefacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+# With SEATKEEPER_TEST_REQUIRE_TESTS=1 (CI), a run in which no test passed fails:
+# a suite that skipped everything has proved nothing.
+
+_passed = 0
+_NOTHING_RAN = pytest.StashKey[bool]()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    global _passed
+    if report.when == "call" and report.passed:
+        _passed += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if (
+        os.environ.get("SEATKEEPER_TEST_REQUIRE_TESTS") == "1"
+        and exitstatus == pytest.ExitCode.OK
+        and _passed == 0
+        and not session.config.option.collectonly
+    ):
+        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+        session.config.stash[_NOTHING_RAN] = True
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if terminalreporter.config.stash.get(_NOTHING_RAN, False):
+        terminalreporter.write_line(
+            "FAILED: no test passed (SEATKEEPER_TEST_REQUIRE_TESTS=1)", red=True, bold=True
+        )

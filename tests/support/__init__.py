@@ -1,0 +1,1 @@
+"""Test harness: the real server in a subprocess, throwaway databases, an API client."""
