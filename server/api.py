@@ -1,0 +1,179 @@
+"""Request handlers, and the route table that reads as one table."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request, Response, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from server import schemas
+from server.context import Context
+from server.services import accounts, auth, devices, seats
+from server.services.auth import Caller
+from server.timeutil import parse_rfc3339, to_rfc3339
+
+_device_bearer = HTTPBearer(auto_error=False, scheme_name="deviceToken",
+                            description="A device token from a login")
+_admin_bearer = HTTPBearer(auto_error=False, scheme_name="adminToken",
+                           description="The server operator's admin token")
+_release_header = APIKeyHeader(name="Seat-Release-Token", auto_error=False,
+                               scheme_name="releaseToken",
+                               description="The release token issued with the lease")
+
+DeviceToken = Annotated[HTTPAuthorizationCredentials | None, Security(_device_bearer)]
+AdminToken = Annotated[HTTPAuthorizationCredentials | None, Security(_admin_bearer)]
+ReleaseToken = Annotated[str | None, Security(_release_header)]
+Reason = Annotated[seats.ReleaseReason, Query(description="Why the seat is given back")]
+
+
+def ctx(request: Request) -> Context:
+    context: Context = request.app.state.ctx
+    return context
+
+
+def _token(creds: HTTPAuthorizationCredentials | None) -> str | None:
+    return None if creds is None else creds.credentials
+
+
+def authenticated(request: Request, creds: DeviceToken) -> Caller:
+    """Authenticate before the body is looked at (401 comes before 400)."""
+    with ctx(request).transaction() as session:
+        return auth.device_caller(session, _token(creds))
+
+
+def admin(request: Request, creds: AdminToken) -> None:
+    with ctx(request).transaction() as session:
+        auth.require_admin(session, _token(creds))
+
+
+Device = Annotated[Caller, Depends(authenticated)]
+
+
+# -- public --------------------------------------------------------------------------------
+
+async def health(request: Request) -> dict[str, str]:
+    return {"status": "ok", "time": to_rfc3339(ctx(request).now()) or ""}
+
+
+async def keys(request: Request) -> dict[str, Any]:
+    return {"keys": ctx(request).signer.keys()}
+
+
+def login_password(request: Request, body: schemas.PasswordLogin) -> dict[str, Any]:
+    c = ctx(request)
+    email = accounts.normalise_email(body.email)
+    address = request.client.host if request.client else "unknown"
+    with c.transaction() as session:
+        auth.check_rate_limit(session, email, address, c.now())
+        stored = auth.password_hash_for(session, email)
+    # argon2 takes tens of milliseconds: never while holding a transaction.
+    if not auth.security.verify_password(stored, body.password):
+        with c.transaction() as session:
+            auth.record_failure(session, email, address, c.now())
+        raise auth.errors.Unauthenticated("The email or the password is wrong.")
+    with c.transaction() as session:
+        return auth.complete_login(session, email, body.device.fingerprint, body.device.name,
+                                   body.device.platform, c.now())
+
+
+# -- device --------------------------------------------------------------------------------
+
+def logout(request: Request, creds: DeviceToken) -> Response:
+    c = ctx(request)
+    with c.transaction() as session:
+        devices.logout(session, _token(creds), c.now())
+    return Response(status_code=204)
+
+
+def account(request: Request, creds: DeviceToken) -> dict[str, Any]:
+    c = ctx(request)
+    with c.transaction() as session:
+        caller = auth.device_caller(session, _token(creds))
+        return accounts.account_json(session, caller.account_id, c.now())
+
+
+def remote_deactivation(request: Request, caller: Device,
+                        body: schemas.RemoteDeactivation) -> dict[str, bool]:
+    c = ctx(request)
+    with c.transaction() as session:
+        auth.still_valid(session, caller)
+        return {"enabled": devices.set_remote_deactivation(session, caller, body.enabled,
+                                                           c.now())}
+
+
+def list_devices(request: Request, creds: DeviceToken) -> dict[str, Any]:
+    c = ctx(request)
+    with c.transaction() as session:
+        caller = auth.device_caller(session, _token(creds))
+        return {"devices": devices.list_devices(session, caller, c.now())}
+
+
+def deactivate_device(request: Request, device_id: str, creds: DeviceToken) -> dict[str, Any]:
+    c = ctx(request)
+    with c.transaction() as session:
+        caller = auth.device_caller(session, _token(creds))
+        return devices.deactivate(session, caller, device_id, c.now())
+
+
+def acquire(request: Request, response: Response, caller: Device,
+            body: schemas.AcquireRequest) -> dict[str, Any]:
+    c = ctx(request)
+    app = seats.AppInfo(body.app.name, body.app.version, body.app.date())
+    with c.transaction() as session:
+        auth.still_valid(session, caller)
+        envelope, created = seats.acquire(session, caller, body.license_id, app, c.now(),
+                                          c.terms, c.signer)
+    response.status_code = 201 if created else 200
+    return envelope
+
+
+def heartbeat(request: Request, lease_id: str, creds: DeviceToken) -> dict[str, Any]:
+    c = ctx(request)
+    with c.transaction() as session:
+        caller = auth.device_caller(session, _token(creds), allow_revoked=True)
+        return seats.heartbeat(session, caller, lease_id, c.now(), c.terms, c.signer)
+
+
+def release(request: Request, lease_id: str, creds: DeviceToken, release_token: ReleaseToken,
+            reason: Reason = "user") -> Response:
+    c = ctx(request)
+    with c.transaction() as session:
+        if release_token is not None:
+            seats.release_by_token(session, release_token, lease_id, reason, c.now())
+        else:
+            caller = auth.device_caller(session, _token(creds))
+            seats.release_by_device(session, caller, lease_id, reason, c.now())
+    return Response(status_code=204)
+
+
+# -- admin ---------------------------------------------------------------------------------
+
+def admin_create_account(request: Request, body: schemas.CreateAccount,
+                         _: None = Depends(admin)) -> dict[str, str]:
+    c = ctx(request)
+    with c.transaction() as session:
+        return accounts.create_account(session, body.email, body.password, c.now())
+
+
+def admin_create_license(request: Request, body: schemas.CreateLicense,
+                         _: None = Depends(admin)) -> dict[str, Any]:
+    c = ctx(request)
+    expires_at = None if body.expires_at is None else parse_rfc3339(body.expires_at)
+    with c.transaction() as session:
+        return accounts.create_license(session, body.account_id, body.name, body.kind,
+                                       body.seats, expires_at, body.support_until, c.now())
+
+
+def admin_get_license(request: Request, license_id: str,
+                      _: None = Depends(admin)) -> dict[str, Any]:
+    c = ctx(request)
+    with c.transaction() as session:
+        return accounts.license_with_leases(session, license_id, c.now())
+
+
+def admin_release_lease(request: Request, lease_id: str, _: None = Depends(admin)) -> Response:
+    c = ctx(request)
+    with c.transaction() as session:
+        seats.admin_release(session, lease_id, c.now())
+    return Response(status_code=204)

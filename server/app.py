@@ -1,0 +1,198 @@
+"""The FastAPI application: route table, error rendering, body cap, reclaim sweep."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server import __version__, api, errors, schemas
+from server.context import Context
+from server.services import seats
+
+log = logging.getLogger("seatkeeper.server")
+MAX_BODY = 1024 * 1024
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": schemas.ErrorBody, "description": "An error; see `code`"}
+            for status in statuses}
+
+
+_BODY, _AUTH = (400, 413), (401,)
+# method, path, handler, success status, response model, error statuses
+ROUTES: list[tuple[str, str, Callable[..., Any], int, Any, tuple[int, ...]]] = [
+    ("GET",    "/v1/health",                        api.health,               200, schemas.Health,        ()),
+    ("GET",    "/v1/keys",                          api.keys,                 200, schemas.Keys,          ()),
+    ("POST",   "/v1/auth/password",                 api.login_password,       200, schemas.LoginResult,   (*_BODY, 401, 429)),
+    ("POST",   "/v1/auth/logout",                   api.logout,               204, None,                  _AUTH),
+    ("GET",    "/v1/account",                       api.account,              200, schemas.AccountOut,    _AUTH),
+    ("PUT",    "/v1/account/remote-deactivation",   api.remote_deactivation,  200, schemas.Enabled,       (*_BODY, 401, 409)),
+    ("GET",    "/v1/devices",                       api.list_devices,         200, schemas.Devices,       _AUTH),
+    ("POST",   "/v1/devices/{device_id}/deactivate", api.deactivate_device,   200, schemas.DeviceOut,     (400, 401, 403, 404)),
+    ("POST",   "/v1/seats",                         api.acquire,              201, schemas.LeaseEnvelope, (*_BODY, 401, 403, 404, 409)),
+    ("POST",   "/v1/seats/{lease_id}/heartbeat",    api.heartbeat,            200, schemas.LeaseEnvelope, (401, 403, 404, 410)),
+    ("DELETE", "/v1/seats/{lease_id}",              api.release,              204, None,                  (400, 401, 403, 404)),
+    ("POST",   "/v1/admin/accounts",                api.admin_create_account, 201, schemas.AccountRef,    (*_BODY, 401, 403)),
+    ("POST",   "/v1/admin/licenses",                api.admin_create_license, 201, schemas.LicenseOut,    (*_BODY, 401, 403, 404)),
+    ("GET",    "/v1/admin/licenses/{license_id}",   api.admin_get_license,    200, schemas.AdminLicense,  (401, 403, 404)),
+    ("DELETE", "/v1/admin/leases/{lease_id}",       api.admin_release_lease,  204, None,                  (401, 403, 404)),
+]  # fmt: skip
+
+
+def create_app(context: Context, *, sweep_every_s: float | None = None) -> FastAPI:
+    """The server as an ASGI app; the sweep thread runs while the app is being served."""
+    app = FastAPI(title="Seatkeeper license server", version=__version__,
+                  lifespan=_lifespan(context, sweep_every_s))
+    app.state.ctx = context
+    for method, path, handler, status, model, failures in ROUTES:
+        extra: dict[int | str, dict[str, Any]] = _errors(*failures, 503)
+        if path == "/v1/seats":
+            extra[200] = {"model": schemas.LeaseEnvelope,
+                          "description": "The lease this device already holds, renewed"}
+        app.add_api_route(path, handler, methods=[method], status_code=status,
+                          response_model=model, responses=extra,
+                          response_class=JSONResponse if status != 204 else _NoContent)
+    _install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=MAX_BODY)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+class _NoContent(Response):
+    """204: no body and no content type."""
+
+
+def _lifespan(context: Context, every: float | None) -> Any:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        period = every or max(1.0, min(30.0, context.terms.ttl_s / 4))
+        thread = threading.Thread(target=_sweeper, args=(context, stop, period),
+                                  name="reclaim-sweep", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+    return lifespan
+
+
+def _sweeper(context: Context, stop: threading.Event, period: float) -> None:
+    """Record reclaims of silent leases (seat counts never wait for this: they are lazy)."""
+    while not stop.wait(period):
+        try:
+            with context.transaction() as session:
+                count = seats.sweep(session, context.now())
+            if count:
+                log.info("reclaimed %d lease(s) whose heartbeat stopped", count)
+        except Exception:
+            log.exception("reclaim sweep failed; trying again in %.0f s", period)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(errors.ApiError)
+    async def api_error(_: Request, exc: errors.ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = {}
+        for problem in exc.errors():
+            loc = [str(p) for p in problem.get("loc", ()) if p not in ("body", "query", "path")]
+            name = ".".join(loc) or "body"
+            if problem.get("type") == "json_invalid":
+                fields["body"] = "is not valid JSON"
+            elif problem.get("type") == "missing" and name == "body":
+                fields["body"] = "a JSON object is required"
+            else:
+                fields[name] = str(problem.get("msg", "is not valid")).removeprefix("Value error, ")
+        listing = "; ".join(f"{k} {v}" for k, v in fields.items())
+        return _error(errors.InvalidRequest(f"The request is not valid: {listing}.",
+                                            {"fields": fields}))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return _error(errors.NotFound("No such path. See /openapi.json for the API."))
+        if exc.status_code == 405:
+            return _error(errors.InvalidRequest("This method is not allowed on this path.",
+                                                status=405))
+        return _error(errors.InvalidRequest(str(exc.detail), status=exc.status_code))
+
+    @app.exception_handler(OperationalError)
+    async def database_down(_: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable: %s", exc.orig)
+        return _error(errors.Unavailable("The license database is unavailable. Retry shortly.",
+                                         headers={"Retry-After": "5"}))
+
+
+def _error(exc: errors.ApiError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+class BodyLimit:
+    """Refuse bodies over the cap with 413, whether or not Content-Length announced them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        exc = errors.InvalidRequest(f"The request body is over {self.limit} bytes.", status=413)
+        await _error(exc)(scope, receive, send)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, less its 422 answers: this API answers bad input with 400."""
+    if app.openapi_schema is None:
+        doc = get_openapi(title=app.title, version=app.version, routes=app.routes,
+                          description="Seatkeeper seat protocol, version 1 (docs/protocol.md).")
+        for item in doc.get("paths", {}).values():
+            for operation in item.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            doc.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = doc
+    return app.openapi_schema

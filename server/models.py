@@ -1,0 +1,130 @@
+"""The server's tables. Times are epoch seconds (UTC) so SQLite and PostgreSQL agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# An auto-incrementing 64-bit key on PostgreSQL; SQLite only auto-increments INTEGER.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every table."""
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    remote_deactivation: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class License(Base):
+    __tablename__ = "licenses"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    seats_total: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    support_until: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # Creation order decides which license an acquire without license_id takes.
+    created_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class Device(Base):
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("account_id", "fingerprint"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(256))
+    name: Mapped[str] = mapped_column(String(200))
+    platform: Mapped[str] = mapped_column(String(50))
+    logged_in: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_heartbeat_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class Token(Base):
+    """A device token, stored only as its SHA-256 hash."""
+
+    __tablename__ = "tokens"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class Lease(Base):
+    __tablename__ = "leases"
+    __table_args__ = (
+        Index("ix_leases_live", "license_id", "released_at", "expires_at"),
+        Index("ix_leases_device", "device_id", "released_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"))
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    last_heartbeat_at: Mapped[int] = mapped_column(BigInteger)
+    release_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    released_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # user | shutdown | logout | expired | remote_deactivation | admin
+    release_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class AuditEvent(Base):
+    """Every acquire, release, reclaim, deactivation and login, with time and device."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(BigInteger, index=True)
+    event: Mapped[str] = mapped_column(String(40))
+    account_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    device_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    lease_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    license_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class LoginFailure(Base):
+    """A failed password login, counted per account email and per client address."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_email", "email", "at"),
+                      Index("ix_login_failures_address", "address", "at"))
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    email: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(String(64))
+
+
+class Setting(Base):
+    """Server-wide values kept across restarts (the admin token's hash)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

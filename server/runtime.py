@@ -1,0 +1,113 @@
+"""Start-up: database and migrations, signing key, admin token, demo account, uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import time
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from server import __version__, db, security
+from server.context import Context
+from server.services import accounts, auth
+from server.services.seats import LeaseTerms
+from server.signing import Signer, SigningKeyError
+from server.timeutil import system_clock
+
+log = logging.getLogger("seatkeeper.server")
+DEMO_EMAIL = "demo@example.com"
+
+
+class StartupError(RuntimeError):
+    """The server cannot start; the message says what to fix."""
+
+
+def open_context(args: argparse.Namespace, data: Path) -> Context:
+    url = args.db or f"sqlite:///{data / 'server.db'}"
+    try:
+        engine = db.make_engine(url)
+        db.migrate(engine)
+    except db.DatabaseURLError as exc:
+        raise StartupError(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise StartupError(f"cannot open the database {_redact(url)}: {exc.__class__.__name__}: "
+                           f"{getattr(exc, 'orig', exc)}. Check --db and that the database "
+                           "server is running.") from None
+    try:
+        signer = Signer.from_file(args.signing_key or data / "signing-key.pem",
+                                  create=args.signing_key is None)
+    except SigningKeyError as exc:
+        raise StartupError(str(exc)) from None
+    return Context(db.session_factory(engine), signer,
+                   LeaseTerms(args.lease_ttl, args.heartbeat_interval), system_clock)
+
+
+def _redact(url: str) -> str:
+    """Never print a database password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(db.normalise_url(url)).render_as_string(hide_password=True)
+    except (ValueError, db.DatabaseURLError):
+        return "(the given URL)"
+
+
+def _admin_token(context: Context) -> None:
+    """Take SEATKEEPER_ADMIN_TOKEN, or make one at first start and print it once."""
+    given = os.environ.get("SEATKEEPER_ADMIN_TOKEN")
+    with context.transaction() as session:
+        if given:
+            if not security.well_formed_token(given):
+                raise StartupError("SEATKEEPER_ADMIN_TOKEN must be 1 to 256 printable ASCII "
+                                   "characters")
+            auth.set_admin_token(session, given)
+            return
+        if auth.has_admin_token(session):
+            return
+        token = security.new_token("ska")
+        auth.set_admin_token(session, token)
+    print(f"Admin token (shown once, keep it safe): {token}", flush=True)
+
+
+def _demo(context: Context, data: Path) -> None:
+    """The demo account and its 2-seat license, made once; its password is kept for reprints."""
+    path = data / "demo-password"
+    with context.transaction() as session:
+        if accounts.find_account(session, DEMO_EMAIL) is None:
+            password = secrets.token_urlsafe(9)
+            made = accounts.create_account(session, DEMO_EMAIL, password, context.now())
+            accounts.create_license(session, made["id"], "PIX4Dmapper Yearly", "subscription", 2,
+                                    context.now() + 365 * 86400, None, context.now())
+            data.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(password + "\n")
+    password = path.read_text().strip() if path.exists() else "(unknown: see demo-password)"
+    print(f"Demo account: {DEMO_EMAIL}  password: {password}  (license: PIX4Dmapper Yearly, "
+          "2 seats)", flush=True)
+
+
+def serve(args: argparse.Namespace, data: Path) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    context = open_context(args, data)
+    _admin_token(context)
+    if args.demo:
+        _demo(context, data)
+    app = create_app(context)
+    print(f"Seatkeeper license server {__version__} on http://{args.host}:{args.port} "
+          f"(database {_redact(args.db or 'sqlite:///' + str(data / 'server.db'))}, "
+          f"lease TTL {args.lease_ttl} s, heartbeat every {args.heartbeat_interval} s)",
+          flush=True)
+    config = uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
+                            log_level="warning", timeout_graceful_shutdown=10)
+    started = time.monotonic()
+    uvicorn.Server(config).run()  # SIGTERM/SIGINT: finish requests in flight, then stop
+    log.info("stopped after %.0f s", time.monotonic() - started)
+    return 0

@@ -1,0 +1,204 @@
+"""Request and response models: they validate input and describe the API in /openapi.json."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from server.timeutil import parse_date, parse_rfc3339
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+RFC3339 = Annotated[str, Field(examples=["2026-11-29T08:00:00Z"])]
+Date = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2026-06-01"])]
+
+
+class Request(BaseModel):
+    """Strict types, unknown fields ignored (so clients may send newer fields)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class DeviceInfo(Request):
+    fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    name: Text
+    platform: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+
+
+class PasswordLogin(Request):
+    email: Annotated[str, StringConstraints(min_length=3, max_length=320)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    device: DeviceInfo
+
+
+class AppInfo(Request):
+    name: Text
+    version: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    release_date: Date
+
+    @field_validator("release_date")
+    @classmethod
+    def _date(cls, value: str) -> str:
+        parse_date(value)
+        return value
+
+    def date(self) -> dt.date:
+        return parse_date(self.release_date)
+
+
+class AcquireRequest(Request):
+    license_id: Annotated[str, StringConstraints(max_length=40)] | None = None
+    app: AppInfo
+
+
+class RemoteDeactivation(Request):
+    enabled: bool
+
+
+class CreateAccount(Request):
+    email: Annotated[str, StringConstraints(min_length=3, max_length=320)]
+    password: Annotated[str, StringConstraints(min_length=8, max_length=1024)]
+
+
+class CreateLicense(Request):
+    account_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    name: Text
+    kind: Literal["subscription", "perpetual"]
+    seats: Annotated[int, Field(ge=1, le=100_000)]
+    expires_at: RFC3339 | None = None
+    support_until: Date | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _time(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rfc3339(value)
+        return value
+
+    @field_validator("support_until")
+    @classmethod
+    def _date(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_date(value)
+        return value
+
+
+# -- responses (documentation and schemathesis' checks; handlers return plain dicts) --------
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    time: RFC3339
+
+
+class PublicKey(BaseModel):
+    kid: str
+    alg: Literal["Ed25519"]
+    public_key: str
+
+
+class Keys(BaseModel):
+    keys: list[PublicKey]
+
+
+class AccountRef(BaseModel):
+    id: str
+    email: str
+
+
+class DeviceRef(BaseModel):
+    id: str
+    name: str
+
+
+class LoginResult(BaseModel):
+    token: str
+    account: AccountRef
+    device: DeviceRef
+
+
+class LicenseOut(BaseModel):
+    id: str
+    account_id: str
+    name: str
+    kind: Literal["subscription", "perpetual"]
+    seats_total: int
+    seats_used: int
+    expires_at: RFC3339 | None
+    support_until: Date | None
+
+
+class AccountOut(BaseModel):
+    id: str
+    email: str
+    remote_deactivation: bool
+    licenses: list[LicenseOut]
+
+
+class SeatOut(BaseModel):
+    lease_id: str
+    license_id: str
+    expires_at: RFC3339
+
+
+class DeviceOut(BaseModel):
+    id: str
+    name: str
+    platform: str
+    current: bool
+    seat: SeatOut | None
+    last_heartbeat_at: RFC3339 | None
+
+
+class Devices(BaseModel):
+    devices: list[DeviceOut]
+
+
+class LeaseOut(BaseModel):
+    lease_id: str
+    account_id: str
+    license: LicenseOut
+    device: DeviceRef
+    issued_at: RFC3339
+    expires_at: RFC3339
+    server_time: RFC3339
+    ttl_s: int
+    heartbeat_interval_s: int
+    release_token: str | None = Field(None, description="Only in the 201 that created the lease")
+
+
+class Signature(BaseModel):
+    kid: str
+    alg: Literal["Ed25519"]
+    value: str
+
+
+class LeaseEnvelope(BaseModel):
+    lease: LeaseOut
+    signature: Signature
+
+
+class Enabled(BaseModel):
+    enabled: bool
+
+
+class LiveLease(BaseModel):
+    lease_id: str
+    device: DeviceRef
+    issued_at: RFC3339
+    expires_at: RFC3339
+    last_heartbeat_at: RFC3339
+
+
+class AdminLicense(LicenseOut):
+    leases: list[LiveLease]

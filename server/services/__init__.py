@@ -1,0 +1,1 @@
+"""The protocol's rules, as functions over a database session and the time `now`."""

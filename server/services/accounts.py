@@ -1,0 +1,95 @@
+"""Accounts and licenses, as the admin API and `seatkeeper-server admin` manage them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server import errors, security
+from server.models import Account, Device, Lease, License
+from server.services import render
+from server.timeutil import to_rfc3339
+
+KINDS = ("subscription", "perpetual")
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_account(session: Session, email: str, password: str, now: int) -> dict[str, str]:
+    email = normalise_email(email)
+    if "@" not in email or email.startswith("@") or email.endswith("@") or " " in email:
+        raise errors.InvalidRequest("The email address is not valid.",
+                                    {"fields": {"email": "must be an email address"}})
+    if len(password) < 8:
+        raise errors.InvalidRequest("The password is too short.",
+                                    {"fields": {"password": "must be at least 8 characters"}})
+    if session.scalars(select(Account.id).where(Account.email == email)).first():
+        raise errors.InvalidRequest(f"An account for {email} exists already.",
+                                    {"fields": {"email": "is already registered"}})
+    account = Account(id=security.new_id("acc"), email=email,
+                      password_hash=security.hash_password(password), created_at=now)
+    session.add(account)
+    session.flush()
+    return {"id": account.id, "email": account.email}
+
+
+def create_license(session: Session, account_id: str, name: str, kind: str, seats: int,
+                   expires_at: int | None, support_until: str | None, now: int) -> dict[str, Any]:
+    if session.get(Account, account_id) is None:
+        raise errors.NotFound(f"No account {account_id}.")
+    if kind == "perpetual" and expires_at is not None:
+        raise errors.InvalidRequest(
+            "A perpetual license does not expire; give support_until instead.",
+            {"fields": {"expires_at": "must be absent for a perpetual license"}})
+    lic = License(id=security.new_id("lic"), account_id=account_id, name=name, kind=kind,
+                  seats_total=seats, expires_at=expires_at, support_until=support_until,
+                  created_ns=time.time_ns())
+    session.add(lic)
+    session.flush()
+    return render.license_json(session, lic, now)
+
+
+def account_json(session: Session, account_id: str, now: int) -> dict[str, Any]:
+    account = session.get(Account, account_id)
+    assert account is not None
+    licenses = session.scalars(select(License).where(License.account_id == account_id)
+                               .order_by(License.created_ns, License.id)).all()
+    return {"id": account.id, "email": account.email,
+            "remote_deactivation": account.remote_deactivation,
+            "licenses": [render.license_json(session, lic, now) for lic in licenses]}
+
+
+def license_with_leases(session: Session, license_id: str, now: int) -> dict[str, Any]:
+    lic = session.get(License, license_id)
+    if lic is None:
+        raise errors.NotFound(f"No license {license_id}.")
+    body = render.license_json(session, lic, now)
+    rows = session.execute(
+        select(Lease, Device).join(Device, Device.id == Lease.device_id)
+        .where(Lease.id.in_(select(render.live_leases(lic.id, now).subquery().c.id)))
+        .order_by(Lease.issued_at, Lease.id)).all()
+    body["leases"] = [{"lease_id": lease.id, "device": {"id": dev.id, "name": dev.name},
+                       "issued_at": to_rfc3339(lease.issued_at),
+                       "expires_at": to_rfc3339(lease.expires_at),
+                       "last_heartbeat_at": to_rfc3339(lease.last_heartbeat_at)}
+                      for lease, dev in rows]
+    return body
+
+
+def find_account(session: Session, id_or_email: str) -> Account | None:
+    account = session.get(Account, id_or_email)
+    if account is None:
+        account = session.scalars(select(Account).where(
+            Account.email == normalise_email(id_or_email))).first()
+    return account
+
+
+def overview(session: Session, now: int) -> list[dict[str, Any]]:
+    """Every account with its licenses and their seat use (for `admin list`)."""
+    accounts = session.scalars(select(Account).order_by(Account.created_at, Account.email)).all()
+    return [account_json(session, a.id, now) for a in accounts]

@@ -1,0 +1,128 @@
+"""Who is calling: device tokens, the admin token, password logins and logout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from server import errors, security
+from server.models import Account, Device, LoginFailure, Setting, Token
+from server.services import audit
+
+ADMIN_TOKEN_KEY = "admin_token_hash"  # noqa: S105 (a settings key, not a secret)
+FAILURE_WINDOW_S = 300
+MAX_FAILURES_PER_ACCOUNT = 10
+MAX_FAILURES_PER_ADDRESS = 30
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A device token that authenticated: its account and device, and whether it is revoked."""
+
+    token_hash: str
+    account_id: str
+    device_id: str
+    revoked_reason: str | None
+
+
+def _unauthenticated() -> errors.Unauthenticated:
+    return errors.Unauthenticated(
+        "The device token is missing, unknown or no longer valid. Log in again.")
+
+
+def find_token(session: Session, token: str | None) -> Token | None:
+    if not token or not security.well_formed_token(token):
+        return None
+    return session.get(Token, security.token_hash(token))
+
+
+def device_caller(session: Session, token: str | None, *, allow_revoked: bool = False) -> Caller:
+    """The caller behind a device token, or 401. Revoked tokens pass only if allowed."""
+    row = find_token(session, token)
+    if row is None or (row.revoked_at is not None and not allow_revoked):
+        raise _unauthenticated()
+    return Caller(row.hash, row.account_id, row.device_id, row.revoked_reason)
+
+
+def still_valid(session: Session, caller: Caller) -> None:
+    """Check again, inside the transaction that acts, that the token was not revoked since."""
+    row = session.get(Token, caller.token_hash)
+    if row is None or row.revoked_at is not None:
+        raise _unauthenticated()
+
+
+def require_admin(session: Session, token: str | None) -> None:
+    """Pass the admin token; a device token gets 403, anything else 401."""
+    stored = session.get(Setting, ADMIN_TOKEN_KEY)
+    if token and stored and security.well_formed_token(token) and security.same_secret(
+            security.token_hash(token), stored.value):
+        return
+    row = find_token(session, token)
+    if row is not None and row.revoked_at is None:
+        raise errors.Forbidden("This endpoint needs the server's admin token, not a device token.")
+    raise errors.Unauthenticated("The admin token is missing or wrong.")
+
+
+def set_admin_token(session: Session, token: str) -> None:
+    row = session.get(Setting, ADMIN_TOKEN_KEY)
+    if row is None:
+        session.add(Setting(key=ADMIN_TOKEN_KEY, value=security.token_hash(token)))
+    else:
+        row.value = security.token_hash(token)
+
+
+def has_admin_token(session: Session) -> bool:
+    return session.get(Setting, ADMIN_TOKEN_KEY) is not None
+
+
+# -- password login ---------------------------------------------------------------------
+
+def check_rate_limit(session: Session, email: str, address: str, now: int) -> None:
+    """429 while the account or the address has too many recent failures."""
+    since = now - FAILURE_WINDOW_S
+    for column, value, limit in ((LoginFailure.email, email, MAX_FAILURES_PER_ACCOUNT),
+                                 (LoginFailure.address, address, MAX_FAILURES_PER_ADDRESS)):
+        count, oldest = session.execute(
+            select(func.count(), func.min(LoginFailure.at)).where(column == value,
+                                                                  LoginFailure.at > since)
+        ).one()
+        if count >= limit:
+            retry_after = max(1, int(oldest) + FAILURE_WINDOW_S - now + 1)
+            raise errors.RateLimited(
+                f"Too many failed logins. Try again in {retry_after} seconds.",
+                {"retry_after_s": retry_after}, headers={"Retry-After": str(retry_after)})
+
+
+def password_hash_for(session: Session, email: str) -> str | None:
+    account = session.scalars(select(Account).where(Account.email == email)).first()
+    return None if account is None else account.password_hash
+
+
+def record_failure(session: Session, email: str, address: str, now: int) -> None:
+    session.add(LoginFailure(at=now, email=email, address=address))
+    # Old rows are of no further use; keep the table small as it goes.
+    session.execute(delete(LoginFailure).where(LoginFailure.at <= now - FAILURE_WINDOW_S))
+
+
+def complete_login(session: Session, email: str, fingerprint: str, name: str, platform: str,
+                   now: int) -> dict[str, object]:
+    """After the password checked out: the device (same fingerprint, same device) and a token."""
+    account = session.scalars(select(Account).where(Account.email == email)).one()
+    device = session.scalars(select(Device).where(Device.account_id == account.id,
+                                                  Device.fingerprint == fingerprint)).first()
+    if device is None:
+        device = Device(id=security.new_id("dev"), account_id=account.id,
+                        fingerprint=fingerprint, name=name, platform=platform,
+                        logged_in=True, created_at=now)
+        session.add(device)
+    else:
+        device.name, device.platform, device.logged_in = name, platform, True
+    token = security.new_token("skd")
+    session.add(Token(hash=security.token_hash(token), device_id=device.id,
+                      account_id=account.id, created_at=now))
+    audit.record(session, now, "login", account_id=account.id, device_id=device.id)
+    return {"token": token, "account": {"id": account.id, "email": account.email},
+            "device": {"id": device.id, "name": device.name}}
+
