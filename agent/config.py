@@ -1,0 +1,236 @@
+"""Configuration: defaults < system file < user file < SEATKEEPER_* variables, with locked keys.
+
+The system-wide file (administrators) may list keys under `[policy] locked = [...]`;
+neither the user's file nor the environment may then change them (the attempt
+is ignored and reported in `Config.warnings`). `SEATKEEPER_HOME` puts the
+configuration file, data, logs and runtime directory under one folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import os
+import socket
+import sys
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import platformdirs
+
+from agent.core.errors import ConfigError
+
+APP = "seatkeeper"
+ENV_PREFIX = "SEATKEEPER_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+
+
+def system_config_file() -> Path:
+    """Where administrators put the system-wide file on this platform."""
+    if sys.platform == "win32":
+        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData"), "Seatkeeper",
+                    "config.toml")
+    if sys.platform == "darwin":
+        return Path("/Library/Application Support/Seatkeeper/config.toml")
+    return Path("/etc/seatkeeper/config.toml")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Paths:
+    """Where the agent keeps its files."""
+
+    config_file: Path
+    data_dir: Path
+    log_dir: Path
+    runtime_dir: Path
+
+    @property
+    def outbox(self) -> Path:
+        return self.data_dir / "outbox.sqlite3"
+
+    @classmethod
+    def resolve(cls, env: Mapping[str, str]) -> Paths:
+        home = env.get("SEATKEEPER_HOME")
+        if home:
+            root = Path(home).expanduser().absolute()
+            return cls(config_file=root / "config.toml", data_dir=root / "data",
+                       log_dir=root / "logs", runtime_dir=root / "run")
+        return cls(
+            config_file=Path(platformdirs.user_config_dir(APP, appauthor=False),
+                             "config.toml"),
+            data_dir=Path(platformdirs.user_data_dir(APP, appauthor=False)),
+            log_dir=Path(platformdirs.user_log_dir(APP, appauthor=False)),
+            runtime_dir=Path(platformdirs.user_runtime_dir(APP, appauthor=False)),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """The agent's settings, validated, with where each one came from."""
+
+    server_url: str | None = None
+    device_name: str = field(default_factory=socket.gethostname)
+    ca_bundle: Path | None = None
+    app_name: str = "PIX4Dmapper"
+    app_version: str = "4.9.0"
+    app_release_date: dt.date = dt.date(2026, 1, 15)
+    server_public_key: str | None = None
+    release_on_shutdown: bool = True
+    log_level: str = "INFO"
+    paths: Paths
+    sources: dict[str, str] = field(default_factory=dict)
+    locked: frozenset[str] = frozenset()
+    warnings: tuple[str, ...] = ()
+
+
+class _Invalid(ValueError):
+    """A value is wrong; the message says what is wrong and what to do."""
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid("should be a non-empty text")
+    return value.strip()
+
+
+def _url(value: Any) -> str:
+    text = _string(value).rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise _Invalid(f"is not a server address ({text!r}); write it like "
+                       "https://licenses.example.com")
+    if parts.query or parts.fragment:
+        raise _Invalid("should not carry a query or fragment")
+    return text
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
+        return value.strip().lower() in TRUE_WORDS
+    raise _Invalid("should be true or false")
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            if len(value.strip()) == 10:
+                return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise _Invalid(f"is not a date ({value!r}); write it as YYYY-MM-DD")
+
+
+def _public_key(value: Any) -> str:
+    text = _string(value)
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise _Invalid("is not base64; copy the public_key from the server's /v1/keys") from None
+    if len(raw) != 32:
+        raise _Invalid("is not a 32-byte Ed25519 key; copy the public_key from /v1/keys")
+    return text
+
+
+def _log_level(value: Any) -> str:
+    text = _string(value).upper()
+    if text not in LOG_LEVELS:
+        raise _Invalid(f"should be one of {', '.join(LOG_LEVELS)}")
+    return text
+
+
+def _ca_bundle(value: Any, base: Path | None) -> Path:
+    path = Path(_string(value)).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    if not path.is_file():
+        raise _Invalid(f"names {path}, which is not a file; point it at a PEM CA bundle")
+    return path
+
+
+PARSERS: dict[str, Callable[[Any], Any]] = {
+    "server_url": _url, "device_name": _string, "app_name": _string,
+    "app_version": _string, "app_release_date": _date, "server_public_key": _public_key,
+    "release_on_shutdown": _bool, "log_level": _log_level,
+}
+KEYS = (*PARSERS, "ca_bundle")
+
+
+def _parse(key: str, value: Any, source: str, base: Path | None) -> Any:
+    try:
+        return _ca_bundle(value, base) if key == "ca_bundle" else PARSERS[key](value)
+    except _Invalid as exc:
+        raise ConfigError(f"{source}: '{key}' {exc}.") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file or move it away.",
+                          ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}); check its permissions.",
+                          ) from None
+
+
+def _locked_keys(data: dict[str, Any], path: Path) -> frozenset[str]:
+    policy = data.pop("policy", {})
+    locked = policy.get("locked", []) if isinstance(policy, dict) else None
+    if not isinstance(locked, list) or not all(isinstance(k, str) for k in locked):
+        raise ConfigError(f"{path}: '[policy] locked' should be a list of key names, "
+                          'like locked = ["server_url"].')
+    unknown = sorted(set(locked) - set(KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: '[policy] locked' names unknown keys {unknown}; "
+                          f"known keys are {', '.join(KEYS)}.")
+    return frozenset(locked)
+
+
+def load_config(env: Mapping[str, str] | None = None,
+                system_file: Path | None = None) -> Config:
+    """Read and validate the configuration; raises ConfigError naming file, key and fix."""
+    env = os.environ if env is None else env
+    paths = Paths.resolve(env)
+    system_path = system_config_file() if system_file is None else system_file
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    warnings: list[str] = []
+
+    system = _read_toml(system_path)
+    locked = _locked_keys(system, system_path)
+    layers: list[tuple[str, dict[str, Any], Path | None]] = [
+        (str(system_path), system, system_path.parent),
+        (str(paths.config_file), _read_toml(paths.config_file), paths.config_file.parent),
+        ("the environment", {key: env[ENV_PREFIX + key.upper()] for key in KEYS
+                             if ENV_PREFIX + key.upper() in env}, Path.cwd()),
+    ]
+    for index, (source, data, base) in enumerate(layers):
+        for key, raw in data.items():
+            where = (f"environment variable {ENV_PREFIX}{key.upper()}"
+                     if index == 2 else source)
+            if key not in KEYS:
+                warnings.append(f"{source}: unknown key '{key}' ignored "
+                                f"(known keys: {', '.join(KEYS)}).")
+                continue
+            if index > 0 and key in locked:
+                warnings.append(f"{where}: '{key}' is locked by {system_path}; "
+                                "the administrator's value is kept.")
+                continue
+            values[key] = _parse(key, raw, where, base)
+            sources[key] = where
+    return Config(**values, paths=paths, sources=sources, locked=locked,
+                  warnings=tuple(warnings))
