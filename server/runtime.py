@@ -38,8 +38,8 @@ def open_context(args: argparse.Namespace, data: Path) -> Context:
                            f"{getattr(exc, 'orig', exc)}. Check --db and that the database "
                            "server is running.") from None
     try:
-        signer = Signer.from_file(args.signing_key or data / "signing-key.pem",
-                                  create=args.signing_key is None)
+        # A missing key file is made (owner-only); nodes sharing a database share the file.
+        signer = Signer.from_file(args.signing_key or data / "signing-key.pem", create=True)
     except SigningKeyError as exc:
         raise StartupError(str(exc)) from None
     return Context(db.session_factory(engine), signer,
