@@ -1,0 +1,1 @@
+"""The agent daemon's I/O: HTTP client, durable outbox, device identity."""
