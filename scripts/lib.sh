@@ -70,7 +70,13 @@ ensure_venv() {
         return 0
     fi
     section "pip install -e '.[$extras]'"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e "${REPO_ROOT}[${extras}]"
+    # pip's output is long and mostly noise; keep it, and show it when pip fails.
+    local log="$VENV/pip-install.log"
+    if ! { "$VENV/bin/python" -m pip install --upgrade pip &&
+        "$VENV/bin/python" -m pip install -e "${REPO_ROOT}[${extras}]"; } >"$log" 2>&1; then
+        tail -n 40 "$log" >&2
+        echo "pip install failed; full output in $log" >&2
+        return 1
+    fi
     install_fingerprint >"$stamp"
 }
