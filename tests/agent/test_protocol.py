@@ -9,8 +9,6 @@ import json
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -26,41 +24,7 @@ from agent.core.protocol import (
     parse_keys,
     verify_lease,
 )
-
-
-def lease_json(**overrides: Any) -> dict[str, Any]:
-    lease: dict[str, Any] = {
-        "lease_id": "lease-1", "account_id": "acct-1",
-        "license": {"id": "lic-1", "name": "PIX4Dmapper Yearly", "kind": "subscription",
-                    "seats_total": 3, "seats_used": 2, "expires_at": "2027-01-01T00:00:00Z",
-                    "support_until": None},
-        "device": {"id": "dev-1", "name": "survey-laptop"},
-        "issued_at": "2026-11-29T08:00:00Z", "expires_at": "2026-11-29T08:15:00Z",
-        "server_time": "2026-11-29T08:00:00Z", "ttl_s": 900, "heartbeat_interval_s": 300,
-        "release_token": "rt-secret",
-    }
-    lease.update(overrides)
-    return lease
-
-
-class Server:
-    """Signs leases the way PROTOCOL.md says, with a fresh Ed25519 key."""
-
-    def __init__(self, kid: str = "k1") -> None:
-        self.key = Ed25519PrivateKey.generate()
-        raw = self.key.public_key().public_bytes(serialization.Encoding.Raw,
-                                                 serialization.PublicFormat.Raw)
-        self.kid = kid
-        self.public = base64.b64encode(raw).decode()
-
-    def sign(self, lease: dict[str, Any]) -> dict[str, Any]:
-        value = base64.b64encode(self.key.sign(canonical_json(lease))).decode()
-        return {"lease": lease, "signature": {"kid": self.kid, "alg": "Ed25519",
-                                              "value": value}}
-
-    @property
-    def keys(self) -> dict[str, str]:
-        return {self.kid: self.public}
+from tests.agent.leases import Signer, lease_json
 
 
 def test_canonical_json_form() -> None:
@@ -79,7 +43,7 @@ def test_canonical_json_round_trips(value: dict[str, Any]) -> None:
 
 def test_verify_good_lease() -> None:
     """A lease signed with the pinned key verifies and parses into aware datetimes."""
-    server = Server()
+    server = Signer()
     lease = verify_lease(server.sign(lease_json()), server.keys)
     assert lease.lease_id == "lease-1"
     assert lease.expires_at == dt.datetime(2026, 11, 29, 8, 15, tzinfo=dt.UTC)
@@ -89,7 +53,7 @@ def test_verify_good_lease() -> None:
 
 def test_verify_non_ascii_and_unknown_fields() -> None:
     """Signatures cover the lease as received: non-ASCII names and unknown fields included."""
-    server = Server()
+    server = Signer()
     raw = lease_json(device={"id": "d", "name": "Jürgen's 測量 laptop"}, future_field={"x": 1})
     envelope = LeaseEnvelope.verified(server.sign(raw), server.keys)
     assert envelope.lease.device.name == "Jürgen's 測量 laptop"
@@ -99,7 +63,7 @@ def test_verify_non_ascii_and_unknown_fields() -> None:
 
 def test_tampered_lease_rejected() -> None:
     """Changing any signed field (here: the expiry) breaks the signature."""
-    server = Server()
+    server = Signer()
     body = server.sign(lease_json())
     body["lease"]["expires_at"] = "2030-01-01T00:00:00Z"
     with pytest.raises(BadSignature):
@@ -108,7 +72,7 @@ def test_tampered_lease_rejected() -> None:
 
 def test_unknown_kid_and_wrong_key_rejected() -> None:
     """A lease signed by a key that is not pinned is refused."""
-    server, other = Server("k1"), Server("k2")
+    server, other = Signer("k1"), Signer("k2")
     with pytest.raises(BadSignature, match="unknown key"):
         verify_lease(other.sign(lease_json()), server.keys)
     with pytest.raises(BadSignature):
@@ -122,7 +86,7 @@ def test_unknown_kid_and_wrong_key_rejected() -> None:
 ])
 def test_malformed_signature_rejected(mutate: Any) -> None:
     """A signature of the wrong algorithm, encoding or length is refused."""
-    server = Server()
+    server = Signer()
     body = server.sign(lease_json())
     mutate(body["signature"])
     with pytest.raises(BadSignature):
@@ -139,7 +103,7 @@ def test_malformed_signature_rejected(mutate: Any) -> None:
 ])
 def test_wrong_shape_names_the_field(field: str, value: Any, named: str) -> None:
     """A signed lease of the wrong shape raises MalformedResponse naming the field."""
-    server = Server()
+    server = Signer()
     with pytest.raises(MalformedResponse, match=named.replace(".", r"\.")):
         verify_lease(server.sign(lease_json(**{field: value})), server.keys)
 
@@ -148,7 +112,7 @@ def test_nested_field_named() -> None:
     """A bad field deep inside names its whole path."""
     bad = copy.deepcopy(lease_json())
     bad["license"]["seats_total"] = "3"
-    server = Server()
+    server = Signer()
     with pytest.raises(MalformedResponse, match=r"lease\.license\.seats_total"):
         verify_lease(server.sign(bad), server.keys)
 
