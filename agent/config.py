@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from agent.core.errors import ConfigError
+from agent.core.identity import default_device_name
 
 APP = "seatkeeper"
 ENV_PREFIX = "SEATKEEPER_"
@@ -76,7 +77,7 @@ class Config:
     """The agent's settings, validated, with where each one came from."""
 
     server_url: str | None = None
-    device_name: str = field(default_factory=socket.gethostname)
+    device_name: str = field(default_factory=lambda: default_device_name(socket.gethostname()))
     ca_bundle: Path | None = None
     app_name: str = "PIX4Dmapper"
     app_version: str = "4.9.0"

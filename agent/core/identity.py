@@ -35,3 +35,20 @@ def platform_name(sys_platform: str) -> str:
 def is_install_id(text: str) -> bool:
     """Whether `text` is an install id as `new_install_id` makes them."""
     return bool(INSTALL_ID_PATTERN.match(text))
+
+
+MAX_DEVICE_NAME = 64
+FALLBACK_DEVICE_NAME = "unnamed computer"
+
+
+def default_device_name(hostname: str) -> str:
+    """A device name others can recognise, from the host name.
+
+    The first label of a fully qualified name (`survey-laptop.corp.example` ->
+    `survey-laptop`), macOS's `.local` dropped, cut to 64 characters; a host
+    name that is empty or an IP address gives a neutral name.
+    """
+    name = hostname.strip().rstrip(".")
+    if not name or name.replace(".", "").isdigit() or ":" in name:
+        return FALLBACK_DEVICE_NAME
+    return name.split(".", 1)[0][:MAX_DEVICE_NAME] or FALLBACK_DEVICE_NAME

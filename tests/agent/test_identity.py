@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from agent.core.errors import StorageError
-from agent.core.identity import fingerprint, is_install_id, platform_name
+from agent.core.identity import default_device_name, fingerprint, is_install_id, platform_name
 from agent.service import identity
 
 MACHINE = "0123456789abcdef0123456789abcdef"
@@ -124,3 +124,13 @@ def test_machine_id_dispatch_and_fallback(monkeypatch: pytest.MonkeyPatch) -> No
     assert identity.machine_id("win32") == "win-guid"
     assert identity.machine_id("darwin") == ""
     assert identity.machine_id("sunos5") == ""
+
+
+@pytest.mark.parametrize(("host", "name"), [
+    ("survey-laptop", "survey-laptop"), ("survey-laptop.corp.example", "survey-laptop"),
+    ("Mac-Pro.local.", "Mac-Pro"), ("", "unnamed computer"), ("10.1.2.3", "unnamed computer"),
+    ("fe80::1", "unnamed computer"), ("x" * 100, "x" * 64),
+])
+def test_default_device_name(host: str, name: str) -> None:
+    """The host name becomes a short name other devices can recognise."""
+    assert default_device_name(host) == name
