@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import IntegrityError
 
 from server import schemas
 from server.context import Context
@@ -72,9 +73,16 @@ def login_password(request: Request, body: schemas.PasswordLogin) -> dict[str, A
         with c.transaction() as session:
             auth.record_failure(session, email, address, c.now())
         raise auth.errors.Unauthenticated("The email or the password is wrong.")
-    with c.transaction() as session:
-        return auth.complete_login(session, email, body.device.fingerprint, body.device.name,
-                                   body.device.platform, c.now())
+    device = body.device
+    try:
+        with c.transaction() as session:
+            return auth.complete_login(session, email, device.fingerprint, device.name,
+                                       device.platform, c.now())
+    except IntegrityError:
+        # A simultaneous login from the same machine created the device first: join it.
+        with c.transaction() as session:
+            return auth.complete_login(session, email, device.fingerprint, device.name,
+                                       device.platform, c.now())
 
 
 # -- device --------------------------------------------------------------------------------
