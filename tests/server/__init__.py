@@ -1,0 +1,1 @@
+"""The license server, tested over HTTP against SQLite and PostgreSQL."""
