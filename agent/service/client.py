@@ -14,6 +14,7 @@ import datetime as dt
 import email.utils
 import logging
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -121,7 +122,8 @@ class Client:
         self._clock = clock
         # server clock - local clock, seconds; None until an answer carried a time.
         self.clock_skew_s: float | None = None
-        self._last_times = (0.0, 0.0)  # (sent, received) of the last answer
+        # (sent, received) of this thread's last answer, for skew from body times.
+        self._local = threading.local()
 
     def close(self) -> None:
         self.session.close()
@@ -145,7 +147,8 @@ class Client:
         sent = self._clock()
         try:
             response = self.session.request(method, url, headers=headers, json=body,
-                                            params=params, timeout=self.timeout)
+                                            params=params, timeout=self.timeout,
+                                            allow_redirects=False)
         except requests.RequestException as exc:
             raise map_request_error(exc, self.server_url, self.timeout) from None
         received = self._clock()
@@ -156,6 +159,11 @@ class Client:
             self._skew_from(date, sent, received)
         if response.status_code == 204:
             return None
+        if response.is_redirect:
+            # Following could downgrade to http:// or leave the pinned server.
+            raise MalformedResponse(
+                f"The license server redirects {path} to {response.headers.get('Location')}; "
+                "set server_url to the final address.")
         try:
             data = response.json() if response.content else None
         except ValueError:
@@ -169,14 +177,14 @@ class Client:
         if not isinstance(data, dict):
             raise MalformedResponse(
                 f"The license server answered {method} {path} without a JSON object.")
-        self._last_times = (sent, received)
+        self._local.times = (sent, received)
         return data
 
     def _lease(self, data: Any) -> LeaseEnvelope:
         if not self.public_keys:
             raise BadSignature("No server key is pinned, so the lease cannot be checked.")
         envelope = LeaseEnvelope.verified(data, self.public_keys)
-        sent, received = self._last_times
+        sent, received = self._local.times
         self._skew_from(envelope.lease.server_time.timestamp(), sent, received)
         return envelope
 
@@ -187,7 +195,7 @@ class Client:
         data = self._call("GET", "/v1/health")
         server_time = Reader(data, "health").opt_time("time")
         if server_time is not None:
-            self._skew_from(server_time.timestamp(), *self._last_times)
+            self._skew_from(server_time.timestamp(), *self._local.times)
         return server_time
 
     def keys(self) -> dict[str, str]:

@@ -61,11 +61,13 @@ def test_health_measures_clock_skew(server: FaultServer) -> None:
     (raw(b"\x00\x01 this is not HTTP at all\r\n\r\n"), errors.MalformedResponse),
     (reply(200, ["a", "list"]), errors.MalformedResponse),
     (reply(404, {"detail": "Not Found"}), errors.MalformedResponse),
+    (reply(302, None, {"Location": "http://elsewhere.example/"}), errors.MalformedResponse),
     (reset_mid_response, errors.ConnectionReset),
     (raw(b""), errors.ConnectionReset),
     (hang, errors.Timeout),
 ], ids=["500", "502-text", "503-empty", "503-unavailable", "html-body", "not-http",
-        "json-list", "404-foreign-body", "reset-mid-response", "closed-no-answer", "hang"])
+        "json-list", "404-foreign-body", "redirect", "reset-mid-response", "closed-no-answer",
+        "hang"])
 def test_fault_matrix(server: FaultServer, behaviour: object, expected: type) -> None:
     """Each way a server can fail maps to one class of the error tree."""
     server.set(behaviour)  # type: ignore[arg-type]
