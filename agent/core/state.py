@@ -8,6 +8,10 @@ When the server is unreachable and the last lease has run out by the server's
 clock, the seat is no longer held, so the state is NOT `offline` (which
 promises a held seat): it is `acquiring`, and `explain()` says why ("offline;
 the seat ran out at 14:05 and will be asked for again when the server answers").
+
+One state is added to DESIGN.md's table: `released` (after "Release seat now":
+logged in, no seat, and no acquiring until the user asks or the agent restarts),
+between `signed_out` and `acquiring` in precedence.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class SeatState(StrEnum):
 
     LOGOUT_PENDING = "logout_pending"
     SIGNED_OUT = "signed_out"
+    RELEASED = "released"
     ACQUIRING = "acquiring"
     ACTIVE = "active"
     OFFLINE = "offline"
@@ -76,6 +81,8 @@ class Facts:
     # The last refusal to an acquire or heartbeat; None after a success.
     refusal: SeatRefusal | None = None
     logout_pending: bool = False
+    # The user gave the seat back and stays logged in: no acquiring until asked again.
+    seat_released: bool = False
     pending_items: int = 0
     # Kind of the last failed contact ("timeout", "refused", "tls", …); None: it worked.
     contact_failure: str | None = None
@@ -116,6 +123,8 @@ def decide(facts: Facts, now: dt.datetime) -> SeatState:
     if not facts.signed_in or (facts.refusal is not None
                                and facts.refusal.code == "UNAUTHENTICATED"):
         return SeatState.SIGNED_OUT
+    if facts.seat_released and not held:
+        return SeatState.RELEASED
     refused = _refusal_state(facts)
     if not held and refused is None and facts.error is None:
         return SeatState.ACQUIRING

@@ -36,6 +36,8 @@ TABLE = [
     ("no account", Facts(), SeatState.SIGNED_OUT),
     ("token no longer valid", Facts(signed_in=True, refusal=refused("UNAUTHENTICATED"),
                                     lease_expires_at=LATER), SeatState.SIGNED_OUT),
+    ("seat given back, still logged in", Facts(signed_in=True, seat_released=True),
+     SeatState.RELEASED),
     ("signed in, no lease yet", IN, SeatState.ACQUIRING),
     ("lease ran out on the server", Facts(signed_in=True, lease_expires_at=LATER,
                                           refusal=refused("LEASE_EXPIRED")),
@@ -88,9 +90,9 @@ def test_every_state_is_reachable() -> None:
 
 
 def test_state_values_are_the_contract() -> None:
-    """The serialized values are exactly DESIGN.md's, in precedence order."""
+    """The serialized values are DESIGN.md's (plus `released`), in precedence order."""
     assert [s.value for s in SeatState] == [
-        "logout_pending", "signed_out", "acquiring", "active", "offline",
+        "logout_pending", "signed_out", "released", "acquiring", "active", "offline",
         "seat_limit_reached", "discovery", "support_expired", "license_expired",
         "revoked", "error"]
     assert json.dumps(SeatState.ACTIVE) == '"active"'
