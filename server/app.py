@@ -60,8 +60,11 @@ def create_app(context: Context, *, sweep_every_s: float | None = None) -> FastA
         if path == "/v1/seats":
             extra[200] = {"model": schemas.LeaseEnvelope,
                           "description": "The lease this device already holds, renewed"}
+        # exclude_unset: send exactly what the handler built, so a lease is what was signed
+        # (a renewed lease has no release_token, not a `"release_token": null`).
         app.add_api_route(path, handler, methods=[method], status_code=status,
                           response_model=model, responses=extra,
+                          response_model_exclude_unset=True,
                           response_class=JSONResponse if status != 204 else _NoContent)
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
