@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS items (
     release_token   TEXT,
     device_token    TEXT,
     reason          TEXT NOT NULL,
+    server_url      TEXT,
     release_done    INTEGER NOT NULL DEFAULT 0,
     created_at      INTEGER NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,
@@ -70,6 +71,7 @@ class Item:
     reason: str
     release_done: bool
     created_at: dt.datetime
+    server_url: str | None = None
     attempts: int
     last_error: str | None
 
@@ -152,7 +154,7 @@ class Outbox:
                 raise StorageError(f"The outbox {self.path} cannot be written: {exc}.") from None
 
     def enqueue_logout(self, device_token: str, *, lease_id: str | None = None,
-                       release_token: str | None = None) -> int:
+                       release_token: str | None = None, server_url: str | None = None) -> int:
         """Queue a logout (release the lease it holds, then revoke the token); returns its id.
 
         The same device token queued twice is one item. A queued release of the
@@ -161,12 +163,12 @@ class Outbox:
         with self._write() as db:
             db.execute(
                 "INSERT INTO items (kind, dedupe_key, lease_id, release_token, device_token,"
-                " reason, created_at) VALUES ('logout', ?, ?, ?, ?, 'logout', ?)"
+                " reason, created_at, server_url) VALUES ('logout', ?, ?, ?, ?, 'logout', ?, ?)"
                 " ON CONFLICT (dedupe_key) DO UPDATE SET"
                 " lease_id = COALESCE(items.lease_id, excluded.lease_id),"
                 " release_token = COALESCE(items.release_token, excluded.release_token)",
                 ("logout:" + _token_key(device_token), lease_id, release_token, device_token,
-                 int(time.time())))
+                 int(time.time()), server_url))
             if lease_id is not None:
                 db.execute("DELETE FROM items WHERE kind = 'release' AND lease_id = ?",
                            (lease_id,))
@@ -176,7 +178,7 @@ class Outbox:
 
     def enqueue_release(self, lease_id: str, *, reason: str = "user",
                         release_token: str | None = None,
-                        device_token: str | None = None) -> int:
+                        device_token: str | None = None, server_url: str | None = None) -> int:
         """Queue giving one lease back, by release token or device token; returns its id.
 
         A lease already queued (on its own or inside a logout) is not queued again.
@@ -192,10 +194,10 @@ class Outbox:
                 return int(inside[0])
             db.execute(
                 "INSERT INTO items (kind, dedupe_key, lease_id, release_token, device_token,"
-                " reason, created_at) VALUES ('release', ?, ?, ?, ?, ?, ?)"
+                " reason, created_at, server_url) VALUES ('release', ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (dedupe_key) DO NOTHING",
                 ("release:" + lease_id, lease_id, release_token, device_token, reason,
-                 int(time.time())))
+                 int(time.time()), server_url))
             row = db.execute("SELECT id FROM items WHERE dedupe_key = ?",
                              ("release:" + lease_id,)).fetchone()
         return int(row[0])
@@ -206,7 +208,8 @@ class Outbox:
             try:
                 rows = self._db.execute(
                     "SELECT id, kind, lease_id, release_token, device_token, reason,"
-                    " release_done, created_at, attempts, last_error FROM items ORDER BY id"
+                    " release_done, created_at, attempts, last_error, server_url"
+                    " FROM items ORDER BY id"
                 ).fetchall()
             except sqlite3.Error as exc:
                 raise StorageError(f"The outbox {self.path} cannot be read: {exc}.") from None
@@ -240,11 +243,11 @@ class Outbox:
 
 def _item(row: tuple[Any, ...]) -> Item:
     (item_id, kind, lease_id, release_token, device_token, reason, release_done, created_at,
-     attempts, last_error) = row
+     attempts, last_error, server_url) = row
     return Item(id=int(item_id), kind=str(kind), lease_id=lease_id, release_token=release_token,
                 device_token=device_token, reason=str(reason), release_done=bool(release_done),
                 created_at=dt.datetime.fromtimestamp(int(created_at), dt.UTC),
-                attempts=int(attempts), last_error=last_error)
+                attempts=int(attempts), last_error=last_error, server_url=server_url)
 
 
 class DeliveryClient(Protocol):
@@ -274,7 +277,7 @@ def _logout_step(item: Item, client: DeliveryClient) -> None:
         client.logout(token=item.device_token)
 
 
-def deliver(outbox: Outbox, client: DeliveryClient) -> int:
+def deliver(outbox: Outbox, client: DeliveryClient, server_url: str | None = None) -> int:
     """Send every queued item in order; returns how many are finished (removed).
 
     A logout first releases its lease (then records that step durably, so a
@@ -283,10 +286,13 @@ def deliver(outbox: Outbox, client: DeliveryClient) -> int:
     recorded; the caller retries with backoff. A refusal that no retry can
     change (a 400 or 403) removes the item with a warning, so a logout can
     never stay pending forever. Two processes delivering the same item at once
-    is harmless: release and logout are idempotent on the server.
+    is harmless: release and logout are idempotent on the server. With
+    `server_url`, only items queued for that server (or for none) are sent.
     """
     finished = 0
     for item in outbox.pending():
+        if server_url is not None and item.server_url not in (None, server_url):
+            continue  # queued for another server; delivered by a client for that one
         try:
             if item.needs_release:
                 _release_step(item, client)

@@ -212,3 +212,13 @@ def test_permanent_refusal_drops_the_item(path: Path) -> None:
         box.enqueue_release("L2", device_token="t")
         assert deliver(box, FakeClient(errors.Forbidden())) == 2
         assert box.pending() == []
+
+
+def test_items_wait_for_the_server_they_were_queued_for(tmp_path: Path) -> None:
+    """An item queued for one server is never sent to another."""
+    with Outbox(tmp_path / "outbox.sqlite3") as box:
+        box.enqueue_logout("tok", lease_id="L1", server_url="https://a.example")
+        client = FakeClient()
+        assert deliver(box, client, "https://b.example") == 0
+        assert client.calls == []
+        assert deliver(box, client, "https://a.example") == 1
