@@ -85,6 +85,8 @@ class Config:
     server_public_key: str | None = None
     release_on_shutdown: bool = True
     log_level: str = "INFO"
+    # How long to wait before asking again after a refusal (all seats taken, no license).
+    seat_retry_s: float = 60.0
     paths: Paths
     sources: dict[str, str] = field(default_factory=dict)
     locked: frozenset[str] = frozenset()
@@ -150,6 +152,16 @@ def _log_level(value: Any) -> str:
     return text
 
 
+def _seconds(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise _Invalid("should be a number of seconds, like 60") from None
+    if not 1 <= number <= 86400:
+        raise _Invalid("should be between 1 and 86400 seconds")
+    return number
+
+
 def _ca_bundle(value: Any, base: Path | None) -> Path:
     path = Path(_string(value)).expanduser()
     if not path.is_absolute() and base is not None:
@@ -162,7 +174,7 @@ def _ca_bundle(value: Any, base: Path | None) -> Path:
 PARSERS: dict[str, Callable[[Any], Any]] = {
     "server_url": _url, "device_name": _string, "app_name": _string,
     "app_version": _string, "app_release_date": _date, "server_public_key": _public_key,
-    "release_on_shutdown": _bool, "log_level": _log_level,
+    "release_on_shutdown": _bool, "log_level": _log_level, "seat_retry_s": _seconds,
 }
 KEYS = (*PARSERS, "ca_bundle")
 

@@ -268,3 +268,15 @@ def from_response(status: int, body: Any,
                                  status=status)
     return MalformedResponse(
         f"The license server answered HTTP {status} without a Seatkeeper error body.")
+
+
+_FAILURE_KINDS: tuple[tuple[type[SeatkeeperError], str], ...] = (
+    (ConnectionRefused, "refused"), (ConnectionReset, "reset"), (Timeout, "timeout"),
+    (TLSError, "tls"), (BadSignature, "signature"), (MalformedResponse, "malformed"),
+    (ServerUnavailable, "unavailable"), (InsecureServerURL, "insecure"),
+)
+
+
+def failure_kind(exc: BaseException) -> str:
+    """A short name for a network failure, as `Facts.contact_failure` records it."""
+    return next((kind for cls, kind in _FAILURE_KINDS if isinstance(exc, cls)), "network")

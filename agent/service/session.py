@@ -14,6 +14,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from agent.core import errors
+from agent.core.protocol import LeaseEnvelope
+
 FILE = "session.json"
 
 
@@ -58,3 +61,24 @@ def save(data_dir: Path, session: Session) -> None:
 def clear(data_dir: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         (data_dir / FILE).unlink()
+
+
+def keys_to_pin(served: dict[str, str], configured: str | None) -> dict[str, str]:
+    """The server keys to pin: the configured one (which must be served), else all served."""
+    if configured is None:
+        return served
+    pinned = {kid: key for kid, key in served.items() if key == configured}
+    if not pinned:
+        raise errors.BadSignature("The server's signing key is not the one configured in "
+                                  "server_public_key; check the server address.")
+    return pinned
+
+
+def verified_lease(session: Session | None) -> LeaseEnvelope | None:
+    """The saved lease, if it still verifies against the pinned keys (a tampered file: None)."""
+    if session is None or session.lease is None:
+        return None
+    try:
+        return LeaseEnvelope.verified(session.lease, session.public_keys)
+    except errors.SeatkeeperError:
+        return None

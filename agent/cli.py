@@ -1,0 +1,224 @@
+"""`seatkeeper …`: a thin front end over the agent's control interface."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import time
+from typing import Any
+
+from agent import __version__
+from agent.config import Config, load_config
+from agent.core.errors import SeatkeeperError
+from agent.service.control import AgentNotRunning, ControlClient, ControlError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+WAIT_FOR_DELIVERY_S = 5.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seatkeeper", description="Keeps your license seat in step with you.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run the agent (tray, or headless with no display)")
+    run.add_argument("--headless", action="store_true", help="no tray icon")
+    login = sub.add_parser("login", help="log this device in")
+    login.add_argument("--server", metavar="URL", help="the license server")
+    login.add_argument("--email", required=True)
+    login.add_argument("--password-stdin", action="store_true",
+                       help="read the password from standard input")
+    status = sub.add_parser("status", help="seat state, account, lease, queued items")
+    status.add_argument("--json", action="store_true", help="stable JSON output")
+    status.add_argument("--watch", action="store_true", help="print again on every change")
+    sub.add_parser("logout", help="give the seat back and log out (queued when offline)")
+    sub.add_parser("release", help="give the seat back, stay logged in")
+    sub.add_parser("acquire", help="take a seat again (after release, or to retry now)")
+    devices = sub.add_parser("devices", help="this account's devices")
+    devices.add_argument("--deactivate", metavar="ID", help="deactivate another device")
+    devices.add_argument("--json", action="store_true")
+    remote = sub.add_parser("remote-deactivation", help="switch remote deactivation on or off")
+    remote.add_argument("switch", choices=("on", "off"))
+    demo = sub.add_parser("demo", help="embedded server + demo account + this agent")
+    demo.add_argument("--port", type=int, default=8750, help="the demo server's port")
+    demo.add_argument("--headless", action="store_true", help="no tray icon")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config()
+        for warning in config.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if args.command == "run":
+            from agent.service import runner
+
+            return runner.run(config, headless=args.headless)
+        if args.command == "demo":
+            from agent.service.demo import run as run_demo
+
+            return run_demo(config, port=args.port, headless=args.headless)
+        return COMMANDS[args.command](config, args)
+    except (ControlError, SeatkeeperError) as exc:
+        print(f"seatkeeper: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+
+
+class Front:
+    """The running agent over its control socket, or, when none runs, an agent in-process."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.remote = ControlClient(config.paths.runtime_dir)
+        self._local: Any = None
+
+    def call(self, op: str, **args: Any) -> Any:
+        try:
+            return self.remote.call(op, **args)
+        except AgentNotRunning:
+            return self.local.handle(op, args)
+
+    @property
+    def local(self) -> Any:
+        if self._local is None:
+            from agent.service.daemon import Agent
+            from agent.service.runner import Controls
+
+            self._local = Controls(Agent(self.config))
+        return self._local
+
+    @property
+    def running(self) -> bool:
+        try:
+            self.remote.call("ping")
+            return True
+        except AgentNotRunning:
+            return False
+
+
+def _status(config: Config, args: argparse.Namespace) -> int:
+    front = Front(config)
+    if args.watch:
+        try:
+            for status in front.remote.watch():
+                _print_status(status, args.json)
+        except AgentNotRunning:
+            print("seatkeeper: no agent is running; start it with `seatkeeper run`",
+                  file=sys.stderr)
+            return EXIT_FAILED
+        return EXIT_OK
+    status = front.call("status")
+    status["running"] = front._local is None
+    _print_status(status, args.json)
+    return EXIT_OK
+
+
+def _print_status(status: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(status, sort_keys=True), flush=True)
+        return
+    lines = [f"State:    {status['state']}"]
+    if status.get("message"):
+        lines.append(f"          {status['message']}")
+    if status.get("account"):
+        lines.append(f"Account:  {status['account']} on {status['server']}")
+    lic = status.get("license")
+    if lic:
+        lines.append(f"License:  {lic['name']} (seat {lic['seats_used']} of {lic['seats_total']})")
+    lease = status.get("lease")
+    if lease and lease.get("expires_at"):
+        lines.append(f"Lease:    {lease['lease_id']} until {lease['expires_at']}")
+    for holder in status.get("seat_holders") or ():
+        lines.append(f"Seat held by: {holder['name']}")
+    for item in status.get("pending") or ():
+        lines.append(f"Queued:   {item['kind']} since {item['created_at']} "
+                     f"({item['attempts']} attempts)")
+    if status.get("running") is False:
+        lines.append("Agent:    not running (start it with `seatkeeper run`)")
+    print("\n".join(lines), flush=True)
+
+
+def _login(config: Config, args: argparse.Namespace) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {args.email}: ")
+    else:
+        print("seatkeeper: give --password-stdin to read the password from a pipe",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if not password:
+        print("seatkeeper: the password is empty", file=sys.stderr)
+        return EXIT_USAGE
+    front = Front(config)
+    status = front.call("login", email=args.email, password=password, server_url=args.server)
+    print(f"Logged in as {status['account']} on {status['server']}.")
+    if front._local is not None:
+        print("The agent is not running: start it with `seatkeeper run` to take a seat.")
+    return EXIT_OK
+
+
+def _logout(config: Config, args: argparse.Namespace) -> int:
+    front = Front(config)
+    status = front.call("logout")
+    deadline = time.monotonic() + WAIT_FOR_DELIVERY_S
+    while status["state"] == "logout_pending" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status = front.call("deliver") if front._local is not None else front.call("status")
+    if status["state"] == "logout_pending":
+        print("Logout queued: the license server cannot be reached now. It is delivered as "
+              "soon as it can be, even after a restart; this device no longer uses the seat.")
+    else:
+        print("Logged out. Your seat is free for another device.")
+    return EXIT_OK
+
+
+def _release(config: Config, args: argparse.Namespace) -> int:
+    status = Front(config).call("release")
+    queued = any(item["kind"] == "release" for item in status.get("pending") or ())
+    print("Seat released; you stay logged in." + (" (Queued until the server answers.)"
+                                                   if queued else ""))
+    return EXIT_OK
+
+
+def _acquire(config: Config, args: argparse.Namespace) -> int:
+    front = Front(config)
+    if not front.running:
+        print("seatkeeper: the agent is not running; `seatkeeper run` takes a seat",
+              file=sys.stderr)
+        return EXIT_FAILED
+    front.call("acquire")
+    print("Asking for a seat; see `seatkeeper status`.")
+    return EXIT_OK
+
+
+def _devices(config: Config, args: argparse.Namespace) -> int:
+    front = Front(config)
+    if args.deactivate:
+        device = front.call("deactivate", device_id=args.deactivate)
+        print(f"Deactivated {device['name']}: its seat is free and it is signed out.")
+        return EXIT_OK
+    devices = front.call("devices")
+    if args.json:
+        print(json.dumps({"devices": devices}, sort_keys=True))
+        return EXIT_OK
+    for device in devices:
+        mark = "*" if device["current"] else " "
+        seat = "holds a seat" if device["seat"] else "no seat"
+        print(f"{mark} {device['id']}  {device['name']:<24} {device['platform']:<8} {seat}")
+    return EXIT_OK
+
+
+def _remote(config: Config, args: argparse.Namespace) -> int:
+    enabled = Front(config).call("remote_deactivation", enabled=args.switch == "on")
+    print(f"Remote device deactivation is {'on' if enabled else 'off'}.")
+    return EXIT_OK
+
+
+COMMANDS = {"status": _status, "login": _login, "logout": _logout, "release": _release,
+            "acquire": _acquire, "devices": _devices, "remote-deactivation": _remote}

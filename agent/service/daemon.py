@@ -1,0 +1,442 @@
+"""The agent's engine and its control interface: status, login, logout, release, watch.
+
+One `Agent` per data directory. Its facts (session, lease, last answer, outbox) change
+only under its lock; every change goes through `_apply`, which decides the state with
+the pure `decide`, logs `from -> to`, and notifies subscribers (the tray, `watch`).
+Network work runs on the scheduler's worker threads: the seat job (acquire and
+heartbeat), the outbox job (queued releases and logouts) and, while something waits
+for the server, a cheap connectivity probe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+from agent.config import Config
+from agent.core import errors
+from agent.core.backoff import Backoff, heartbeat_delay
+from agent.core.protocol import LeaseEnvelope, SeatHolder
+from agent.core.state import Facts, Holder, SeatRefusal, Status, decide
+from agent.service import session as saved
+from agent.service.client import Client
+from agent.service.credentials import CredentialStore
+from agent.service.identity import device_fingerprint, device_platform
+from agent.service.jobs import Jobs
+from agent.service.outbox import Outbox, deliver
+from agent.service.view import build_status
+
+log = logging.getLogger("seatkeeper.agent")
+
+PROBE_EVERY_S = 1.0
+REFUSALS_WITH_RETRY = (errors.SeatLimitReached, errors.NoLicense, errors.SupportExpired,
+                       errors.LicenseExpired)
+# Failures no retry can mend: the person must fix something (trust, server, config).
+MUST_FIX = (errors.TLSError, errors.BadSignature, errors.InsecureServerURL)
+
+
+def _utcnow(clock: Callable[[], float]) -> dt.datetime:
+    return dt.datetime.fromtimestamp(clock(), dt.UTC)
+
+
+class Agent:
+    """The control interface both front ends use; the daemon runs its jobs."""
+
+    def __init__(self, config: Config, *, clock: Callable[[], float] = time.time,
+                 rng: random.Random | None = None,
+                 credentials: CredentialStore | None = None) -> None:
+        self.config = config
+        self.paths = config.paths
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._lock = threading.RLock()
+        self._seat_lock = threading.Lock()
+        self._outbox_lock = threading.Lock()
+        self.credentials = credentials or CredentialStore(self.paths.data_dir)
+        self.outbox = Outbox(self.paths.outbox)
+        self._session = saved.load(self.paths.data_dir)
+        self._token = self.credentials.load() if self._session else None
+        self._envelope = saved.verified_lease(self._session) if self._token else None
+        self._clients: dict[str, Client] = {}
+        self._subscribers: list[Callable[[Status], None]] = []
+        self._seat_failures = 0
+        self._outbox_failures = 0
+        self._facts = Facts(signed_in=self._token is not None,
+                            lease_expires_at=self._lease_expiry())
+        self._state = decide(self._facts, self._now())
+        self._holders: tuple[Holder, ...] = ()
+        self._message: str | None = None
+        self.jobs: Jobs | None = None
+        self._refresh_outbox_facts()
+
+    # -- the control interface ------------------------------------------------------------
+
+    def status(self) -> Status:
+        with self._lock:
+            return self._status()
+
+    def login(self, email: str, password: str, server_url: str | None = None) -> Status:
+        """Sign this device in with a password; a seat is asked for straight away."""
+        url = server_url or (self._session.server_url if self._session else None) \
+            or self.config.server_url
+        if not url:
+            raise errors.ConfigError("No license server is set: give --server URL, or set "
+                                     "server_url in the configuration.")
+        client = Client(url, ca_bundle=self.config.ca_bundle)
+        try:
+            keys = saved.keys_to_pin(client.keys(), self.config.server_public_key)
+            result = client.login_password(
+                email, password, fingerprint=device_fingerprint(self.paths.data_dir),
+                name=self.config.device_name, platform=device_platform())
+        finally:
+            client.close()
+        new = saved.Session(server_url=client.server_url, account_id=result.account.id,
+                            email=result.account.email, device_id=result.device.id,
+                            device_name=result.device.name, public_keys=keys)
+        self.credentials.save(result.token)
+        saved.save(self.paths.data_dir, new)
+        log.info("logged in as %s on %s (device %s)", new.email, new.server_url, new.device_id)
+        with self._lock:
+            self._session, self._token, self._envelope = new, result.token, None
+            self._clients.clear()
+            self._apply(Facts(signed_in=True))
+        self._kick("seat")
+        return self.status()
+
+    def logout(self) -> Status:
+        """Give the seat back and sign out; queued durably first, so it survives any crash."""
+        with self._lock:
+            sess, token, envelope = self._session, self._token, self._envelope
+            if sess is None or token is None:
+                return self._status()
+            lease = envelope.lease if envelope else None
+            self.outbox.enqueue_logout(token, lease_id=lease.lease_id if lease else None,
+                                       release_token=sess.release_token,
+                                       server_url=sess.server_url)
+            self.credentials.clear()
+            self._session = replace(sess, lease=None, release_token=None)
+            saved.save(self.paths.data_dir, self._session)
+            self._token, self._envelope = None, None
+            self._clients.pop("seat", None)
+            self._apply(replace(self._facts, signed_in=False, lease_expires_at=None,
+                                refusal=None, seat_released=False))
+            self._refresh_outbox_facts()
+            log.info("logout of %s queued", sess.email)
+        self._kick("outbox")
+        return self.status()
+
+    def release(self, reason: str = "user") -> Status:
+        """Give the seat back but stay logged in; no new seat until `acquire` or a restart."""
+        with self._lock:
+            self._queue_release(reason)
+            self._apply(replace(self._facts, seat_released=True, refusal=None))
+        self._kick("outbox")
+        return self.status()
+
+    def acquire(self) -> Status:
+        """Ask for a seat now (after a release, or to retry a refusal at once)."""
+        with self._lock:
+            self._apply(replace(self._facts, seat_released=False))
+        self._kick("seat")
+        return self.status()
+
+    def deliver_now(self) -> Status:
+        """Try the outbox once, on this thread (the CLI's way when no daemon runs)."""
+        self._outbox_job()
+        return self.status()
+
+    def devices(self) -> list[dict[str, Any]]:
+        return [d.to_json() for d in self._online("devices").devices()]
+
+    def deactivate(self, device_id: str) -> dict[str, Any]:
+        return self._online("devices").deactivate_device(device_id).to_json()
+
+    def set_remote_deactivation(self, enabled: bool) -> bool:
+        return self._online("devices").set_remote_deactivation(enabled)
+
+    def account(self) -> dict[str, Any]:
+        return self._online("devices").account().to_json()
+
+    def subscribe(self, callback: Callable[[Status], None]) -> Callable[[], None]:
+        """Call `callback(status)` on every state change; returns the unsubscribe function."""
+        with self._lock:
+            self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def watch(self) -> Iterator[dict[str, Any]]:
+        """The status now, then again on every change (for `seatkeeper status --watch`)."""
+        changes: queue.Queue[Status] = queue.Queue()
+        unsubscribe = self.subscribe(changes.put)
+        try:
+            yield self.status().to_json()
+            while True:
+                yield changes.get().to_json()
+        finally:
+            unsubscribe()
+
+    # -- running ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the jobs: deliver what waits in the outbox first, then take a seat."""
+        self.jobs = Jobs({"seat": self._seat_job, "outbox": self._outbox_job,
+                          "probe": self._probe_job})
+        self.jobs.start()
+        self._kick("outbox")
+        self._kick("seat")
+
+    def stop(self) -> None:
+        if self.jobs is not None:
+            self.jobs.stop()
+        for client in list(self._clients.values()):
+            client.close()
+
+    def connectivity_hint(self) -> None:
+        """The network may be back (health probe, NetworkManager): try what waits now."""
+        self._kick("outbox")
+        with self._lock:
+            if self._facts.contact_failure is not None:
+                self._kick("seat")
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def _kick(self, job: str, delay: float = 0.0, *, again: bool = False) -> None:
+        """Run `job` soon; `again` is a job rescheduling itself (never delays a kick)."""
+        if self.jobs is not None:
+            self.jobs.schedule(job, delay, keep_sooner=again)
+
+    def _seat_job(self) -> None:
+        with self._seat_lock:
+            delay = self._seat_round()
+        if delay is not None:
+            self._kick("seat", delay, again=True)
+
+    def _seat_round(self) -> float | None:
+        with self._lock:
+            facts, envelope = self._facts, self._envelope
+            if (self._token is None or facts.logout_pending or facts.seat_released
+                    or (facts.refusal is not None and facts.refusal.code == "LEASE_REVOKED")):
+                return None
+            client = self._client("seat")
+        try:
+            if envelope is not None:
+                try:
+                    fresh = client.heartbeat(envelope.lease.lease_id)
+                except (errors.LeaseExpired, errors.NotFound):
+                    log.info("lease %s ended on the server; asking for a seat again",
+                             envelope.lease.lease_id)
+                    fresh = self._acquire(client)
+            else:
+                fresh = self._acquire(client)
+        except errors.LeaseRevoked as exc:
+            self._refused(exc, drop_lease=True)
+            return None
+        except errors.Unauthenticated as exc:
+            self._signed_out_by_server(exc)
+            return None
+        except REFUSALS_WITH_RETRY as exc:
+            self._refused(exc, drop_lease=True)
+            return self.config.seat_retry_s
+        except (errors.RateLimited, errors.Unavailable) as exc:
+            self._refused(exc, drop_lease=False)
+            return getattr(exc, "retry_after", None) or self._seat_backoff()
+        except errors.Refusal as exc:
+            self._refused(exc, drop_lease=False)
+            return self._seat_backoff()
+        except errors.NetworkError as exc:
+            self._contact_failed(exc, client)
+            return self._seat_backoff()
+        self._seat_failures = 0
+        self._took(fresh, client)
+        return heartbeat_delay(fresh.lease.heartbeat_interval_s, self._rng)
+
+    def _acquire(self, client: Client) -> LeaseEnvelope:
+        return client.acquire(app_name=self.config.app_name, app_version=self.config.app_version,
+                              app_release_date=self.config.app_release_date)
+
+    def _seat_backoff(self) -> float:
+        self._seat_failures += 1
+        self._kick("probe", PROBE_EVERY_S)
+        return max(1.0, Backoff().delay(self._seat_failures - 1, self._rng))
+
+    def _outbox_job(self) -> None:
+        with self._outbox_lock:
+            pending = self.outbox.pending()
+            if not pending:
+                self._after_outbox()
+                return
+            had_logout = any(item.kind == "logout" for item in pending)
+            servers = {item.server_url for item in pending}
+            failed = False
+            for url in servers:
+                fallback = self._session.server_url if self._session else None
+                target = url or fallback
+                if target is None:
+                    continue
+                client = self._client("outbox:" + target, target)
+                remaining = [i for i in self.outbox.pending() if i.server_url in (url, None)]
+                delivered = deliver(self.outbox, client, target)
+                failed = failed or delivered < len(remaining)
+            self._after_outbox(had_logout)
+        if failed:
+            self._outbox_failures += 1
+            self._kick("probe", PROBE_EVERY_S)
+            self._kick("outbox", max(1.0, Backoff().delay(self._outbox_failures - 1, self._rng)),
+                       again=True)
+        else:
+            self._outbox_failures = 0
+
+    def _after_outbox(self, had_logout: bool = False) -> None:
+        with self._lock:
+            self._refresh_outbox_facts()
+            if had_logout and not self._facts.logout_pending:
+                log.info("the queued logout was delivered: the seat is free and the token "
+                         "revoked")
+                self._message = "Logged out: your seat is free for another device."
+                self._apply(self._facts)
+
+    def _probe_job(self) -> None:
+        """While something waits for the server, ask it cheaply whether it is back."""
+        with self._lock:
+            waiting = self._facts.contact_failure is not None or self._facts.pending_items
+            url = self._session.server_url if self._session else None
+        if not waiting or url is None:
+            return
+        client = self._client("probe", url, timeout=(2.0, 3.0))
+        try:
+            client.health()
+        except errors.SeatkeeperError:
+            self._kick("probe", PROBE_EVERY_S, again=True)
+            return
+        log.info("the license server answers again")
+        self._seat_failures = self._outbox_failures = 0
+        self.connectivity_hint()
+
+    # -- facts -------------------------------------------------------------------------
+
+    def _took(self, envelope: LeaseEnvelope, client: Client) -> None:
+        with self._lock:
+            if self._token is None or self._facts.seat_released:
+                return  # logged out or released while the request was in flight
+            self._envelope = envelope
+            token = envelope.lease.release_token
+            if self._session is not None:
+                keep = token or self._session.release_token
+                same = (self._session.lease or {}).get("lease", {}).get("lease_id") == \
+                    envelope.lease.lease_id
+                self._session = self._session.with_lease(
+                    envelope.to_json(), keep if (token or same) else None)
+                saved.save(self.paths.data_dir, self._session)
+            self._holders = ()
+            self._apply(replace(self._facts, lease_expires_at=envelope.lease.expires_at,
+                                refusal=None, contact_failure=None, error=None,
+                                clock_skew_s=client.clock_skew_s or 0.0))
+
+    def _refused(self, exc: errors.Refusal, *, drop_lease: bool) -> None:
+        with self._lock:
+            if drop_lease:
+                self._envelope = None
+            holders = exc.details.get("devices") if exc.code == "SEAT_LIMIT_REACHED" else None
+            self._holders = tuple(
+                Holder(name=h.name, id=h.id, last_heartbeat_at=h.last_heartbeat_at)
+                for h in (SeatHolder.from_json(d) for d in holders or ())
+                if h is not None)
+            refusal = SeatRefusal(code=exc.code, message=str(exc), details=exc.details)
+            self._apply(replace(self._facts, refusal=refusal, contact_failure=None,
+                                lease_expires_at=None if drop_lease
+                                else self._facts.lease_expires_at))
+
+    def _contact_failed(self, exc: errors.NetworkError, client: Client) -> None:
+        with self._lock:
+            self._message = str(exc)
+            self._apply(replace(self._facts, contact_failure=errors.failure_kind(exc),
+                                error=str(exc) if isinstance(exc, MUST_FIX) else None,
+                                clock_skew_s=client.clock_skew_s or self._facts.clock_skew_s))
+
+    def _signed_out_by_server(self, exc: errors.Refusal) -> None:
+        with self._lock:
+            log.warning("the server no longer accepts this device's token: %s", exc)
+            self.credentials.clear()
+            self._token, self._envelope = None, None
+            self._message = "This device was signed out by the server. Log in again."
+            self._apply(replace(self._facts, signed_in=False, lease_expires_at=None,
+                                refusal=None))
+
+    def _queue_release(self, reason: str) -> None:
+        """Queue the current lease's release (caller holds the lock) and forget the lease."""
+        envelope, sess = self._envelope, self._session
+        if envelope is None or sess is None:
+            return
+        self.outbox.enqueue_release(envelope.lease.lease_id, reason=reason,
+                                    release_token=sess.release_token,
+                                    device_token=None if sess.release_token else self._token,
+                                    server_url=sess.server_url)
+        self._envelope = None
+        self._session = sess.with_lease(None, None)
+        saved.save(self.paths.data_dir, self._session)
+        self._refresh_outbox_facts()
+        self._apply(replace(self._facts, lease_expires_at=None))
+
+    def _refresh_outbox_facts(self) -> None:
+        items = self.outbox.pending()
+        self._apply(replace(self._facts, logout_pending=any(i.kind == "logout" for i in items),
+                            pending_items=len(items)))
+
+    def _apply(self, facts: Facts) -> None:
+        """The one place state changes: decide, log `from -> to`, tell the front ends."""
+        with self._lock:
+            self._facts = facts
+            new = decide(facts, self._now())
+            if new is self._state:
+                return
+            log.info("state %s -> %s", self._state.value, new.value)
+            self._state = new
+            status = self._status()
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(status)
+            except Exception:
+                log.exception("a status subscriber failed")
+
+    def _status(self) -> Status:
+        return build_status(self._facts, self._now(), session=self._session,
+                            signed_in=self._token is not None, envelope=self._envelope,
+                            holders=self._holders, message=self._message,
+                            pending=self.outbox.pending(), config=self.config)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _now(self) -> dt.datetime:
+        return _utcnow(self._clock)
+
+    def _client(self, role: str, url: str | None = None,
+                timeout: tuple[float, float] | None = None) -> Client:
+        """One client (one connection pool) per job, so jobs never share a session."""
+        with self._lock:
+            client = self._clients.get(role)
+            if client is None:
+                sess = self._session
+                target = url or (sess.server_url if sess else None)
+                if target is None:
+                    raise errors.ConfigError("Not logged in to any license server.")
+                kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+                client = Client(target, token=self._token, ca_bundle=self.config.ca_bundle,
+                                public_keys=sess.public_keys if sess else {}, **kwargs)
+                self._clients[role] = client
+            return client
+
+    def _online(self, role: str) -> Client:
+        with self._lock:
+            if self._token is None:
+                raise errors.Unauthenticated("Not logged in: run `seatkeeper login` first.")
+            return self._client(role)
+
+    def _lease_expiry(self) -> dt.datetime | None:
+        return self._envelope.lease.expires_at if self._envelope else None

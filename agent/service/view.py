@@ -1,0 +1,40 @@
+"""The daemon's facts and files -> the `Status` that front ends draw and `status --json` prints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from agent.config import Config
+from agent.core.protocol import LeaseEnvelope
+from agent.core.state import Facts, Holder, SeatState, Status, decide, explain
+from agent.service.outbox import Item
+from agent.service.session import Session
+
+REVOKERS = {"remote_deactivation": "another device of your account",
+            "admin": "an administrator"}
+
+
+def build_status(facts: Facts, now: dt.datetime, *, session: Session | None, signed_in: bool,
+                 envelope: LeaseEnvelope | None, holders: tuple[Holder, ...],
+                 message: str | None, pending: Sequence[Item], config: Config) -> Status:
+    state = decide(facts, now)
+    lease = envelope.lease if envelope else None
+    revoked_by = None
+    if state is SeatState.REVOKED and facts.refusal is not None:
+        reason = str(facts.refusal.details.get("reason"))
+        revoked_by = REVOKERS.get(reason, reason)
+    return Status(
+        state=state, server=session.server_url if session else config.server_url,
+        account=session.email if session and signed_in else None,
+        device_name=session.device_name if session else config.device_name,
+        license_name=lease.license.name if lease else None,
+        seats_used=lease.license.seats_used if lease else None,
+        seats_total=lease.license.seats_total if lease else None,
+        lease_id=lease.lease_id if lease else None,
+        lease_expires_at=lease.expires_at if lease else None,
+        holders=holders if state is SeatState.SEAT_LIMIT_REACHED else (),
+        revoked_by=revoked_by,
+        error=facts.error if state is SeatState.ERROR else None,
+        message=explain(facts, now) or message,
+        pending=tuple(item.summary() for item in pending))
