@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from server import errors, security
@@ -119,6 +119,11 @@ def complete_login(session: Session, email: str, fingerprint: str, name: str, pl
         session.add(device)
     else:
         device.name, device.platform, device.logged_in = name, platform, True
+        # The new login supersedes the device's earlier tokens, so a logout queued with an
+        # old token (delivered late) cannot release the seat this login goes on to take.
+        session.execute(update(Token).where(Token.device_id == device.id,
+                                            Token.revoked_at.is_(None))
+                        .values(revoked_at=now, revoked_reason="superseded"))
     token = security.new_token("skd")
     session.add(Token(hash=security.token_hash(token), device_id=device.id,
                       account_id=account.id, created_at=now))
