@@ -56,6 +56,16 @@ def test_same_fingerprint_is_the_same_device_active_again(api: Api) -> None:
     assert [(d["id"], d["name"]) for d in listed] == [(first.id, "new-name")]
 
 
+def test_new_login_of_a_device_supersedes_its_old_token(api: Api) -> None:
+    """Logging in again on the same device revokes its earlier token (401); the new one works."""
+    account = api.create_account()
+    old = api.login(account["email"], account["password"])
+    new = api.login(account["email"], account["password"], fingerprint=old.fingerprint)
+    error(old.get("/v1/account"), 401, "UNAUTHENTICATED")
+    expect(old.logout(), 204)
+    expect(new.get("/v1/account"), 200)
+
+
 def test_other_fingerprint_is_another_device(api: Api) -> None:
     """Another fingerprint on the same account is another device."""
     account = api.create_account()
