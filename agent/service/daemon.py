@@ -63,6 +63,12 @@ class Agent:
         self.outbox = Outbox(self.paths.outbox)
         self._session = saved.load(self.paths.data_dir)
         self._token = self.credentials.load() if self._session else None
+        if self._token is not None and self._session is not None and any(
+                item.kind == "logout" and item.device_token == self._token
+                for item in self.outbox.pending()):
+            # A crash came between queuing this login's logout and forgetting it locally.
+            log.info("a logout of %s is queued; finishing it locally", self._session.email)
+            self._forget_login(self._session)
         self._envelope = saved.verified_lease(self._session) if self._token else None
         self._clients: dict[str, Client] = {}
         self._subscribers: list[Callable[[Status], None]] = []
@@ -120,10 +126,7 @@ class Agent:
             self.outbox.enqueue_logout(token, lease_id=lease.lease_id if lease else None,
                                        release_token=sess.release_token,
                                        server_url=sess.server_url)
-            self.credentials.clear()
-            self._session = replace(sess, lease=None, release_token=None)
-            saved.save(self.paths.data_dir, self._session)
-            self._token, self._envelope = None, None
+            self._forget_login(sess)
             self._clients.pop("seat", None)
             self._apply(replace(self._facts, signed_in=False, lease_expires_at=None,
                                 refusal=None, seat_released=False))
@@ -367,6 +370,13 @@ class Agent:
             self._message = "This device was signed out by the server. Log in again."
             self._apply(replace(self._facts, signed_in=False, lease_expires_at=None,
                                 refusal=None))
+
+    def _forget_login(self, sess: saved.Session) -> None:
+        """The local half of a logout, once it is queued: token, lease and release token."""
+        self.credentials.clear()
+        self._session = replace(sess, lease=None, release_token=None)
+        saved.save(self.paths.data_dir, self._session)
+        self._token, self._envelope = None, None
 
     def _queue_release(self, reason: str) -> None:
         """Queue the current lease's release (caller holds the lock) and forget the lease."""
