@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.exc import IntegrityError
 
-from server import schemas
+from server import errors, schemas
 from server.context import Context
 from server.services import accounts, auth, devices, seats
 from server.services.auth import Caller
@@ -46,6 +47,31 @@ def authenticated(request: Request, creds: DeviceToken) -> Caller:
 def admin(request: Request, creds: AdminToken) -> None:
     with ctx(request).transaction() as session:
         auth.require_admin(session, _token(creds))
+
+
+_PUBLIC = frozenset({"/v1/health", "/v1/keys", "/v1/auth/password"})
+
+
+def credential_refusal(request: Request) -> errors.ApiError | None:
+    """The 401 (or 403) this request's credentials earn, or None if they pass.
+
+    Bad input can be noticed before any handler or dependency runs (malformed JSON, a bad
+    query); this lets that 400 wait until the credentials have been checked, as the
+    protocol's order has it. A request carrying a release token is left to its handler.
+    """
+    path = getattr(request.scope.get("route"), "path", None)
+    if path is None or path in _PUBLIC or request.headers.get("Seat-Release-Token"):
+        return None
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    try:
+        with ctx(request).transaction() as session:
+            if path.startswith("/v1/admin/"):
+                auth.require_admin(session, token if scheme.lower() == "bearer" else None)
+            else:
+                auth.device_caller(session, token if scheme.lower() == "bearer" else None)
+    except errors.ApiError as refusal:
+        return refusal
+    return None
 
 
 Device = Annotated[Caller, Depends(authenticated)]

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -110,7 +111,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refusal = await run_in_threadpool(api.credential_refusal, request)
+        if refusal is not None:
+            return _error(refusal)
         fields = {}
         for problem in exc.errors():
             loc = [str(p) for p in problem.get("loc", ()) if p not in ("body", "query", "path")]
@@ -126,7 +130,12 @@ def _install_error_handlers(app: FastAPI) -> None:
                                             {"fields": fields}))
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # the framework could not read the body at all
+            refusal = await run_in_threadpool(api.credential_refusal, request)
+            return _error(refusal or errors.InvalidRequest(
+                "The request body is not valid JSON (UTF-8, not nested too deeply).",
+                {"fields": {"body": "is not valid JSON"}}))
         if exc.status_code == 404:
             return _error(errors.NotFound("No such path. See /openapi.json for the API."))
         if exc.status_code == 405:
