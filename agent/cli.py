@@ -166,6 +166,8 @@ def _login(config: Config, args: argparse.Namespace) -> int:
 def _logout(config: Config, args: argparse.Namespace) -> int:
     front = Front(config)
     status = front.call("logout")
+    if front._local is not None and status["state"] == "logout_pending":
+        status = front.call("deliver")  # no agent runs to deliver it: try at once
     deadline = time.monotonic() + WAIT_FOR_DELIVERY_S
     while status["state"] == "logout_pending" and time.monotonic() < deadline:
         time.sleep(0.2)
