@@ -69,6 +69,7 @@ def create_app(context: Context, *, sweep_every_s: float | None = None) -> FastA
                           response_class=JSONResponse if status != 204 else _NoContent)
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
+    app.add_middleware(NulPath)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -152,6 +153,20 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def _error(exc: errors.ApiError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+class NulPath:
+    """A path holding NUL (`%00`) names nothing here, and PostgreSQL cannot compare it: 404."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "\x00" in scope["path"]:
+            exc = errors.NotFound("No such path. See /openapi.json for the API.")
+            await _error(exc)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:

@@ -19,6 +19,14 @@ class Request(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="ignore")
 
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store or even compare a string holding NUL; no field needs one.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
 
 class DeviceInfo(Request):
     fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=256)]
