@@ -5,26 +5,40 @@
     proxy.stall()      # accept connections, forward nothing (timeouts must fire)
     proxy.reset()      # accept, then reset each connection (RST) once a request arrives
     proxy.restore()    # forward again
+
+Beyond the TCP faults, answers a person can name:
+
+    proxy.respond(500, b"oops")            # every request gets this canned HTTP answer
+    proxy.truncate()   # forward the request, relay half the answer, then reset (RST)
+
+With `tls=` (a server-side `ssl.SSLContext`) the proxy terminates TLS: the agent
+speaks HTTPS to `proxy.url` and the upstream gets plain HTTP.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import select
 import socket
+import ssl
 import struct
 import threading
 from typing import Literal
 
-Mode = Literal["pass", "cut", "stall", "reset"]
+Mode = Literal["pass", "cut", "stall", "reset", "respond", "truncate"]
+MAX_MESSAGE = 1 << 20
 
 
 class FaultProxy:
     """Forwards 127.0.0.1:port to 127.0.0.1:upstream_port, with faults on demand."""
 
-    def __init__(self, upstream_port: int, port: int = 0) -> None:
+    def __init__(self, upstream_port: int, port: int = 0,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.upstream_port = upstream_port
         self.mode: Mode = "pass"
+        self.tls = tls
+        self.canned = b""
         self._lock = threading.Lock()
         self._conns: set[socket.socket] = set()
         self._listener: socket.socket | None = None
@@ -34,7 +48,8 @@ class FaultProxy:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     # -- control --------------------------------------------------------------------------
 
@@ -57,6 +72,21 @@ class FaultProxy:
     def reset(self) -> None:
         """Each connection is reset as soon as the client has sent something."""
         self._set("reset")
+        self._drop_all()
+
+    def respond(self, status: int, body: bytes = b"",
+                content_type: str = "application/json") -> None:
+        """Answer every request with `status` and `body` (and close), as a broken server."""
+        head = (f"HTTP/1.1 {status} Canned\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+        with self._lock:
+            self.canned = head.encode("ascii") + body
+        self._set("respond")
+        self._drop_all()
+
+    def truncate(self) -> None:
+        """Forward each request; relay the answer's head and half its body, then reset."""
+        self._set("truncate")
         self._drop_all()
 
     def restore(self) -> None:
@@ -111,6 +141,18 @@ class FaultProxy:
             _hard_close(conn)
 
     def _serve(self, client: socket.socket) -> None:
+        if self.tls is not None:
+            try:
+                client.settimeout(10)
+                tls_client = self.tls.wrap_socket(client, server_side=True)
+                tls_client.settimeout(None)
+            except (OSError, ssl.SSLError):
+                _hard_close(client)  # the agent refused our certificate, or went away
+                return
+            with self._lock:
+                self._conns.discard(client)
+                self._conns.add(tls_client)
+            client = tls_client
         mode = self.mode
         if mode == "stall":
             return  # keep the socket open and silent until the test drops it
@@ -118,6 +160,9 @@ class FaultProxy:
             with contextlib.suppress(OSError):
                 client.recv(65536)
             _hard_close(client)
+            return
+        if mode == "respond":
+            self._answer_canned(client)
             return
         try:
             upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=5)
@@ -127,13 +172,54 @@ class FaultProxy:
         upstream.settimeout(None)
         with self._lock:
             self._conns.add(upstream)
+        if mode == "truncate":
+            self._relay_half(client, upstream)
+            return
         self._pump(client, upstream)
+
+    def _answer_canned(self, client: socket.socket) -> None:
+        try:
+            if _read_message(client) is not None:
+                client.sendall(self.canned)
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_WR)
+            with contextlib.suppress(OSError):
+                client.settimeout(5)
+                client.recv(1)  # let the client read the answer and close first
+        except OSError:
+            pass
+        finally:
+            with self._lock:
+                self._conns.discard(client)
+            with contextlib.suppress(OSError):
+                client.close()
+
+    def _relay_half(self, client: socket.socket, upstream: socket.socket) -> None:
+        try:
+            request = _read_message(client)
+            if request is None:
+                return
+            upstream.sendall(request)
+            answer = _read_message(upstream) or b""
+            head, _, body = answer.partition(b"\r\n\r\n")
+            client.sendall(head + b"\r\n\r\n" + body[: max(1, len(body) // 2)])
+        except OSError:
+            pass
+        finally:
+            for sock in (client, upstream):
+                with self._lock:
+                    self._conns.discard(sock)
+                _hard_close(sock)
 
     def _pump(self, a: socket.socket, b: socket.socket) -> None:
         peers = {a: b, b: a}
         try:
             while self.mode == "pass":
-                readable, _, _ = select.select(list(peers), [], [], 0.2)
+                # A TLS socket may hold decrypted bytes that select() cannot see.
+                readable: list[socket.socket] = [
+                    s for s in peers if isinstance(s, ssl.SSLSocket) and s.pending()]
+                if not readable:
+                    readable, _, _ = select.select(list(peers), [], [], 0.2)
                 for sock in readable:
                     data = sock.recv(65536)
                     if not data:
@@ -147,6 +233,27 @@ class FaultProxy:
                     self._conns.discard(sock)
                 with contextlib.suppress(OSError):
                     sock.close()
+
+
+def _read_message(sock: socket.socket) -> bytes | None:
+    """One HTTP/1.1 message with a Content-Length body (or none); None if the peer closed."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+        if len(data) > MAX_MESSAGE:
+            return data
+    head, _, body = data.partition(b"\r\n\r\n")
+    match = re.search(rb"^content-length:\s*(\d+)", head, re.IGNORECASE | re.MULTILINE)
+    length = int(match.group(1)) if match else 0
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
 
 
 def _hard_close(sock: socket.socket) -> None:

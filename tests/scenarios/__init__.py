@@ -1,0 +1,1 @@
+"""Scenario tests: the real server and the real agent in subprocesses, a fault proxy between."""

@@ -1,0 +1,247 @@
+"""The real agent in subprocesses: one `SEATKEEPER_HOME` (so one device), its CLI and daemon.
+
+    with AgentProcess(tmp_path / "laptop", server_url=proxy.url, device_name="laptop") as agent:
+        agent.login(email, password)              # `seatkeeper login --password-stdin`
+        agent.start()                             # `seatkeeper run --headless`
+        agent.wait_for("active")                  # polls status; fails with status + log tail
+        agent.cli("logout")                       # any command, as a CompletedProcess
+        agent.kill()                              # SIGKILL
+        agent.stop()                              # SIGTERM, then SIGKILL after a grace period
+
+The agent never touches a real keyring (the fail backend is forced, so the device
+token goes to an owner-only file) and none of the caller's `SEATKEEPER_*`
+variables leak into it. Leaving the `with` block stops the daemon, whatever happened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from agent.service.control import AgentNotRunning, ControlClient, ControlError
+from tests.support.procs import REPO_ROOT, log_tail
+
+START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
+CLI_TIMEOUT_S = 60.0
+POLL_S = 0.1
+
+
+class AgentProcess:
+    """One device's agent: config file, CLI calls and the headless daemon, under `home`."""
+
+    def __init__(self, home: Path, *, server_url: str | None = None,
+                 device_name: str = "scenario-pc", seat_retry_s: float = 1,
+                 env: dict[str, str] | None = None, **config: Any) -> None:
+        self.home = Path(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.config: dict[str, Any] = {"device_name": device_name,
+                                       "seat_retry_s": seat_retry_s, **config}
+        if server_url is not None:
+            self.config["server_url"] = server_url
+        self.extra_env = dict(env or {})
+        self.out_path = self.home / "agent.out"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._out: IO[bytes] | None = None
+        self.write_config()
+
+    # -- where things are ---------------------------------------------------------------
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "config.toml"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def runtime_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
+    def env(self) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("SEATKEEPER_")}
+        return {**base, "SEATKEEPER_HOME": str(self.home),
+                "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+                "PYTHONUNBUFFERED": "1", **self.extra_env}
+
+    def write_config(self, **changes: Any) -> None:
+        """Merge `changes` into the config (None removes a key) and write config.toml."""
+        for key, value in changes.items():
+            if value is None:
+                self.config.pop(key, None)
+            else:
+                self.config[key] = value
+        lines = [f"{key} = {_toml(value)}" for key, value in sorted(self.config.items())]
+        self.config_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    # -- the command line ---------------------------------------------------------------
+
+    def cli(self, *args: str, input: str | None = None,
+            timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+        """`python -m agent ARGS` for this home; never raises on a non-zero exit."""
+        return subprocess.run([sys.executable, "-m", "agent", *args], cwd=REPO_ROOT,
+                              env=self.env, input=input, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+
+    def login(self, email: str, password: str,
+              server_url: str | None = None) -> subprocess.CompletedProcess[str]:
+        """`seatkeeper login --password-stdin`; asserts it worked (its output in the message)."""
+        args = ["login", "--email", email, "--password-stdin"]
+        url = server_url or self.config.get("server_url")
+        if url:
+            args += ["--server", str(url)]
+        done = self.cli(*args, input=password + "\n")
+        assert done.returncode == 0, f"login failed ({done.returncode}):\n{_output(done)}"
+        return done
+
+    # -- the daemon ---------------------------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> AgentProcess:
+        """Start `run --headless` and wait until its control socket answers."""
+        if self.alive:
+            raise RuntimeError("agent already running")
+        self._close_out()
+        self._out = self.out_path.open("ab")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "agent", "run", "--headless"], cwd=REPO_ROOT, env=self.env,
+            stdin=subprocess.DEVNULL, stdout=self._out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise AssertionError(f"the agent exited with {self._proc.returncode} at "
+                                     f"start:\n{self.logs_tail()}")
+            try:
+                self.control("ping")
+                return self
+            except AgentNotRunning:
+                time.sleep(POLL_S)
+        self.kill()
+        raise AssertionError(f"the agent's control socket did not answer within "
+                             f"{START_TIMEOUT_S:.0f} s:\n{self.logs_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or a pulled plug would."""
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.wait()
+        self._close_out()
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> int | None:
+        """SIGTERM, wait; SIGKILL if it has not exited in `timeout`. Returns the exit status."""
+        proc = self._proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._close_out()
+        return proc.returncode
+
+    def _close_out(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def control(self, op: str, **args: Any) -> Any:
+        """One operation on the running daemon's control socket."""
+        return ControlClient(self.runtime_dir, timeout=30).call(op, **args)
+
+    def status(self) -> dict[str, Any]:
+        """`status --json`: from the daemon's socket when it runs, else from the CLI."""
+        if self.alive:
+            try:
+                result: dict[str, Any] = self.control("status")
+                return {**result, "running": True}
+            except (AgentNotRunning, ControlError):
+                pass
+        done = self.cli("status", "--json")
+        assert done.returncode == 0, f"status failed ({done.returncode}):\n{_output(done)}"
+        parsed: dict[str, Any] = json.loads(done.stdout)
+        return parsed
+
+    def wait_for(self, state: str, timeout: float = 20.0) -> dict[str, Any]:
+        """Poll until the state is `state`; return that status, or fail showing the last one."""
+        deadline = time.monotonic() + timeout
+        status: dict[str, Any] = {}
+        while True:
+            status = self.status()
+            if status.get("state") == state:
+                return status
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(POLL_S)
+        raise AssertionError(
+            f"the agent did not reach {state!r} within {timeout:g} s; last status:\n"
+            f"{json.dumps(status, indent=2, sort_keys=True)}\n{self.logs_tail()}")
+
+    # -- what it wrote ------------------------------------------------------------------
+
+    def log_files(self) -> list[Path]:
+        """The daemon's stdout/stderr file and every log file (rotated ones too)."""
+        files = sorted(self.log_dir.glob("*")) if self.log_dir.is_dir() else []
+        return [path for path in [self.out_path, *files] if path.is_file()]
+
+    def logs_text(self) -> str:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace")
+                         for path in self.log_files())
+
+    def logs_tail(self, lines: int = 30) -> str:
+        log = self.log_dir / "seatkeeper.log"
+        return (f"--- {log} (tail) ---\n{log_tail(log, lines)}\n"
+                f"--- {self.out_path} (tail) ---\n{log_tail(self.out_path, 10)}")
+
+    def session(self) -> dict[str, Any]:
+        """The saved session.json (server, device id, lease, release token)."""
+        data: dict[str, Any] = json.loads((self.data_dir / "session.json").read_text())
+        return data
+
+    def device_token(self) -> str:
+        """The device token, from the owner-only file the fail keyring sends it to."""
+        return (self.data_dir / "device-token").read_text(encoding="ascii").strip()
+
+    # -- cleanup ------------------------------------------------------------------------
+
+    def __enter__(self) -> AgentProcess:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop(timeout=5)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+
+
+def _output(done: subprocess.CompletedProcess[str]) -> str:
+    return f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
