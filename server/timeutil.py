@@ -32,6 +32,12 @@ def parse_rfc3339(text: str) -> int:
         raise ValueError("must be an RFC 3339 time such as 2026-11-29T08:00:00Z") from None
     if value.tzinfo is None:
         raise ValueError("must carry a time zone, e.g. the Z of 2026-11-29T08:00:00Z")
+    try:
+        year = value.astimezone(dt.UTC).year
+    except OverflowError:
+        year = 0
+    if not 1970 <= year <= 9999:  # what to_rfc3339 can write back
+        raise ValueError("must be a UTC time between the years 1970 and 9999")
     return int(value.timestamp())
 
 
