@@ -33,10 +33,12 @@ def open_context(args: argparse.Namespace, data: Path) -> Context:
         db.migrate(engine)
     except db.DatabaseURLError as exc:
         raise StartupError(str(exc)) from None
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:
+        # One line: drivers spread their reasons over several (psycopg's hints, for one).
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
         raise StartupError(f"cannot open the database {_redact(url)}: {exc.__class__.__name__}: "
-                           f"{getattr(exc, 'orig', exc)}. Check --db and that the database "
-                           "server is running.") from None
+                           f"{reason}. Check --db and that the database server is "
+                           "running.") from None
     try:
         # A missing key file is made (owner-only); nodes sharing a database share the file.
         signer = Signer.from_file(args.signing_key or data / "signing-key.pem", create=True)
