@@ -6,6 +6,8 @@ import argparse
 import logging
 import os
 import secrets
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -110,6 +112,15 @@ def serve(args: argparse.Namespace, data: Path) -> int:
     config = uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
                             log_level="warning", timeout_graceful_shutdown=10)
     started = time.monotonic()
-    uvicorn.Server(config).run()  # SIGTERM/SIGINT: finish requests in flight, then stop
+    # uvicorn finishes the requests in flight on SIGTERM/SIGINT, then raises the signal again
+    # for the handler it found in place: a quiet one lets the process exit 0 (not killed by
+    # SIGTERM, nor a KeyboardInterrupt traceback on Ctrl+C).
+    found = ({sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
+             if threading.current_thread() is threading.main_thread() else {})
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        for sig, handler in found.items():
+            signal.signal(sig, handler)
     log.info("stopped after %.0f s", time.monotonic() - started)
     return 0
