@@ -1,0 +1,198 @@
+"""`seatkeeper-server` on the command line: admin subcommands, start-up errors, --demo, the
+admin token, and SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.api import Api, expect
+from tests.support.procs import REPO_ROOT, ServerProcess, free_port
+
+ADMIN_TOKEN_LINE = re.compile(r"Admin token \(shown once, keep it safe\): (\S+)")
+DEMO_LINE = re.compile(r"Demo account: demo@example\.com\s+password: (\S+)")
+
+
+def cli(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """Run `python -m server ARGS` with SEATKEEPER_HOME=home and no admin token set."""
+    env = {**os.environ, "SEATKEEPER_HOME": str(home), "SEATKEEPER_ADMIN_TOKEN": ""}
+    return subprocess.run([sys.executable, "-m", "server", *args], cwd=REPO_ROOT, env=env,
+                          input=stdin, capture_output=True, text=True, timeout=60, check=False)
+
+
+def one_clear_line(result: subprocess.CompletedProcess[str], status: int | None = None) -> str:
+    """Assert a failure told in one line on stderr, without a traceback; return that line."""
+    assert result.returncode != 0 if status is None else result.returncode == status, result
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("seatkeeper-server: "), result.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'admin.db'}"
+
+
+def test_admin_commands_create_and_list(tmp_path: Path, db: str) -> None:
+    """create-account, create-license (by email) and list work on a fresh database."""
+    made = cli(tmp_path, "--db", db, "admin", "create-account", "--email", "Ann@Example.test",
+               "--password-stdin", stdin="correct horse\n")
+    assert made.returncode == 0, made.stderr
+    account = json.loads(made.stdout.splitlines()[0])
+    assert account["email"] == "ann@example.test"
+    lic = cli(tmp_path, "--db", db, "admin", "create-license", "--account", "ann@example.test",
+              "--name", "PIX4Dmapper Yearly", "--seats", "3",
+              "--expires-at", "2099-01-01T00:00:00Z")
+    assert lic.returncode == 0, lic.stderr
+    assert json.loads(lic.stdout)["seats_total"] == 3
+    listed = cli(tmp_path, "--db", db, "admin", "list")
+    assert listed.returncode == 0, listed.stderr
+    (entry,) = json.loads(listed.stdout)
+    assert entry["email"] == "ann@example.test"
+    assert [(x["name"], x["seats_total"], x["expires_at"]) for x in entry["licenses"]] == [
+        ("PIX4Dmapper Yearly", 3, "2099-01-01T00:00:00Z")]
+
+
+def test_admin_create_account_prints_a_generated_password_once(tmp_path: Path, db: str) -> None:
+    """Without --password-stdin a password is generated and printed."""
+    made = cli(tmp_path, "--db", db, "admin", "create-account", "--email", "bo@example.test")
+    assert made.returncode == 0, made.stderr
+    assert re.search(r"password \(shown once\): \S{8,}", made.stdout), made.stdout
+
+
+def test_admin_duplicate_email_is_one_clear_line(tmp_path: Path, db: str) -> None:
+    """The API's rules hold: a duplicate email (any case) is a one-line error, non-zero exit."""
+    first = cli(tmp_path, "--db", db, "admin", "create-account", "--email", "cy@example.test")
+    assert first.returncode == 0, first.stderr
+    again = cli(tmp_path, "--db", db, "admin", "create-account", "--email", "CY@example.test")
+    assert "exists already" in one_clear_line(again)
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["create-account", "--email", "not-an-email"], "email"),
+    (["create-license", "--account", "nobody@example.test", "--name", "X"], "nobody@"),
+], ids=["bad-email", "unknown-account"])
+def test_admin_refusals_are_one_clear_line(tmp_path: Path, db: str, args: list[str],
+                                           says: str) -> None:
+    """Refused admin commands say why in one line and exit non-zero."""
+    assert says in one_clear_line(cli(tmp_path, "--db", db, "admin", *args))
+
+
+def test_admin_bad_time_is_one_clear_line(tmp_path: Path, db: str) -> None:
+    """A bad --expires-at or --support-until is a one-line error."""
+    cli(tmp_path, "--db", db, "admin", "create-account", "--email", "dee@example.test")
+    for flag, value in (("--expires-at", "tomorrow"), ("--support-until", "2026-02-30")):
+        result = cli(tmp_path, "--db", db, "admin", "create-license", "--account",
+                     "dee@example.test", "--name", "X", flag, value)
+        assert "must be" in one_clear_line(result)
+
+
+@pytest.mark.parametrize("problem", ["scheme", "sqlite-dir", "postgres-down", "signing-key"])
+def test_startup_problems_are_one_clear_line_and_exit_2(tmp_path: Path, problem: str) -> None:
+    """A bad --db, an unreachable PostgreSQL or a bad --signing-key: one line, exit 2."""
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    args = {
+        "scheme": ["--db", "mysql://root@localhost/seats"],
+        "sqlite-dir": ["--db", "sqlite:////proc/no-such-dir/server.db"],
+        "postgres-down": ["--db", "postgresql://postgres:hunter2@127.0.0.1:1/seats"],
+        "signing-key": ["--db", db, "--signing-key", str(tmp_path / "key.pem")],
+    }[problem]
+    (tmp_path / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n")
+    line = one_clear_line(cli(tmp_path, *args, "--port", str(free_port())), status=2)
+    assert "hunter2" not in line  # a database password is never printed
+
+
+def demo_server(tmp_path: Path, db: str) -> ServerProcess:
+    """A server started with --demo and no SEATKEEPER_ADMIN_TOKEN, so it makes its own."""
+    return ServerProcess(db, tmp_path / "home", tmp_path / "key.pem", extra_args=["--demo"],
+                         env={"SEATKEEPER_ADMIN_TOKEN": ""})
+
+
+def _log_since(server: ServerProcess, offset: int) -> str:
+    return server.log_path.read_text(encoding="utf-8")[offset:]
+
+
+def test_demo_account_is_made_once_and_the_admin_token_printed_once(tmp_path: Path) -> None:
+    """First start prints the admin token and the demo password; a restart prints only the
+    demo line, with the same password, and makes no second demo account."""
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    with demo_server(tmp_path, db) as first:
+        log = _log_since(first, 0)
+        token_match, demo = ADMIN_TOKEN_LINE.search(log), DEMO_LINE.search(log)
+        assert token_match and demo, log
+        api = Api(first.url, token_match.group(1))
+        device = api.login("demo@example.com", demo.group(1))
+        lease = expect(device.acquire(), 201)["lease"]
+        assert lease["license"]["seats_total"] == 2
+        api.close()
+    offset = first.log_path.stat().st_size
+    with demo_server(tmp_path, db) as second:
+        log = _log_since(second, offset)
+        again = DEMO_LINE.search(log)
+        assert again and again.group(1) == demo.group(1), log
+        assert not ADMIN_TOKEN_LINE.search(log), log
+        # The token printed at first start still works.
+        expect(requests.post(f"{second.url}/v1/admin/accounts", timeout=10,
+                             headers={"Authorization": f"Bearer {token_match.group(1)}"},
+                             json={"email": "x@example.test", "password": "long-enough"}), 201)
+    listed = json.loads(cli(tmp_path, "--db", db, "admin", "list").stdout)
+    assert [a["email"] for a in listed].count("demo@example.com") == 1
+    (demo_account,) = [a for a in listed if a["email"] == "demo@example.com"]
+    assert len(demo_account["licenses"]) == 1
+
+
+def test_sigterm_with_requests_in_flight_loses_nothing_and_exits_0(
+        tmp_path: Path, db_url: str, signing_key_path: Path) -> None:
+    """Accounts created while SIGTERM arrives: every confirmed one is there after a restart."""
+    server = ServerProcess(db_url, tmp_path / "home", signing_key_path).start()
+    confirmed: list[str] = []
+    stop = threading.Event()
+
+    def create() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                email = f"term-{secrets.token_hex(6)}@example.test"
+                try:
+                    response = session.post(
+                        f"{server.url}/v1/admin/accounts", timeout=15,
+                        headers={"Authorization": f"Bearer {server.admin_token}"},
+                        json={"email": email, "password": "long-enough"})
+                except requests.RequestException:
+                    return
+                if response.status_code == 201:
+                    confirmed.append(email)
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(confirmed) < 8 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert server.stop() == 0  # SIGTERM, with the creators still sending
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=20)
+    assert len(confirmed) >= 8
+    with ServerProcess(db_url, tmp_path / "home", signing_key_path,
+                       admin_token=server.admin_token) as again:
+        for email in confirmed:
+            # The email is taken: the account was committed before the server stopped.
+            response = requests.post(
+                f"{again.url}/v1/admin/accounts", timeout=10,
+                headers={"Authorization": f"Bearer {again.admin_token}"},
+                json={"email": email, "password": "long-enough"})
+            assert response.status_code == 400, (email, response.text)
+            assert "email" in response.json()["error"]["details"]["fields"]
