@@ -79,6 +79,8 @@ class Agent:
         self._state = decide(self._facts, self._now())
         self._holders: tuple[Holder, ...] = ()
         self._message: str | None = None
+        # The license the user picked ("Use another license"); None: the server chooses.
+        self._license_id: str | None = None
         self.jobs: Jobs | None = None
         self._refresh_outbox_facts()
 
@@ -108,9 +110,11 @@ class Agent:
                             device_name=result.device.name, public_keys=keys)
         self.credentials.save(result.token)
         saved.save(self.paths.data_dir, new)
+        self._license_id = None
         log.info("logged in as %s on %s (device %s)", new.email, new.server_url, new.device_id)
         with self._lock:
             self._session, self._token, self._envelope = new, result.token, None
+            self._message = None
             self._clients.clear()
             self._apply(Facts(signed_in=True))
         self._kick("seat")
@@ -129,7 +133,7 @@ class Agent:
             self._forget_login(sess)
             self._clients.pop("seat", None)
             self._apply(replace(self._facts, signed_in=False, lease_expires_at=None,
-                                refusal=None, seat_released=False))
+                                refusal=None, seat_released=False, discovery_chosen=False))
             self._refresh_outbox_facts()
             log.info("logout of %s queued", sess.email)
         self._kick("outbox")
@@ -143,11 +147,23 @@ class Agent:
         self._kick("outbox")
         return self.status()
 
-    def acquire(self) -> Status:
-        """Ask for a seat now (after a release, or to retry a refusal at once)."""
+    def acquire(self, license_id: str | None = None) -> Status:
+        """Ask for a seat now (after a release, Discovery mode, or to retry a refusal at once).
+
+        `license_id` picks one of the account's licenses; None lets the server choose.
+        """
         with self._lock:
-            self._apply(replace(self._facts, seat_released=False))
+            self._license_id = license_id
+            self._apply(replace(self._facts, seat_released=False, discovery_chosen=False))
         self._kick("seat")
+        return self.status()
+
+    def continue_in_discovery(self) -> Status:
+        """Stop asking for a seat and stay in Discovery mode until `acquire` or a restart."""
+        with self._lock:
+            self._queue_release("user")
+            self._apply(replace(self._facts, discovery_chosen=True, refusal=None))
+        self._kick("outbox")
         return self.status()
 
     def deliver_now(self) -> Status:
@@ -224,6 +240,7 @@ class Agent:
         with self._lock:
             facts, envelope = self._facts, self._envelope
             if (self._token is None or facts.logout_pending or facts.seat_released
+                    or facts.discovery_chosen
                     or (facts.refusal is not None and facts.refusal.code == "LEASE_REVOKED")):
                 return None
             client = self._client("seat")
@@ -261,7 +278,8 @@ class Agent:
 
     def _acquire(self, client: Client) -> LeaseEnvelope:
         return client.acquire(app_name=self.config.app_name, app_version=self.config.app_version,
-                              app_release_date=self.config.app_release_date)
+                              app_release_date=self.config.app_release_date,
+                              license_id=self._license_id)
 
     def _seat_backoff(self) -> float:
         self._seat_failures += 1
@@ -325,7 +343,7 @@ class Agent:
 
     def _took(self, envelope: LeaseEnvelope, client: Client) -> None:
         with self._lock:
-            if self._token is None or self._facts.seat_released:
+            if self._token is None or self._facts.seat_released or self._facts.discovery_chosen:
                 return  # logged out or released while the request was in flight
             self._envelope = envelope
             token = envelope.lease.release_token
@@ -337,6 +355,7 @@ class Agent:
                     envelope.to_json(), keep if (token or same) else None)
                 saved.save(self.paths.data_dir, self._session)
             self._holders = ()
+            self._message = None  # an earlier failure's words no longer apply
             self._apply(replace(self._facts, lease_expires_at=envelope.lease.expires_at,
                                 refusal=None, contact_failure=None, error=None,
                                 clock_skew_s=client.clock_skew_s or 0.0))
@@ -357,8 +376,12 @@ class Agent:
 
     def _contact_failed(self, exc: errors.NetworkError, client: Client) -> None:
         with self._lock:
+            kind = errors.failure_kind(exc)
+            # Say why once per kind of failure, not at every retry.
+            log.log(logging.DEBUG if kind == self._facts.contact_failure else logging.WARNING,
+                    "seat request failed: %s", exc)
             self._message = str(exc)
-            self._apply(replace(self._facts, contact_failure=errors.failure_kind(exc),
+            self._apply(replace(self._facts, contact_failure=kind,
                                 error=str(exc) if isinstance(exc, MUST_FIX) else None,
                                 clock_skew_s=client.clock_skew_s or self._facts.clock_skew_s))
 

@@ -7,7 +7,15 @@ from collections.abc import Sequence
 
 from agent.config import Config
 from agent.core.protocol import LeaseEnvelope
-from agent.core.state import Facts, Holder, SeatState, Status, decide, explain
+from agent.core.state import (
+    TRANSIENT_CODES,
+    Facts,
+    Holder,
+    SeatState,
+    Status,
+    decide,
+    explain,
+)
 from agent.service.outbox import Item
 from agent.service.session import Session
 
@@ -33,8 +41,28 @@ def build_status(facts: Facts, now: dt.datetime, *, session: Session | None, sig
         seats_total=lease.license.seats_total if lease else None,
         lease_id=lease.lease_id if lease else None,
         lease_expires_at=lease.expires_at if lease else None,
+        heartbeat_interval_s=lease.heartbeat_interval_s if lease else None,
+        discovery_chosen=facts.discovery_chosen,
         holders=holders if state is SeatState.SEAT_LIMIT_REACHED else (),
         revoked_by=revoked_by,
         error=facts.error if state is SeatState.ERROR else None,
-        message=explain(facts, now) or message,
+        message=_message(state, facts, now, message),
         pending=tuple(item.summary() for item in pending))
+
+
+def _message(state: SeatState, facts: Facts, now: dt.datetime, last: str | None) -> str | None:
+    """What to say beside the state; while the server cannot be used, also why not.
+
+    `last` is the daemon's latest message: for a failed contact, the failure in words
+    ("… took too long to answer"), so "Offline" says what is wrong with the network.
+    """
+    shown = explain(facts, now)
+    if shown is None:
+        return last
+    cause = None
+    if state in (SeatState.OFFLINE, SeatState.ACQUIRING):
+        if facts.contact_failure is not None:
+            cause = last
+        elif facts.refusal is not None and facts.refusal.code in TRANSIENT_CODES:
+            cause = facts.refusal.message
+    return f"{shown} {cause}" if cause and cause not in shown else shown
