@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--watch", action="store_true", help="print again on every change")
     sub.add_parser("logout", help="give the seat back and log out (queued when offline)")
     sub.add_parser("release", help="give the seat back, stay logged in")
-    sub.add_parser("acquire", help="take a seat again (after release, or to retry now)")
+    acquire = sub.add_parser("acquire", help="take a seat again (after release, or to retry now)")
+    acquire.add_argument("--license", metavar="ID", help="one of the account's licenses")
     devices = sub.add_parser("devices", help="this account's devices")
     devices.add_argument("--deactivate", metavar="ID", help="deactivate another device")
     devices.add_argument("--json", action="store_true")
@@ -194,7 +195,7 @@ def _acquire(config: Config, args: argparse.Namespace) -> int:
         print("seatkeeper: the agent is not running; `seatkeeper run` takes a seat",
               file=sys.stderr)
         return EXIT_FAILED
-    front.call("acquire")
+    front.call("acquire", license_id=args.license)
     print("Asking for a seat; see `seatkeeper status`.")
     return EXIT_OK
 

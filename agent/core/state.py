@@ -11,7 +11,8 @@ the seat ran out at 14:05 and will be asked for again when the server answers").
 
 One state is added to DESIGN.md's table: `released` (after "Release seat now":
 logged in, no seat, and no acquiring until the user asks or the agent restarts),
-between `signed_out` and `acquiring` in precedence.
+between `signed_out` and `acquiring` in precedence. Choosing "Continue in Discovery
+mode" (after a refusal) is shown as `discovery`, with no acquiring until asked either.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ class Facts:
     logout_pending: bool = False
     # The user gave the seat back and stays logged in: no acquiring until asked again.
     seat_released: bool = False
+    # The user chose to continue in Discovery mode: no acquiring until asked again.
+    discovery_chosen: bool = False
     pending_items: int = 0
     # Kind of the last failed contact ("timeout", "refused", "tls", …); None: it worked.
     contact_failure: str | None = None
@@ -125,6 +128,8 @@ def decide(facts: Facts, now: dt.datetime) -> SeatState:
         return SeatState.SIGNED_OUT
     if facts.seat_released and not held:
         return SeatState.RELEASED
+    if facts.discovery_chosen and not held:
+        return SeatState.DISCOVERY
     refused = _refusal_state(facts)
     if not held and refused is None and facts.error is None:
         return SeatState.ACQUIRING
@@ -143,6 +148,8 @@ def explain(facts: Facts, now: dt.datetime) -> str | None:
         return "Offline; a seat will be asked for when the server answers."
     if state is SeatState.OFFLINE and facts.lease_expires_at is not None:
         return f"Offline; seat held until {format_time(facts.lease_expires_at)}."
+    if state is SeatState.DISCOVERY and facts.discovery_chosen:
+        return "Discovery mode, as you chose: no seat is used until you ask for one."
     if state is SeatState.ERROR:
         if facts.error:
             return facts.error
@@ -193,11 +200,14 @@ class Status:
     seats_total: int | None = None
     lease_id: str | None = None
     lease_expires_at: dt.datetime | None = None
+    heartbeat_interval_s: int | None = None
     holders: tuple[Holder, ...] = ()
     revoked_by: str | None = None
     error: str | None = None
     message: str | None = None
     pending: tuple[PendingItem, ...] = ()
+    # Discovery mode was chosen by the user (not only the server's NO_LICENSE).
+    discovery_chosen: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Stable keys, always present; null where they do not apply."""
@@ -222,4 +232,5 @@ class Status:
             "error": self.error,
             "message": self.message,
             "pending": [item.to_json() for item in self.pending],
+            "discovery_chosen": self.discovery_chosen,
         }

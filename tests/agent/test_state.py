@@ -64,6 +64,10 @@ TABLE = [
     ("all seats taken", Facts(signed_in=True, refusal=refused("SEAT_LIMIT_REACHED")),
      SeatState.SEAT_LIMIT_REACHED),
     ("no license", Facts(signed_in=True, refusal=refused("NO_LICENSE")), SeatState.DISCOVERY),
+    ("continued in Discovery mode", Facts(signed_in=True, discovery_chosen=True),
+     SeatState.DISCOVERY),
+    ("Discovery mode chosen, seat still running out",
+     Facts(signed_in=True, discovery_chosen=True, lease_expires_at=LATER), SeatState.ACTIVE),
     ("support ended", Facts(signed_in=True, refusal=refused("SUPPORT_EXPIRED")),
      SeatState.SUPPORT_EXPIRED),
     ("subscription ended", Facts(signed_in=True, refusal=refused("LICENSE_EXPIRED")),
@@ -201,3 +205,11 @@ def test_status_json_has_stable_keys() -> None:
     assert full["pending"][0] == {"kind": "logout", "created_at": "2026-11-29T08:00:00Z",
                                   "attempts": 2, "last_error": "timeout"}
     json.dumps(full)
+
+
+def test_chosen_discovery_says_so() -> None:
+    """Discovery mode chosen by the user is explained as a choice, not as a refusal."""
+    chosen = Facts(signed_in=True, discovery_chosen=True)
+    assert "as you chose" in (explain(chosen, NOW) or "")
+    server_said = Facts(signed_in=True, refusal=refused("NO_LICENSE"))
+    assert explain(server_said, NOW) == "refused: NO_LICENSE"
