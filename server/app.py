@@ -25,8 +25,13 @@ log = logging.getLogger("seatkeeper.server")
 MAX_BODY = 1024 * 1024
 
 
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again",
+                                "schema": {"type": "integer"}}}
+
+
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": schemas.ErrorBody, "description": "An error; see `code`"}
+    return {status: {"model": schemas.ErrorBody, "description": "An error; see `code`",
+                     **({"headers": _RETRY_AFTER} if status in (429, 503) else {})}
             for status in statuses}
 
 
