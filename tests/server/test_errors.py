@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
+import psycopg
 import pytest
 import requests
+from psycopg import sql
+from sqlalchemy.engine import make_url
 
 from tests.server.checks import error
 from tests.support.api import DEFAULT_APP, Api, Device, expect
+from tests.support.pg import SKIP_REASON, fresh_postgres_database, postgres_url
+from tests.support.procs import ServerProcess
 
 JSON = {"Content-Type": "application/json"}
 MIB = 1024 * 1024
@@ -173,8 +179,8 @@ def test_chunked_body_over_1_mib_is_413(api: Api) -> None:
     error(_acquire_raw(device, chunks()), 413, "INVALID_REQUEST")
 
 
-def test_body_just_under_1_mib_is_served(api: Api) -> None:
-    """A body of just under 1 MiB (a large unknown field) is accepted."""
+def test_body_of_exactly_1_mib_is_served(api: Api) -> None:
+    """A body of exactly 1 MiB (a large unknown field) is accepted."""
     device = api.new_device()
     head = '{"app": {"name": "PIX4Dmapper", "version": "4.9.0", "release_date": "2026-06-01"}, '
     head += '"padding": "'
@@ -209,3 +215,36 @@ def test_every_response_carries_date(api: Api) -> None:
     assert [r.status_code for r in responses] == [200, 201, 204, 401, 404, 405, 413]
     for response in responses:
         assert response.headers.get("Date"), response.request.url
+
+
+# -- the database going away ----------------------------------------------------------------
+
+@pytest.mark.postgres
+def test_database_outage_is_503_with_retry_after_then_recovers(tmp_path: Path) -> None:
+    """While PostgreSQL refuses connections: 503 UNAVAILABLE with Retry-After; then service
+    resumes by itself."""
+    if postgres_url() is None:
+        pytest.skip(SKIP_REASON)
+    with fresh_postgres_database() as url, ServerProcess(
+            url, tmp_path / "home", tmp_path / "key.pem") as server:
+        api = Api(server.url, server.admin_token)
+        device = api.new_device()
+        name = make_url(url).database
+        assert name is not None
+        admin = make_url(url).set(drivername="postgresql", database="postgres")
+        with psycopg.connect(admin.render_as_string(hide_password=False),
+                             autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false")
+                         .format(sql.Identifier(name)))
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = %s", (name,))
+            try:
+                refused = device.acquire()
+                error(refused, 503, "UNAVAILABLE")
+                assert int(refused.headers["Retry-After"]) >= 1
+                expect(api.get("/v1/health"), 200)
+            finally:
+                conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true")
+                             .format(sql.Identifier(name)))
+        expect(device.acquire(), 201)
+        api.close()

@@ -32,6 +32,9 @@ def test_heartbeat_extends_the_lease_to_now_plus_ttl(short_api: Api) -> None:
     assert epoch(lease["expires_at"]) == epoch(lease["server_time"]) + lease["ttl_s"]
     assert epoch(lease["expires_at"]) > epoch(first["expires_at"])
     assert lease["ttl_s"] == 2 and lease["heartbeat_interval_s"] == 1
+    (listed,) = expect(device.get("/v1/devices"), 200)["devices"]
+    assert listed["last_heartbeat_at"] == lease["server_time"]
+    assert listed["seat"]["expires_at"] == lease["expires_at"]
 
 
 def test_heartbeats_keep_a_lease_alive_past_its_ttl(short_api: Api) -> None:
@@ -190,6 +193,16 @@ def test_silent_lease_is_reclaimed_and_its_seat_freed(short_api: Api) -> None:
     details = error(device.heartbeat(lease["lease_id"]), 410, "LEASE_EXPIRED")
     assert details.get("lease_id", lease["lease_id"]) == lease["lease_id"]
     error(device.acquire(), 409, "SEAT_LIMIT_REACHED")
+
+
+def test_silent_lease_is_not_revived_by_a_late_heartbeat(short_api: Api) -> None:
+    """Past ttl_s a heartbeat is 410 even with the seat still free; acquiring gives a new lease."""
+    device = short_api.new_device(seats=1)
+    lease = expect(device.acquire(), 201)["lease"]
+    wait_for(lambda: expired(device, lease["lease_id"]))
+    error(device.heartbeat(lease["lease_id"]), 410, "LEASE_EXPIRED")
+    again = expect(device.acquire(), 201)["lease"]
+    assert again["lease_id"] != lease["lease_id"] and again["license"]["seats_used"] == 1
 
 
 def test_releasing_an_expired_lease_is_204(short_api: Api) -> None:
