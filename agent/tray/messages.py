@@ -1,0 +1,147 @@
+"""What the tray says in dialogs and notifications, decided from statuses (pure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from agent.core.protocol import Device
+from agent.core.state import SeatState, Status
+from agent.tray.view import HELD, local_time
+
+# When the agent does not know the heartbeat interval, "offline too long" starts here.
+DEFAULT_HEARTBEAT_S = 300
+# A logout that waited at least this long was queued, and its delivery is worth a notice.
+QUEUED_AFTER_S = 3.0
+
+
+class Kind(StrEnum):
+    """The dialog's kind: a question (OK/Cancel), information, or an error."""
+
+    QUESTION = "question"
+    INFO = "info"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prompt:
+    """A native dialog's words: a short title, the text, and its kind."""
+
+    title: str
+    text: str
+    kind: Kind = Kind.INFO
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notice:
+    """A desktop notification."""
+
+    title: str
+    text: str
+
+
+def logout_prompt(status: Status) -> Prompt:
+    """The confirmation before Log Out: the seat will be freed."""
+    what = status.license_name or "the licensed software"
+    text = (f"Your seat will be freed for another device, and you will need to log in again "
+            f"to use {what} on this computer.")
+    if status.state is SeatState.OFFLINE:
+        text += (" The license server cannot be reached now: the logout waits and is "
+                 "delivered as soon as it can be.")
+    return Prompt(title="Log out of Seatkeeper?", text=text, kind=Kind.QUESTION)
+
+
+def deactivate_prompt(device: Device) -> Prompt:
+    return Prompt(title=f"Deactivate {device.name}?",
+                  text=(f"Its seat is freed and {device.name} is logged out: whoever uses it "
+                        "must log in again."), kind=Kind.QUESTION)
+
+
+def login_prompt(status: Status) -> Prompt:
+    """How to log in, until the tray can log in through the browser (it never asks for a
+    password itself)."""
+    server = f" --server {status.server}" if status.server else " --server URL"
+    return Prompt(title="Log in from a terminal",
+                  text=("For now, Seatkeeper logs in from the command line. In a terminal, "
+                        f"run:\n\n    seatkeeper login{server} --email YOUR-EMAIL\n\n"
+                        "The tray takes a seat as soon as the login is done."))
+
+
+def about_prompt(status: Status, versions: Mapping[str, str]) -> Prompt:
+    lines = [f"{name} {version}" for name, version in versions.items()]
+    lines.append(f"Server: {status.server or 'not set'}")
+    lines.append(f"Account: {status.account or 'not logged in'}")
+    if status.device_name:
+        lines.append(f"This device: {status.device_name}")
+    return Prompt(title="About Seatkeeper", text="\n".join(lines))
+
+
+def failure_prompt(what: str, reason: str) -> Prompt:
+    return Prompt(title=f"Could not {what}", text=reason, kind=Kind.ERROR)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Memory:
+    """What notices remember between one status and the next."""
+
+    state: SeatState | None = None
+    # A seat was held and has not been given back by the user since.
+    had_seat: bool = False
+    since: dt.datetime | None = None
+    offline_told: bool = False
+
+
+def follow(memory: Memory, status: Status, now: dt.datetime, tz: dt.tzinfo | None = None
+           ) -> tuple[Memory, tuple[Notice, ...]]:
+    """The next memory, and the notices this status calls for (each told once).
+
+    Call it with every status, and now and then with the same one, so that "offline for
+    longer than one heartbeat" is noticed while nothing changes.
+    """
+    notices: list[Notice] = []
+    if memory.state is not None and status.state is not memory.state:
+        notice = _transition(memory, status, now)
+        if notice is not None:
+            notices.append(notice)
+    if status.state is not memory.state:
+        memory = Memory(state=status.state, had_seat=memory.had_seat, since=now)
+    if status.state in HELD:
+        memory = replace(memory, had_seat=True)
+    elif status.state not in (SeatState.ACQUIRING, SeatState.SEAT_LIMIT_REACHED):
+        memory = replace(memory, had_seat=False)
+    if status.state is SeatState.OFFLINE and not memory.offline_told and memory.since:
+        interval = status.heartbeat_interval_s or DEFAULT_HEARTBEAT_S
+        if (now - memory.since).total_seconds() > interval:
+            memory = replace(memory, offline_told=True)
+            notices.append(_offline(status, tz))
+    return memory, tuple(notices)
+
+
+def _transition(memory: Memory, status: Status, now: dt.datetime) -> Notice | None:
+    """The notice for leaving `memory.state` for `status.state`, if it calls for one."""
+    state = status.state
+    if state is SeatState.REVOKED:
+        who = status.revoked_by or "someone else"
+        return Notice(title="Seat taken away",
+                      text=f"Your seat on this computer was taken away by {who}.")
+    if state is SeatState.SEAT_LIMIT_REACHED and memory.had_seat:
+        names = ", ".join(h.name for h in status.holders) or "other devices"
+        return Notice(title="Seat lost to another device",
+                      text=(f"While this computer could not reach the license server its "
+                            f"seat ran out, and every seat is now in use on {names}."))
+    waited = (now - memory.since).total_seconds() if memory.since else 0.0
+    if (memory.state is SeatState.LOGOUT_PENDING and state is SeatState.SIGNED_OUT
+            and waited >= QUEUED_AFTER_S):
+        return Notice(title="Logged out",
+                      text="The logout reached the license server: your seat is free for "
+                           "another device.")
+    return None
+
+
+def _offline(status: Status, tz: dt.tzinfo | None) -> Notice:
+    until = status.lease_expires_at
+    held = f" Your seat is held until {local_time(until, tz)}." if until else ""
+    return Notice(title="Offline",
+                  text=f"The license server cannot be reached.{held} Seatkeeper keeps trying.")

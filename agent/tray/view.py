@@ -1,0 +1,257 @@
+"""The tray's pure view: a status (and the account as last fetched) -> icon, tooltip and menu."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from agent.core.protocol import Account, Device, License
+from agent.core.state import SeatState, Status
+
+# Windows cuts a notification-area tooltip at 128 characters, its final NUL included.
+TOOLTIP_MAX = 127
+LINE_MAX = 72
+HELD = (SeatState.ACTIVE, SeatState.OFFLINE)
+# States whose refusal PIX4Dmapper answers with "Discovery mode, or another license".
+REFUSED = (SeatState.SEAT_LIMIT_REACHED, SeatState.DISCOVERY, SeatState.SUPPORT_EXPIRED,
+           SeatState.LICENSE_EXPIRED)
+
+
+class Act(StrEnum):
+    """What a menu entry asks for; the tray app maps each to a control operation."""
+
+    LOGIN = "login"
+    LOGOUT = "logout"
+    RELEASE = "release"
+    ACQUIRE = "acquire"
+    USE_LICENSE = "use_license"
+    DISCOVERY = "discovery"
+    DEACTIVATE = "deactivate"
+    REMOTE_DEACTIVATION = "remote_deactivation"
+    START_AT_LOGIN = "start_at_login"
+    OPEN_LOGS = "open_logs"
+    ABOUT = "about"
+    QUIT = "quit"
+
+
+@dataclass(frozen=True)
+class Action:
+    """An `Act` and its argument (a license or device id), as a menu entry carries it."""
+
+    act: Act
+    arg: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    """A menu entry: a line (no action), an action, a check item, or a submenu."""
+
+    label: str
+    action: Action | None = None
+    enabled: bool = True
+    checked: bool | None = None
+    children: tuple[Entry, ...] = ()
+
+    @property
+    def separator(self) -> bool:
+        return self.label == ""
+
+
+SEPARATOR = Entry(label="", enabled=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrayView:
+    """Everything the tray draws: icon kind (one per state), tooltip, menu."""
+
+    icon: SeatState
+    tooltip: str
+    menu: tuple[Entry, ...]
+
+    def find(self, label: str) -> Entry | None:
+        """The entry with this label, at any depth (for tests and the app's lookups)."""
+        stack = list(self.menu)
+        while stack:
+            entry = stack.pop(0)
+            if entry.label == label:
+                return entry
+            stack.extend(entry.children)
+        return None
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` on one line, cut to `limit` characters with an ellipsis when longer."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit - 1].rstrip() + "…"
+
+
+def local_time(value: dt.datetime, tz: dt.tzinfo | None) -> str:
+    """`14:05` in the given zone (None: this computer's)."""
+    return value.astimezone(tz).strftime("%H:%M")
+
+
+def state_line(status: Status, tz: dt.tzinfo | None = None) -> str:
+    """The state in words, as the menu's first line and the tooltip's start."""
+    state = status.state
+    if state is SeatState.ACTIVE:
+        if status.seats_used is not None and status.seats_total is not None:
+            return f"Seat {status.seats_used} of {status.seats_total}"
+        return "Seat held"
+    if state is SeatState.OFFLINE:
+        if status.lease_expires_at is None:
+            return "Offline · seat held"
+        return f"Offline · seat held until {local_time(status.lease_expires_at, tz)}"
+    if state is SeatState.SEAT_LIMIT_REACHED:
+        total = status.seats_total or len(status.holders)
+        return f"All {total} seats are in use" if total else "All seats are in use"
+    if state is SeatState.REVOKED:
+        return f"Seat taken away by {status.revoked_by}" if status.revoked_by \
+            else "Seat taken away"
+    if state is SeatState.ERROR:
+        return "Needs your attention"
+    return STATE_WORDS[state]
+
+
+STATE_WORDS: dict[SeatState, str] = {
+    SeatState.LOGOUT_PENDING: "Logging out: waiting for the Internet",
+    SeatState.SIGNED_OUT: "Not logged in",
+    SeatState.RELEASED: "Seat released; still logged in",
+    SeatState.ACQUIRING: "Asking for a seat…",
+    SeatState.DISCOVERY: "Discovery mode",
+    SeatState.SUPPORT_EXPIRED: "Support & Upgrade has expired",
+    SeatState.LICENSE_EXPIRED: "License expired",
+}
+
+
+def tooltip(status: Status, tz: dt.tzinfo | None = None) -> str:
+    """A short sentence for hovering: the state, and what it concerns."""
+    line = state_line(status, tz)
+    state = status.state
+    if state is SeatState.ACTIVE and status.license_name:
+        line = f"{line} · {status.license_name}"
+    elif state is SeatState.SEAT_LIMIT_REACHED and status.holders:
+        line = f"{line}: {', '.join(h.name for h in status.holders)}"
+    elif state is SeatState.ERROR and (status.error or status.message):
+        line = f"{line}: {status.error or status.message}"
+    elif state is SeatState.SIGNED_OUT:
+        line = "Seatkeeper · not logged in"
+    return clip(line, TOOLTIP_MAX)
+
+
+def view(status: Status, *, account: Account | None = None,
+         devices: Sequence[Device] | None = None, tz: dt.tzinfo | None = None) -> TrayView:
+    """The tray for `status`; `account` and `devices` as last fetched (None: not known)."""
+    return TrayView(icon=status.state, tooltip=tooltip(status, tz),
+                    menu=menu(status, account=account, devices=devices, tz=tz))
+
+
+def menu(status: Status, *, account: Account | None, devices: Sequence[Device] | None,
+         tz: dt.tzinfo | None = None) -> tuple[Entry, ...]:
+    signed_in = status.account is not None
+    entries = [*_info_lines(status, tz), SEPARATOR, *_choices(status, account)]
+    if signed_in:
+        entries += [Entry(label="Release seat now", action=Action(Act.RELEASE),
+                          enabled=status.state in HELD),
+                    _devices_menu(account, devices),
+                    _remote_deactivation(account, devices)]
+    entries += [SEPARATOR,
+                Entry(label="Start at login", action=Action(Act.START_AT_LOGIN),
+                      checked=False, enabled=False),
+                Entry(label="Open log folder", action=Action(Act.OPEN_LOGS)),
+                Entry(label="About Seatkeeper", action=Action(Act.ABOUT)),
+                SEPARATOR]
+    if signed_in:
+        entries.append(Entry(label="Log out…", action=Action(Act.LOGOUT)))
+    entries.append(Entry(label="Quit", action=Action(Act.QUIT)))
+    return tuple(entries)
+
+
+def _info_lines(status: Status, tz: dt.tzinfo | None) -> list[Entry]:
+    first = state_line(status, tz)
+    lines = [first]
+    if status.license_name:
+        lines.append(f"License: {status.license_name}")
+    elif status.account is not None:
+        lines.append("No license in use")
+    if status.account is not None:
+        lines.append(f"Account: {status.account}")
+    detail = status.error or status.message
+    if detail and clip(detail, LINE_MAX) not in first:
+        lines.append(detail)
+    if status.state is SeatState.SEAT_LIMIT_REACHED:
+        lines += [f"In use on {holder.name}" for holder in status.holders]
+    return [Entry(label=clip(line, LINE_MAX), enabled=False) for line in lines]
+
+
+def _choices(status: Status, account: Account | None) -> list[Entry]:
+    """What this state offers: log in, take a seat again, Discovery mode, another license."""
+    state = status.state
+    if state is SeatState.SIGNED_OUT:
+        return [Entry(label="Log in…", action=Action(Act.LOGIN))]
+    if state is SeatState.RELEASED or (state is SeatState.DISCOVERY and status.discovery_chosen):
+        return [Entry(label="Take a seat again", action=Action(Act.ACQUIRE)),
+                *_license_menu(account, minimum=1, label="Use a license")]
+    if state in REFUSED:
+        return [Entry(label="Continue in Discovery mode", action=Action(Act.DISCOVERY)),
+                *_license_menu(account, minimum=2, label="Use another license"),
+                Entry(label="Try again now", action=Action(Act.ACQUIRE))]
+    if state in (SeatState.REVOKED, SeatState.ERROR):
+        return [Entry(label="Try again now", action=Action(Act.ACQUIRE))]
+    return []
+
+
+def _license_menu(account: Account | None, *, minimum: int, label: str) -> list[Entry]:
+    """A submenu of the account's licenses, when it has at least `minimum` of them."""
+    if account is None or len(account.licenses) < minimum:
+        return []
+    return [Entry(label=label, children=tuple(
+        Entry(label=clip(license_label(lic), LINE_MAX),
+              action=Action(Act.USE_LICENSE, lic.id)) for lic in account.licenses))]
+
+
+def license_label(lic: License) -> str:
+    words = [lic.name, f"{lic.seats_used} of {lic.seats_total} seats in use"]
+    if lic.expires_at is not None:
+        words.append(f"until {lic.expires_at.date().isoformat()}")
+    if lic.support_until is not None:
+        words.append(f"S&U until {lic.support_until.isoformat()}")
+    return " · ".join(words)
+
+
+def device_label(device: Device) -> str:
+    name = f"{device.name} (this device)" if device.current else device.name
+    return f"{name} · {'holds a seat' if device.seat else 'no seat'}"
+
+
+def _devices_menu(account: Account | None, devices: Sequence[Device] | None) -> Entry:
+    children: tuple[Entry, ...]
+    if devices is None:
+        children = (Entry(label="Not known: the license server has not answered",
+                          enabled=False),)
+    else:
+        lines = [Entry(label=clip(device_label(d), LINE_MAX), enabled=False) for d in devices]
+        others = [d for d in devices if not d.current]
+        if others and account is not None and account.remote_deactivation:
+            lines += [SEPARATOR, *(Entry(label=clip(f"Deactivate {d.name}…", LINE_MAX),
+                                         action=Action(Act.DEACTIVATE, d.id)) for d in others)]
+        elif others:
+            lines += [SEPARATOR, Entry(label="Turn on remote device deactivation to "
+                                             "deactivate another device", enabled=False)]
+        children = tuple(lines) or (Entry(label="No devices", enabled=False),)
+    return Entry(label="Devices", children=children)
+
+
+def _remote_deactivation(account: Account | None, devices: Sequence[Device] | None) -> Entry:
+    """The switch; it can be turned on only while no device of the account holds a seat."""
+    label = "Remote device deactivation"
+    if account is None or devices is None:
+        return Entry(label=f"{label} (the license server has not answered)", checked=False,
+                     enabled=False, action=Action(Act.REMOTE_DEACTIVATION))
+    on = account.remote_deactivation
+    action = Action(Act.REMOTE_DEACTIVATION, "off" if on else "on")
+    if not on and any(d.seat is not None for d in devices):
+        return Entry(label=f"{label} (release every seat first: a seat is held)",
+                     checked=False, enabled=False, action=action)
+    return Entry(label=label, checked=on, action=action)
