@@ -63,8 +63,11 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_demo(config, port=args.port, headless=args.headless)
         return COMMANDS[args.command](config, args)
-    except (ControlError, SeatkeeperError) as exc:
-        print(f"seatkeeper: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+    except ControlError as exc:
+        print(f"seatkeeper: {exc.message or exc.code}", file=sys.stderr)
+        return EXIT_FAILED
+    except SeatkeeperError as exc:
+        print(f"seatkeeper: {exc}", file=sys.stderr)  # the message and what to do about it
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_FAILED

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from agent.core.errors import SeatkeeperError
+
 log = logging.getLogger(__name__)
 SOCKET_NAME = "agent.sock"
 MAX_LINE = 1 << 20
@@ -110,7 +112,9 @@ class ControlServer:
             return
         except Exception as exc:
             code = getattr(exc, "code", None) or exc.__class__.__name__
-            message = getattr(exc, "message", None) or str(exc) or code
+            # Our errors read as message plus what to do ("… set ca_bundle"); keep both.
+            message = (str(exc) if isinstance(exc, SeatkeeperError)
+                       else getattr(exc, "message", None) or str(exc)) or code
             if not hasattr(exc, "code"):
                 log.exception("control request %s failed", op)
             with contextlib.suppress(OSError):
