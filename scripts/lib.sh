@@ -54,11 +54,11 @@ install_fingerprint() {
 }
 
 # Create .venv if needed and install the project with the extras "$1"
-# (e.g. "test" or "server"), skipping pip when nothing changed since the last
+# (e.g. "test,gtk" or "server"), skipping pip when nothing changed since the last
 # install of those extras.
 ensure_venv() {
     local extras="$1"
-    local stamp="$VENV/.seatkeeper-install-$extras.sha256"
+    local stamp="$VENV/.seatkeeper-install-${extras//,/+}.sha256"
     if [ ! -x "$VENV/bin/python" ]; then
         if ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
             ensure_system_packages python3-venv

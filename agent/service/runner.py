@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,8 @@ from agent.service.daemon import Agent
 from agent.service.instance import AlreadyRunning, InstanceLock
 
 log = logging.getLogger("seatkeeper.agent")
+# How long Quit waits for the server to confirm the seat's release.
+QUIT_DELIVERY_S = 5.0
 
 
 class Controls:
@@ -70,14 +73,51 @@ def run(config: Config, *, headless: bool) -> int:
     server.start()
     agent.start()
     try:
-        print("Seatkeeper is running headless (no tray). Use `seatkeeper status`, "
-              "`seatkeeper logout` or `seatkeeper release` from a terminal; Ctrl+C stops it.",
-              flush=True)
-        while not stop.wait(1.0):
-            pass
+        tray, why = (None, "no tray") if headless else _tray(config, agent, stop)
+        if tray is not None:
+            tray.run()  # the main thread is the tray's until Quit or a signal
+            if tray.quit_requested:
+                _release_before_quit(agent)
+        else:
+            print(f"Seatkeeper is running headless ({why}). Use "
+                  "`seatkeeper status`, `seatkeeper logout` or `seatkeeper release` from a "
+                  "terminal; Ctrl+C stops it.", flush=True)
+            while not stop.wait(1.0):
+                pass
     finally:
         log.info("stopping")
         server.stop()
         agent.stop()
         lock.release()
     return 0
+
+
+def _tray(config: Config, agent: Agent, stop: threading.Event) -> tuple[Any, str]:
+    """The tray app when this desktop can show one, else None and the reason why not."""
+    from agent.tray.backend import choose
+
+    choice = choose(os.environ)
+    if choice.backend is None:
+        log.info("no tray: %s", choice.reason)
+        return None, f"no tray: {choice.reason}"
+    from agent.tray.app import TrayApp, TrayUnavailable
+
+    log.info("tray backend %s: %s", choice.backend, choice.reason)
+    try:
+        return TrayApp(agent, backend=choice.backend, log_dir=config.paths.log_dir,
+                       stop=stop), ""
+    except TrayUnavailable as exc:
+        log.warning("no tray: %s", exc)
+        return None, f"no tray: {exc}"
+
+
+def _release_before_quit(agent: Agent) -> None:
+    """Quit gives the seat back and keeps the login; the outbox delivers it, or the next start."""
+    agent.release()
+    deadline = time.monotonic() + QUIT_DELIVERY_S
+    while any(item.kind == "release" for item in agent.status().pending):
+        if time.monotonic() >= deadline:
+            log.info("quit: the release waits in the outbox for the next start")
+            return
+        time.sleep(0.1)
+    log.info("quit: the seat is released; the login is kept")

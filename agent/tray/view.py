@@ -252,6 +252,6 @@ def _remote_deactivation(account: Account | None, devices: Sequence[Device] | No
     on = account.remote_deactivation
     action = Action(Act.REMOTE_DEACTIVATION, "off" if on else "on")
     if not on and any(d.seat is not None for d in devices):
-        return Entry(label=f"{label} (release every seat first: a seat is held)",
+        return Entry(label=f"{label} (only while no seat is held)",
                      checked=False, enabled=False, action=action)
     return Entry(label=label, checked=on, action=action)

@@ -181,7 +181,7 @@ def test_remote_deactivation_is_greyed_with_the_reason_while_a_seat_is_held() ->
     held = view(status, account=ONE_LICENSE, devices=DEVICES).menu
     switch = next(e for e in held if e.label.startswith("Remote device deactivation"))
     assert not switch.enabled and switch.checked is False
-    assert "a seat is held" in switch.label
+    assert "only while no seat is held" in switch.label
     free = (device("d1", "survey-laptop", current=True), device("d2", "office-pc"))
     switch = _switch(view(status, account=ONE_LICENSE, devices=free))
     assert switch.enabled and switch.action == Action(Act.REMOTE_DEACTIVATION, "on")

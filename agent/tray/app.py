@@ -1,0 +1,310 @@
+"""The tray icon: the one module that touches pystray; it draws the view and calls the agent.
+
+The icon's loop owns the main thread. The agent tells of changes from its worker
+threads; they reach the UI thread the way the backend needs (GLib.idle_add for GTK
+and AppIndicator, the main run loop on macOS, a lock on Windows, whose
+Shell_NotifyIcon may be called from any thread). Menu choices run on the UI thread:
+dialogs there, control calls that may wait for the network on a worker thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib.metadata
+import logging
+import os
+import platform
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent import __version__
+from agent.core.errors import SeatkeeperError
+from agent.core.protocol import Account, Device
+from agent.core.state import Status
+from agent.tray import dialogs, icons, messages
+from agent.tray.view import Act, Action, Entry, TrayView, view
+
+if TYPE_CHECKING:
+    from agent.service.daemon import Agent
+
+log = logging.getLogger("seatkeeper.tray")
+
+ICON_PX = 64
+# The account and its devices are fetched on every state change, and at least this often.
+REFRESH_S = 300.0
+# How often time-based notices (offline for longer than a heartbeat) are checked.
+TICK_S = 2.0
+GLIB_BACKENDS = ("gtk", "appindicator")
+
+
+class TrayUnavailable(RuntimeError):
+    """pystray or its toolkit cannot start here; the agent goes on headless."""
+
+
+def _load_pystray(backend: str) -> Any:
+    """Import pystray with `backend` chosen (it picks one at import and fails without X)."""
+    os.environ["PYSTRAY_BACKEND"] = backend
+    try:
+        if backend in GLIB_BACKENDS:
+            import gi
+
+            gi.require_version("GLib", "2.0")
+            from gi.repository import GLib
+
+            GLib.set_prgname("seatkeeper")  # the name screen readers and the tray host see
+            GLib.set_application_name("Seatkeeper")
+        import pystray
+    except Exception as exc:  # ImportError, Xlib's errors, a GTK that cannot initialise
+        raise TrayUnavailable(f"the {backend} tray backend cannot start: {exc}") from exc
+    return pystray
+
+
+class TrayApp:
+    """The icon, its menu and its notifications over one agent; `run()` on the main thread."""
+
+    def __init__(self, agent: Agent, *, backend: str, log_dir: Path,
+                 stop: threading.Event) -> None:
+        self.agent = agent
+        self.backend = backend
+        self.log_dir = log_dir
+        self.stop_event = stop
+        self.quit_requested = False
+        self.dialogs = dialogs.for_backend(backend)
+        self.pystray = _load_pystray(backend)
+        self._lock = threading.Lock()
+        self._ui_lock = threading.RLock()
+        self._status = agent.status()
+        self._account: Account | None = None
+        self._devices: tuple[Device, ...] | None = None
+        self._memory = messages.Memory()
+        self._shown: TrayView | None = None
+        self._refresh = threading.Event()
+        self._closed = threading.Event()
+        shown = view(self._status)
+        self.icon = self.pystray.Icon("seatkeeper", icons.render(shown.icon, ICON_PX),
+                                      shown.tooltip, menu=self._menu(shown.menu))
+
+    # -- running ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Show the icon until Quit or `stop` is set; returns on the main thread."""
+        handlers: dict[int, Any] = {sig: signal.getsignal(sig)
+                                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        unsubscribe = self.agent.subscribe(self._changed)
+        try:
+            self.icon.run(setup=lambda icon: self._ready(handlers))
+        finally:
+            self._closed.set()
+            self._refresh.set()
+            unsubscribe()
+            log.info("tray icon closed")
+
+    def _ready(self, handlers: dict[int, Any]) -> None:
+        """In pystray's setup thread once the loop runs: show the icon, start the helpers."""
+        self.icon.visible = True
+        self.post(lambda: self._on_ui_ready(handlers))
+        threading.Thread(target=self._watch, name="tray-watch", daemon=True).start()
+        threading.Thread(target=self._wait_for_stop, name="tray-stop", daemon=True).start()
+
+    def _on_ui_ready(self, handlers: dict[int, Any]) -> None:
+        # pystray's GTK loop resets SIGINT to its default (kill at once); put ours back.
+        for sig, handler in handlers.items():
+            if callable(handler):
+                signal.signal(sig, handler)
+        self._shown = None
+        self._render()
+        log.info("tray icon shown (backend %s)", self.backend)
+
+    def _wait_for_stop(self) -> None:
+        while not self.stop_event.wait(0.5):
+            if self._closed.is_set():
+                return
+        self.post(self.icon.stop)
+
+    def post(self, call: Callable[[], object]) -> None:
+        """Run `call` on the UI thread, soon (from any thread)."""
+        def guarded() -> bool:
+            try:
+                call()
+            except Exception:
+                log.exception("a tray update failed")
+            return False  # GLib: run once
+
+        if self.backend in GLIB_BACKENDS:
+            from gi.repository import GLib
+
+            GLib.idle_add(guarded)
+        elif self.backend == "darwin":
+            from PyObjCTools import AppHelper
+
+            AppHelper.callAfter(guarded)
+        else:
+            with self._ui_lock:
+                guarded()
+
+    # -- what the agent says ------------------------------------------------------------
+
+    def _changed(self, status: Status) -> None:
+        """The agent's state changed (on one of its worker threads)."""
+        self._observe(status)
+        self._refresh.set()
+
+    def _observe(self, status: Status) -> None:
+        now = dt.datetime.now(dt.UTC)
+        with self._lock:
+            self._status = status
+            self._memory, notices = messages.follow(self._memory, status, now)
+        self.post(self._render)
+        for notice in notices:
+            log.info("notice: %s: %s", notice.title, notice.text)
+            self.post(self._notifier(notice))
+
+    def _notifier(self, notice: messages.Notice) -> Callable[[], None]:
+        return lambda: self.icon.notify(notice.text, notice.title)
+
+    def _watch(self) -> None:
+        """Fetch the account and devices when asked (and now and then); tick the notices."""
+        fetched_at = float("-inf")
+        while not self._closed.is_set():
+            wanted = self._refresh.wait(TICK_S)
+            if self._closed.is_set():
+                return
+            if wanted or time.monotonic() - fetched_at > REFRESH_S:
+                self._refresh.clear()
+                fetched_at = time.monotonic()
+                self._fetch_account()
+            self._observe(self.agent.status())
+
+    def _fetch_account(self) -> None:
+        status = self.agent.status()
+        if status.account is None:
+            account, devices = None, None
+        else:
+            try:
+                account = Account.from_json(self.agent.account())
+                devices = tuple(Device.from_json(d) for d in self.agent.devices())
+            except SeatkeeperError as exc:
+                log.debug("account and devices not fetched: %s", exc)
+                return
+        with self._lock:
+            self._account, self._devices = account, devices
+        self.post(self._render)
+
+    # -- drawing ------------------------------------------------------------------------
+
+    def _render(self) -> None:
+        """Draw the current view, changing only what changed (on the UI thread)."""
+        with self._lock:
+            shown = view(self._status, account=self._account, devices=self._devices)
+        before, self._shown = self._shown, shown
+        if shown == before:
+            return
+        if before is None or shown.icon is not before.icon:
+            self.icon.icon = icons.render(shown.icon, ICON_PX)
+            log.info("tray shows %s", shown.icon.value)
+        if before is None or shown.tooltip != before.tooltip:
+            self.icon.title = shown.tooltip
+            status_icon = getattr(self.icon, "_status_icon", None)  # GTK: title is no tooltip
+            if status_icon is not None:
+                status_icon.set_tooltip_text(shown.tooltip)
+        if before is None or shown.menu != before.menu:
+            self.icon.menu = self.pystray.Menu(*self._menu(shown.menu))
+
+    def _menu(self, entries: tuple[Entry, ...]) -> list[Any]:
+        items: list[Any] = []
+        for entry in entries:
+            if entry.separator:
+                items.append(self.pystray.Menu.SEPARATOR)
+            elif entry.children:
+                items.append(self.pystray.MenuItem(
+                    entry.label, self.pystray.Menu(*self._menu(entry.children)),
+                    enabled=entry.enabled))
+            else:
+                checked = None if entry.checked is None else (
+                    lambda _item, value=entry.checked: value)
+                items.append(self.pystray.MenuItem(
+                    entry.label, self._handler(entry.action), checked=checked,
+                    enabled=entry.enabled))
+        return items
+
+    def _handler(self, action: Action | None) -> Callable[[Any, Any], None] | None:
+        if action is None:
+            return None
+
+        def chosen(_icon: Any, _item: Any) -> None:
+            try:
+                self.choose(action)
+            except Exception:
+                log.exception("the menu choice %s failed", action.act.value)
+        return chosen
+
+    # -- what the user chooses ----------------------------------------------------------
+
+    def choose(self, action: Action) -> None:
+        """Carry out a menu choice (on the UI thread)."""
+        log.info("menu: %s%s", action.act.value, f" {action.arg}" if action.arg else "")
+        with self._lock:
+            status, devices = self._status, self._devices or ()
+        act, agent = action.act, self.agent
+        if act is Act.LOGIN:
+            self.dialogs.tell(messages.login_prompt(status))
+        elif act is Act.LOGOUT:
+            if self.dialogs.ask(messages.logout_prompt(status)):
+                self._call("log out", agent.logout)
+            else:
+                log.info("log out cancelled")
+        elif act is Act.RELEASE:
+            self._call("release the seat", agent.release)
+        elif act is Act.ACQUIRE:
+            self._call("ask for a seat", agent.acquire)
+        elif act is Act.USE_LICENSE:
+            self._call("use that license", lambda: agent.acquire(action.arg))
+        elif act is Act.DISCOVERY:
+            self._call("continue in Discovery mode", agent.continue_in_discovery)
+        elif act is Act.DEACTIVATE:
+            device = next((d for d in devices if d.id == action.arg), None)
+            if device is not None and self.dialogs.ask(messages.deactivate_prompt(device)):
+                self._call(f"deactivate {device.name}", lambda: agent.deactivate(device.id))
+        elif act is Act.REMOTE_DEACTIVATION:
+            self._call("switch remote device deactivation",
+                       lambda: agent.set_remote_deactivation(action.arg == "on"))
+        elif act is Act.OPEN_LOGS:
+            dialogs.open_folder(self.log_dir)
+        elif act is Act.ABOUT:
+            self.dialogs.tell(messages.about_prompt(status, self.versions()))
+        elif act is Act.QUIT:
+            self.quit_requested = True
+            self.icon.stop()
+
+    def _call(self, what: str, call: Callable[[], object]) -> None:
+        """A control call on a worker thread; a refusal is shown in a dialog."""
+        def work() -> None:
+            try:
+                call()
+            except SeatkeeperError as exc:
+                log.warning("could not %s: %s", what, exc)
+                reason = getattr(exc, "message", None) or str(exc)
+                self.post(lambda: self.dialogs.tell(messages.failure_prompt(what, reason)))
+            except Exception:
+                log.exception("could not %s", what)
+            finally:
+                self._refresh.set()
+
+        threading.Thread(target=work, name=f"tray-{what}", daemon=True).start()
+
+    def versions(self) -> dict[str, str]:
+        found = {"Seatkeeper": __version__, "Python": platform.python_version()}
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found["pystray"] = importlib.metadata.version("pystray")
+        found["Tray backend"] = self.backend
+        if self.backend in GLIB_BACKENDS:
+            from gi.repository import Gtk
+
+            found["GTK"] = ".".join(str(part) for part in (
+                Gtk.get_major_version(), Gtk.get_minor_version(), Gtk.get_micro_version()))
+        return found
