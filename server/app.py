@@ -144,9 +144,9 @@ def _install_error_handlers(app: FastAPI) -> None:
                 {"fields": {"body": "is not valid JSON"}}))
         if exc.status_code == 404:
             return _error(errors.NotFound("No such path. See /openapi.json for the API."))
-        if exc.status_code == 405:
+        if exc.status_code == 405:  # with the router's Allow header, which RFC 9110 requires
             return _error(errors.InvalidRequest("This method is not allowed on this path.",
-                                                status=405))
+                                                status=405, headers=dict(exc.headers or {})))
         return _error(errors.InvalidRequest(str(exc.detail), status=exc.status_code))
 
     @app.exception_handler(OperationalError)
