@@ -350,7 +350,12 @@ class Drill:
             return "done" if on_server else "before"
         if on_server:
             return "applied_unrecorded"
-        return "released" if rows[0][1] else "queued"
+        if rows[0][1]:
+            return "released"
+        # Killed between queuing the logout and forgetting the login (token still on disk):
+        # the window of the bug this drill found (tests/agent/test_logout_crash.py).
+        token_kept = (device.home / "data" / "device-token").exists()
+        return "queued_login_kept" if token_kept else "queued"
 
     def recover_with_daemon(self, device: DrillDevice, durable: bool) -> None:
         settled: Callable[[dict[str, Any]], bool] = \
@@ -408,7 +413,7 @@ class Drill:
         key = f"{mode}/{stage}"
         self.tally.stages[key] += 1
         self.tally.modes[f"{mode}->{recovery}"] += 1
-        if stage in ("queued", "released", "applied_unrecorded", "done"):
+        if stage != "before":
             # Learn where the work ends: aim the next kills at and before it.
             if stage == "done":
                 self.window[mode] = max(0.010, min(self.window[mode], delay) * 1.2)
