@@ -98,6 +98,10 @@ class TrayApp:
         unsubscribe = self.agent.subscribe(self._changed)
         try:
             self.icon.run(setup=lambda icon: self._ready(handlers))
+        except Exception as exc:
+            # pystray's GTK clean-up fails when no notification server runs; the loop is over.
+            log.warning("the tray's loop ended with an error: %s", exc)
+            log.debug("the tray's loop ended with an error", exc_info=True)
         finally:
             self._closed.set()
             self._refresh.set()
@@ -107,6 +111,7 @@ class TrayApp:
     def _ready(self, handlers: dict[int, Any]) -> None:
         """In pystray's setup thread once the loop runs: show the icon, start the helpers."""
         self.icon.visible = True
+        self._refresh.set()  # the agent may have changed state before we subscribed
         self.post(lambda: self._on_ui_ready(handlers))
         threading.Thread(target=self._watch, name="tray-watch", daemon=True).start()
         threading.Thread(target=self._wait_for_stop, name="tray-stop", daemon=True).start()
@@ -189,8 +194,10 @@ class TrayApp:
                 account = Account.from_json(self.agent.account())
                 devices = tuple(Device.from_json(d) for d in self.agent.devices())
             except SeatkeeperError as exc:
-                log.debug("account and devices not fetched: %s", exc)
+                log.info("account and devices not fetched: %s", exc)
                 return
+            log.info("account fetched: %d licenses, %d devices", len(account.licenses),
+                     len(devices))
         with self._lock:
             self._account, self._devices = account, devices
         self.post(self._render)

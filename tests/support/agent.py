@@ -117,6 +117,10 @@ class AgentProcess:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def run_command(self) -> list[str]:
+        """The daemon's command line (the desktop tests run it with its tray)."""
+        return [sys.executable, "-m", "agent", "run", "--headless"]
+
     def start(self) -> AgentProcess:
         """Start `run --headless` and wait until its control socket answers."""
         if self.alive:
@@ -124,7 +128,7 @@ class AgentProcess:
         self._close_out()
         self._out = self.out_path.open("ab")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "agent", "run", "--headless"], cwd=REPO_ROOT, env=self.env,
+            self.run_command(), cwd=REPO_ROOT, env=self.env,
             stdin=subprocess.DEVNULL, stdout=self._out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:

@@ -1,0 +1,295 @@
+"""A real desktop for tests: Xvfb, trayer (an XEmbed tray), the agent's docked icon, clicks.
+
+    with Desktop(artefacts / "screenshots") as desktop:    # Xvfb :N and trayer
+        agent = TrayAgent(home, desktop, server_url=...)  # `seatkeeper run` with its tray,
+        agent.start()                                     # under dbus-run-session
+        icon = desktop.wait_for_icon()                    # docked in trayer
+        desktop.right_click(icon)
+        agent.atspi("click", "menu item", "Log out…")     # as a screen reader would
+        desktop.screenshot("logout-confirm")
+
+`missing_tools()` says what is not installed; the tests skip with that list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from PIL import Image
+
+from tests.support.agent import AgentProcess
+
+TOOLS = ("Xvfb", "trayer", "xdotool", "dbus-run-session", "import")
+SCREEN = (720, 480)
+ATSPI_DRIVER = Path(__file__).with_name("atspi.py")
+START_TIMEOUT_S = 20.0
+
+
+def missing_tools() -> list[str]:
+    """The programs and Python modules the desktop tests need that are not installed."""
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    for module in ("gi", "Xlib"):
+        if importlib.util.find_spec(module) is None:
+            missing.append(f"python module {module}")
+    if not missing:
+        probe = ("import gi; gi.require_version('Gtk', '3.0'); "
+                 "gi.require_version('Atspi', '2.0')")
+        if subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                          check=False).returncode:
+            missing.append("GTK 3 or AT-SPI introspection data (gir1.2-gtk-3.0, "
+                           "gir1.2-atspi-2.0)")
+    return missing
+
+
+@dataclass(frozen=True)
+class Box:
+    """A window's place on the screen."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    @property
+    def centre(self) -> tuple[int, int]:
+        return self.x + self.width // 2, self.y + self.height // 2
+
+
+def _free_display() -> int:
+    for number in range(90, 200):
+        if not Path(f"/tmp/.X11-unix/X{number}").exists() and \
+                not Path(f"/tmp/.X{number}-lock").exists():
+            return number
+    raise RuntimeError("no free X display number between :90 and :199")
+
+
+class Desktop:
+    """Xvfb on a free display with trayer docked at its top right; screenshots go to `shots`."""
+
+    def __init__(self, shots: Path, *, tray: bool = True) -> None:
+        self.shots = shots
+        self.tray = tray
+        self.number = _free_display()
+        self.display = f":{self.number}"
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "DISPLAY": self.display}
+
+    def start(self) -> Desktop:
+        self.shots.mkdir(parents=True, exist_ok=True)
+        self._spawn(["Xvfb", self.display, "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24",
+                     "-nolisten", "tcp"])
+        self._wait(lambda: Path(f"/tmp/.X11-unix/X{self.number}").exists(), "Xvfb")
+        if self.tray:
+            self.start_tray()
+        return self
+
+    def start_tray(self) -> None:
+        """trayer, the XEmbed tray host, at the top right of the screen."""
+        self._spawn(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
+                     "--height", "32", "--SetDockType", "true", "--SetPartialStrut", "true"])
+        self._wait(self.tray_running, "trayer")
+
+    def _spawn(self, command: list[str]) -> None:
+        self._procs.append(subprocess.Popen(command, env=self.env, stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL))
+
+    def _wait(self, ready: Any, what: str, timeout: float = START_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what} did not start on {self.display}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        for proc in reversed(self._procs):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        self._procs.clear()
+
+    def __enter__(self) -> Desktop:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- what is on the screen --------------------------------------------------------
+
+    def _x(self) -> Any:
+        from Xlib.display import Display
+
+        return Display(self.display)
+
+    def tray_running(self) -> bool:
+        from Xlib import X
+
+        try:
+            x = self._x()
+        except Exception:
+            return False
+        try:
+            owner = x.get_selection_owner(x.intern_atom("_NET_SYSTEM_TRAY_S0"))
+            return bool(owner != X.NONE)
+        finally:
+            x.close()
+
+    def docked_icon(self, name: str = "seatkeeper") -> Box | None:
+        """Where the window of class `name` sits inside the tray, if it is docked there."""
+        x = self._x()
+        try:
+            root = x.screen().root
+            for top in root.query_tree().children:
+                if "trayer" not in [part.lower() for part in top.get_wm_class() or ()]:
+                    continue
+                found = _find_class(top, name)
+                if found is not None:
+                    geometry = found.get_geometry()
+                    place = found.translate_coords(root, 0, 0)
+                    return Box(-place.x, -place.y, geometry.width, geometry.height)
+            return None
+        finally:
+            x.close()
+
+    def wait_for_icon(self, timeout: float = START_TIMEOUT_S, *, gone: bool = False) -> Box:
+        """The agent's icon once it is docked (its size settled), or fail."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            box = self.docked_icon()
+            if box is not None and box == last and box.width > 1:
+                return box
+            last = box
+            time.sleep(0.1)
+        raise AssertionError(f"no Seatkeeper icon docked in trayer within {timeout:g} s")
+
+    def right_click(self, box: Box) -> None:
+        x, y = box.centre
+        subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "3"],
+                       env=self.env, check=True, timeout=10)
+
+    def key(self, name: str) -> None:
+        subprocess.run(["xdotool", "key", name], env=self.env, check=True, timeout=10)
+
+    def screenshot(self, name: str) -> Path:
+        """The whole screen as `shots/NAME.png` (a test artefact)."""
+        path = self.shots / f"{name}.png"
+        subprocess.run(["import", "-window", "root", str(path)], env=self.env, check=True,
+                       timeout=30)
+        return path
+
+    def icon_image(self, box: Box) -> Image.Image:
+        """What the docked icon looks like right now."""
+        path = self.shots / ".icon.png"
+        subprocess.run(["import", "-window", "root", "-crop",
+                        f"{box.width}x{box.height}+{box.x}+{box.y}", str(path)],
+                       env=self.env, check=True, timeout=30)
+        with Image.open(path) as image:
+            return image.convert("RGB")
+
+
+def _find_class(window: Any, name: str) -> Any:
+    for child in window.query_tree().children:
+        try:
+            wm_class = child.get_wm_class()
+        except Exception:  # the window went away meanwhile
+            continue
+        if wm_class and wm_class[0] == name:
+            return child
+        found = _find_class(child, name)
+        if found is not None:
+            return found
+    return None
+
+
+def share_of_colour(image: Image.Image, colour: tuple[int, ...], tolerance: int = 40) -> float:
+    """The share of the image's pixels within `tolerance` of `colour` on every channel."""
+    pixels = image.width * image.height
+    near = 0
+    for count, pixel in image.getcolors(maxcolors=pixels) or []:
+        if isinstance(pixel, tuple) and all(
+                abs(int(a) - int(b)) <= tolerance for a, b in zip(pixel, colour, strict=False)):
+            near += count
+    return near / pixels
+
+
+class TrayAgent(AgentProcess):
+    """`seatkeeper run` with its tray (GTK backend) on the desktop, under dbus-run-session."""
+
+    def __init__(self, home: Path, desktop: Desktop, **kw: Any) -> None:
+        super().__init__(home, **kw)
+        self.desktop = desktop
+        self.bus_file = self.home / "session-bus"
+        self.extra_env.update({"DISPLAY": desktop.display, "PYSTRAY_BACKEND": "gtk"})
+        self.extra_env.pop("NO_AT_BRIDGE", None)
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = super().env
+        for key in ("DBUS_SESSION_BUS_ADDRESS", "NO_AT_BRIDGE", "WAYLAND_DISPLAY"):
+            env.pop(key, None)
+        return env
+
+    def run_command(self) -> list[str]:
+        self.bus_file.unlink(missing_ok=True)
+        record = 'echo "$$ $DBUS_SESSION_BUS_ADDRESS" > "$0"; exec "$@"'
+        return ["dbus-run-session", "--", "sh", "-c", record, str(self.bus_file),
+                sys.executable, "-m", "agent", "run"]
+
+    def session_bus(self) -> tuple[int, str]:
+        """The agent's pid and its session bus address (once dbus-run-session started it)."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self.bus_file.exists() or not self.bus_file.read_text().strip():
+            assert time.monotonic() < deadline, "dbus-run-session did not start the agent"
+            time.sleep(0.05)
+        pid, address = self.bus_file.read_text().split(maxsplit=1)
+        return int(pid), address.strip()
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM to the agent itself; dbus-run-session then ends with the agent's status."""
+        self._signal_agent(signal.SIGTERM, timeout)
+        return super().stop(timeout)
+
+    def kill(self) -> None:
+        self._signal_agent(signal.SIGKILL, 5.0)
+        super().kill()
+
+    def _signal_agent(self, signum: int, timeout: float) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None or not self.bus_file.exists():
+            return
+        pid, _ = self.session_bus()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout)
+
+    def atspi(self, *args: str, timeout: float = 10.0) -> str:
+        """Run the AT-SPI driver against this agent's accessibility tree; its output."""
+        _, address = self.session_bus()
+        env = {**self.desktop.env, "DBUS_SESSION_BUS_ADDRESS": address}
+        done = subprocess.run([sys.executable, str(ATSPI_DRIVER), *args, "--timeout",
+                               str(timeout)], env=env, capture_output=True, text=True,
+                              timeout=timeout + 30, check=False)
+        assert done.returncode == 0, (f"atspi {' '.join(args)} failed:\n{done.stdout}\n"
+                                      f"{done.stderr}\n{self.logs_tail()}")
+        return done.stdout
