@@ -10,6 +10,7 @@ for the server, a cheap connectivity probe.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import queue
@@ -244,6 +245,7 @@ class Agent:
                     or (facts.refusal is not None and facts.refusal.code == "LEASE_REVOKED")):
                 return None
             client = self._client("seat")
+        kept_token = None
         try:
             if envelope is not None:
                 try:
@@ -251,9 +253,9 @@ class Agent:
                 except (errors.LeaseExpired, errors.NotFound):
                     log.info("lease %s ended on the server; asking for a seat again",
                              envelope.lease.lease_id)
-                    fresh = self._acquire(client)
+                    fresh, kept_token = self._acquire(client)
             else:
-                fresh = self._acquire(client)
+                fresh, kept_token = self._acquire(client)
         except errors.LeaseRevoked as exc:
             self._refused(exc, drop_lease=True)
             return None
@@ -273,13 +275,33 @@ class Agent:
             self._contact_failed(exc, client)
             return self._seat_backoff()
         self._seat_failures = 0
-        self._took(fresh, client)
+        self._took(fresh, client, kept_token)
         return heartbeat_delay(fresh.lease.heartbeat_interval_s, self._rng)
 
-    def _acquire(self, client: Client) -> LeaseEnvelope:
-        return client.acquire(app_name=self.config.app_name, app_version=self.config.app_version,
-                              app_release_date=self.config.app_release_date,
-                              license_id=self._license_id)
+    def _acquire(self, client: Client) -> tuple[LeaseEnvelope, str | None]:
+        """Ask for a seat: the lease, and its release token if we had queued it to give back.
+
+        A device that still holds a lease gets that same lease back, renewed. If its
+        release still waits in the outbox, delivering it afterwards would end the seat
+        shown as held; so, while a release waits, ask with no delivery in flight (under
+        the outbox lock) and cancel the queued release of the lease we got back.
+        """
+        queued = any(item.kind == "release" for item in self.outbox.pending())
+        with self._outbox_lock if queued else contextlib.nullcontext():
+            envelope = client.acquire(
+                app_name=self.config.app_name, app_version=self.config.app_version,
+                app_release_date=self.config.app_release_date, license_id=self._license_id)
+            kept = [item for item in self.outbox.pending() if item.kind == "release"
+                    and item.lease_id == envelope.lease.lease_id] if queued else []
+            for item in kept:
+                self.outbox.mark_done(item.id)
+        if not kept:
+            return envelope, None
+        log.info("the server gave back lease %s, whose release was still queued: keeping "
+                 "the seat, the release is cancelled", envelope.lease.lease_id)
+        with self._lock:
+            self._refresh_outbox_facts()
+        return envelope, next((i.release_token for i in kept if i.release_token), None)
 
     def _seat_backoff(self) -> float:
         self._seat_failures += 1
@@ -341,12 +363,13 @@ class Agent:
 
     # -- facts -------------------------------------------------------------------------
 
-    def _took(self, envelope: LeaseEnvelope, client: Client) -> None:
+    def _took(self, envelope: LeaseEnvelope, client: Client,
+              release_token: str | None = None) -> None:
         with self._lock:
             if self._token is None or self._facts.seat_released or self._facts.discovery_chosen:
                 return  # logged out or released while the request was in flight
             self._envelope = envelope
-            token = envelope.lease.release_token
+            token = envelope.lease.release_token or release_token
             if self._session is not None:
                 keep = token or self._session.release_token
                 same = (self._session.lease or {}).get("lease", {}).get("lease_id") == \

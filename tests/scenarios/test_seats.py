@@ -7,6 +7,7 @@ import time
 from tests.scenarios.common import ScenarioServer, live_leases
 from tests.scenarios.conftest import AgentFactory
 from tests.support.api import Api
+from tests.support.proxy import FaultProxy
 
 
 def test_second_device_sees_who_holds_the_seat_and_gets_it_after_logout(
@@ -109,3 +110,38 @@ def test_remote_deactivation_shows_revoked_and_does_not_take_the_seat_back(
     assert live_leases(scenario_api, license["id"]) == []
     assert len(scenario_server.audit(office_id, "acquire")) == 1
     assert office.alive
+
+
+def test_seat_taken_again_before_a_queued_release_lands_stays_held(
+        scenario_server: ScenarioServer, scenario_api: Api, proxy: FaultProxy,
+        make_agent: AgentFactory) -> None:
+    """Released offline, then `acquire` as the network returns: `active` means a live seat."""
+    account, license = scenario_api.new_account(seats=1)
+    agent = make_agent("return-pc", server_url=proxy.url)
+    agent.login(account["email"], account["password"])
+    agent.start()
+    agent.wait_for("active")
+    proxy.cut()
+    agent.wait_for("offline", timeout=10)
+    assert agent.control("release")["state"] == "released"
+    deadline = time.monotonic() + 5
+    while agent.status()["pending"][0]["attempts"] < 1:  # tried, failed, waits for a retry
+        assert time.monotonic() < deadline, agent.status()
+        time.sleep(0.05)
+    proxy.restore()
+    agent.control("acquire")  # before the queued release has had its next try
+
+    deadline = time.monotonic() + 3  # the outbox retries within ~2 s; heartbeats every 1 s
+    seen_active = 0
+    while time.monotonic() < deadline:
+        status = agent.status()
+        if status["state"] == "active":
+            live = [lease["lease_id"] for lease in live_leases(scenario_api, license["id"])]
+            if agent.status()["lease"] == status["lease"]:  # not renewed meanwhile
+                assert status["lease"]["lease_id"] in live, (status, live)
+                seen_active += 1
+        time.sleep(0.05)
+    assert seen_active > 10
+    assert agent.status()["pending"] == []
+    # Had the late release ended it, the next heartbeat would have found the seat gone.
+    assert "ended on the server" not in agent.logs_text()
