@@ -161,7 +161,7 @@ def test_one_device_acquiring_from_ten_threads_holds_one_lease(api: Api) -> None
 def test_simultaneous_logins_with_one_fingerprint_are_one_device(api: Api) -> None:
     """Six simultaneous logins from one machine: six tokens, one device id, no server error."""
     account, _ = api.new_account(seats=SEATS)
-    for _ in range(3):
+    for _ in range(2):
         fingerprint = secrets.token_hex(32)
         body = {"email": account["email"], "password": account["password"],
                 "device": {"fingerprint": fingerprint, "name": "twin", "platform": "linux"}}
@@ -179,4 +179,4 @@ def test_simultaneous_logins_with_one_fingerprint_are_one_device(api: Api) -> No
 
     device = api.login(account["email"], account["password"])
     listed = expect(device.get("/v1/devices"), 200)["devices"]
-    assert len(listed) == 4  # three fingerprints raced, plus this one
+    assert len(listed) == 3  # two fingerprints raced, plus this one
