@@ -105,6 +105,8 @@ def state_line(status: Status, tz: dt.tzinfo | None = None) -> str:
         return f"Offline · seat held until {local_time(status.lease_expires_at, tz)}"
     if state is SeatState.SEAT_LIMIT_REACHED:
         total = status.seats_total or len(status.holders)
+        if total == 1:
+            return "The only seat is in use elsewhere"
         return f"All {total} seats are in use" if total else "All seats are in use"
     if state is SeatState.REVOKED:
         return f"Seat taken away by {status.revoked_by}" if status.revoked_by \
@@ -173,15 +175,13 @@ def _info_lines(status: Status, tz: dt.tzinfo | None) -> list[Entry]:
     lines = [first]
     if status.license_name:
         lines.append(f"License: {status.license_name}")
-    elif status.account is not None:
-        lines.append("No license in use")
     if status.account is not None:
         lines.append(f"Account: {status.account}")
     detail = status.error or status.message
-    if detail and clip(detail, LINE_MAX) not in first:
-        lines.append(detail)
-    if status.state is SeatState.SEAT_LIMIT_REACHED:
+    if status.state is SeatState.SEAT_LIMIT_REACHED and status.holders:
         lines += [f"In use on {holder.name}" for holder in status.holders]
+    elif detail and clip(detail, LINE_MAX) not in first:
+        lines.append(detail)
     return [Entry(label=clip(line, LINE_MAX), enabled=False) for line in lines]
 
 

@@ -8,6 +8,8 @@ whether the seat is free, and the screen whether the icon changed.
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 
 from agent.core.state import SeatState
@@ -16,6 +18,7 @@ from tests.desktop.conftest import TrayAgentFactory
 from tests.desktop.screen import Box, Desktop, TrayAgent, share_of_colour
 from tests.scenarios.common import ScenarioServer, live_leases
 from tests.support.api import Api
+from tests.support.proxy import FaultProxy
 
 # The icon's own colour covers at least this share of the docked icon's pixels.
 ICON_COLOUR_SHARE = 0.15
@@ -88,3 +91,101 @@ def test_log_out_from_the_tray_frees_the_seat(
     shows(desktop, SeatState.SIGNED_OUT)
     desktop.screenshot("signed_out")
     assert agent.stop() == 0
+
+
+def test_every_state_is_drawn_in_the_tray(
+        desktop: Desktop, tray_server: ScenarioServer, tray_api: Api,
+        make_tray_agent: TrayAgentFactory) -> None:
+    """Each state of the table reaches the docked icon (its colour on screen); a screenshot
+    of each, and of the menus that offer a choice, is kept as a test artefact."""
+    shot = desktop.screenshot
+
+    # Asking for a seat: the server does not answer yet.
+    with FaultProxy(tray_server.port) as proxy:
+        account, _ = tray_api.new_account(seats=1)
+        agent = make_tray_agent("drafting-pc", server_url=proxy.url)
+        agent.login(account["email"], account["password"])
+        proxy.stall()
+        agent.start()
+        agent.wait_for("acquiring")
+        shows(desktop, SeatState.ACQUIRING)
+        shot("acquiring")
+        proxy.restore()
+        agent.wait_for("active", timeout=60)
+        # Offline with the seat held, then Log out… queued until the server answers.
+        proxy.cut()
+        agent.wait_for("offline")
+        shows(desktop, SeatState.OFFLINE)
+        shot("offline")
+        choose_from_menu(agent, desktop, "Log out…")
+        agent.atspi("click", "push button", "OK")
+        agent.wait_for("logout_pending")
+        shows(desktop, SeatState.LOGOUT_PENDING)
+        shot("logout_pending")
+        proxy.restore()
+        agent.wait_for("signed_out", timeout=30)
+        agent.stop()
+
+    # Released from the menu; then all seats taken; Discovery mode chosen from the menu.
+    account, license = tray_api.new_account(seats=1)
+    agent = make_tray_agent("survey-laptop", server_url=tray_server.url)
+    agent.login(account["email"], account["password"])
+    agent.start()
+    agent.wait_for("active")
+    choose_from_menu(agent, desktop, "Release seat now")
+    agent.wait_for("released")
+    deadline = time.monotonic() + 10
+    while live_leases(tray_api, license["id"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert live_leases(tray_api, license["id"]) == []
+    shows(desktop, SeatState.RELEASED)
+    shot("released")
+    office = tray_api.login(account["email"], account["password"], name="office-pc")
+    assert office.acquire().status_code == 201
+    choose_from_menu(agent, desktop, "Take a seat again")
+    agent.wait_for("seat_limit_reached")
+    shows(desktop, SeatState.SEAT_LIMIT_REACHED)
+    desktop.right_click(desktop.wait_for_icon())
+    agent.atspi("find", "menu item", "Continue in Discovery mode")
+    shot("seat_limit_reached")
+    agent.atspi("click", "menu item", "Continue in Discovery mode")
+    agent.wait_for("discovery")
+    shows(desktop, SeatState.DISCOVERY)
+    shot("discovery")
+    agent.stop()
+
+    # A seat taken away by an administrator.
+    agent, _, _ = start_logged_in(make_tray_agent, tray_server, tray_api, "plotter-pc")
+    lease_id = agent.wait_for("active")["lease"]["lease_id"]
+    assert tray_api.admin_delete(f"/v1/admin/leases/{lease_id}").status_code == 204
+    agent.wait_for("revoked")
+    shows(desktop, SeatState.REVOKED)
+    shot("revoked")
+    agent.stop()
+
+    # Licenses that cannot be used: Support & Upgrade ended, subscription ended.
+    for state, terms in [(SeatState.SUPPORT_EXPIRED, {"kind": "perpetual",
+                                                       "support_until": "2025-06-01"}),
+                         (SeatState.LICENSE_EXPIRED, {"expires_at": "2026-01-01T00:00:00Z"})]:
+        account, _ = tray_api.new_account(seats=1, **terms)
+        agent = make_tray_agent(f"pc-{state.value}", server_url=tray_server.url)
+        agent.login(account["email"], account["password"])
+        agent.start()
+        agent.wait_for(state.value)
+        shows(desktop, state)
+        shot(state.value)
+        agent.stop()
+
+    # A problem the user must fix: the server's leases no longer match its pinned key.
+    account, _ = tray_api.new_account(seats=1)
+    agent = make_tray_agent("pinned-pc", server_url=tray_server.url)
+    agent.login(account["email"], account["password"])
+    session = agent.session()
+    session["public_keys"] = {kid: base64.b64encode(bytes(32)).decode()
+                              for kid in session["public_keys"]}
+    (agent.data_dir / "session.json").write_text(json.dumps(session))
+    agent.start()
+    agent.wait_for("error")
+    shows(desktop, SeatState.ERROR)
+    shot("error")
+    agent.stop()
