@@ -153,9 +153,11 @@ def test_demo_account_is_made_once_and_the_admin_token_printed_once(tmp_path: Pa
 
 
 def test_sigterm_with_requests_in_flight_loses_nothing_and_exits_0(
-        tmp_path: Path, db_url: str, signing_key_path: Path) -> None:
+        tmp_path: Path, db_url: str, signing_key_path: Path, server: ServerProcess) -> None:
     """Accounts created while SIGTERM arrives: every confirmed one is there after a restart."""
-    server = ServerProcess(db_url, tmp_path / "home", signing_key_path).start()
+    # On the session database, so with the session's admin token (a start sets the token).
+    token = server.admin_token
+    proc = ServerProcess(db_url, tmp_path / "home", signing_key_path, admin_token=token).start()
     confirmed: list[str] = []
     stop = threading.Event()
 
@@ -165,8 +167,8 @@ def test_sigterm_with_requests_in_flight_loses_nothing_and_exits_0(
                 email = f"term-{secrets.token_hex(6)}@example.test"
                 try:
                     response = session.post(
-                        f"{server.url}/v1/admin/accounts", timeout=15,
-                        headers={"Authorization": f"Bearer {server.admin_token}"},
+                        f"{proc.url}/v1/admin/accounts", timeout=15,
+                        headers={"Authorization": f"Bearer {token}"},
                         json={"email": email, "password": "long-enough"})
                 except requests.RequestException:
                     return
@@ -180,14 +182,13 @@ def test_sigterm_with_requests_in_flight_loses_nothing_and_exits_0(
     while len(confirmed) < 8 and time.monotonic() < deadline:
         time.sleep(0.05)
     try:
-        assert server.stop() == 0  # SIGTERM, with the creators still sending
+        assert proc.stop() == 0  # SIGTERM, with the creators still sending
     finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=20)
     assert len(confirmed) >= 8
-    with ServerProcess(db_url, tmp_path / "home", signing_key_path,
-                       admin_token=server.admin_token) as again:
+    with ServerProcess(db_url, tmp_path / "home", signing_key_path, admin_token=token) as again:
         for email in confirmed:
             # The email is taken: the account was committed before the server stopped.
             response = requests.post(
