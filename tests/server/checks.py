@@ -84,8 +84,10 @@ def next_second() -> None:
 
 
 def address() -> str:
-    """A client address no other test uses (sent as X-Forwarded-For, which uvicorn trusts
-    from 127.0.0.1): failed logins of one test never rate-limit another."""
+    """A client address no other test uses, so one test's failed logins never limit another's.
+
+    Sent as X-Forwarded-For, which uvicorn trusts from 127.0.0.1 (the tests check it does).
+    """
     return f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
 
 

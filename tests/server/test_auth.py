@@ -74,6 +74,15 @@ def test_other_fingerprint_is_another_device(api: Api) -> None:
     assert one.id != two.id
 
 
+def test_one_machine_on_two_accounts_is_two_devices(api: Api) -> None:
+    """The same fingerprint on another account is another device."""
+    one, two = api.create_account(), api.create_account()
+    first = api.login(one["email"], one["password"])
+    second = api.login(two["email"], two["password"], fingerprint=first.fingerprint)
+    assert first.id != second.id
+    expect(first.get("/v1/account"), 200)
+
+
 def test_wrong_password_and_unknown_email_get_the_same_401(api: Api) -> None:
     """A wrong password and an unknown email are the same UNAUTHENTICATED answer."""
     account = api.create_account()
@@ -151,8 +160,7 @@ def test_missing_or_non_bearer_authorization_gets_401(api: Api) -> None:
 
 
 def test_ten_failures_lock_the_account_even_for_the_right_password(api: Api) -> None:
-    """After 10 failed logins for one account (from any addresses), the 11th attempt is 429
-    with Retry-After, even with the right password; other accounts are not locked."""
+    """10 failures for an account (any addresses): then 429 + Retry-After, right password too."""
     account, other = api.create_account(), api.create_account()
     failures = [login_body(account["email"], "wrong-password") for _ in range(10)]
     for response in in_parallel(api, failures):  # each from a fresh address

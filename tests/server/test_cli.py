@@ -1,5 +1,4 @@
-"""`seatkeeper-server` on the command line: admin subcommands, start-up errors, --demo, the
-admin token, and SIGTERM."""
+"""`seatkeeper-server`: admin subcommands, start-up errors, --demo, the admin token, SIGTERM."""
 
 from __future__ import annotations
 
@@ -124,8 +123,7 @@ def _log_since(server: ServerProcess, offset: int) -> str:
 
 
 def test_demo_account_is_made_once_and_the_admin_token_printed_once(tmp_path: Path) -> None:
-    """First start prints the admin token and the demo password; a restart prints only the
-    demo line, with the same password, and makes no second demo account."""
+    """A restart reprints the demo password, not the admin token, and makes no second demo."""
     db = f"sqlite:///{tmp_path / 'server.db'}"
     with demo_server(tmp_path, db) as first:
         log = _log_since(first, 0)

@@ -6,7 +6,7 @@ import secrets
 
 import requests
 
-from tests.server.checks import RFC3339, error
+from tests.server.checks import RFC3339, error, wait_for
 from tests.support.api import Api, Device, expect
 
 DEVICE_FIELDS = {"id", "name", "platform", "current", "seat", "last_heartbeat_at"}
@@ -91,6 +91,16 @@ def test_switching_on_after_every_seat_is_released_is_200(api: Api) -> None:
     assert expect(first.get("/v1/account"), 200)["remote_deactivation"] is True
     expect(second.acquire(), 201)
     assert expect(switch(first, True), 200) == {"enabled": True}
+
+
+def test_an_expired_lease_does_not_block_switching_on(short_api: Api) -> None:
+    """A seat whose lease ran out without a heartbeat is not held: switching on is 200."""
+    device = short_api.new_device()
+    lease = expect(device.acquire(), 201)["lease"]
+    error(switch(device, True), 409, "ACTIVE_DEVICE_EXISTS")
+    wait_for(lambda: expect(device.get("/v1/devices"), 200)["devices"][0]["seat"] is None)
+    assert expect(switch(device, True), 200) == {"enabled": True}
+    error(device.heartbeat(lease["lease_id"]), 410, "LEASE_EXPIRED")
 
 
 def test_switching_off_is_always_allowed(api: Api) -> None:

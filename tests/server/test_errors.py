@@ -221,8 +221,7 @@ def test_every_response_carries_date(api: Api) -> None:
 
 @pytest.mark.postgres
 def test_database_outage_is_503_with_retry_after_then_recovers(tmp_path: Path) -> None:
-    """While PostgreSQL refuses connections: 503 UNAVAILABLE with Retry-After; then service
-    resumes by itself."""
+    """While PostgreSQL refuses connections: 503 with Retry-After; then service resumes."""
     if postgres_url() is None:
         pytest.skip(SKIP_REASON)
     with fresh_postgres_database() as url, ServerProcess(

@@ -1,5 +1,4 @@
-"""What the server keeps of secrets: hashes of tokens, argon2 hashes of passwords, never the
-secrets themselves."""
+"""Secrets at rest: hashes of tokens, argon2 hashes of passwords, never the secrets."""
 
 from __future__ import annotations
 
