@@ -55,16 +55,20 @@ def agent(held: AgentProcess, module_proxy: FaultProxy) -> Iterator[AgentProcess
 
 
 def offline_and_alive(agent: AgentProcess, cause: str, timeout: float = 10) -> dict[str, Any]:
-    """Wait for `offline`: the seat shown as held, `cause` in the message, the daemon answering."""
-    status = agent.wait_for("offline", timeout=timeout)
+    """Wait for `offline`: the seat shown as held, `cause` in the message, the daemon answering.
+
+    A request in flight when the fault starts may see a reset first; the retry then
+    meets the fault itself, so wait for the message to name `cause`.
+    """
+    status = agent.wait_for("offline", timeout=timeout,
+                            until=lambda status: cause in (status["message"] or ""))
     assert status["lease"] and status["lease"]["expires_at"], status
     assert f"seat held until {status['lease']['expires_at']}" in status["message"], status
-    assert cause in status["message"], status["message"]
     assert status["error"] is None
     assert agent.alive
     time.sleep(1.0)  # retries and probes keep failing: still no crash, still the same
     again = agent.status()
-    assert again["state"] == "offline" and agent.alive, again
+    assert again["state"] == "offline" and cause in again["message"] and agent.alive, again
     return again
 
 

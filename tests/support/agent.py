@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -189,19 +190,24 @@ class AgentProcess:
         parsed: dict[str, Any] = json.loads(done.stdout)
         return parsed
 
-    def wait_for(self, state: str, timeout: float = 20.0) -> dict[str, Any]:
-        """Poll until the state is `state`; return that status, or fail showing the last one."""
+    def wait_for(self, state: str, timeout: float = 20.0,
+                 until: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+        """Poll until the state is `state` (and `until(status)` holds); return that status.
+
+        On timeout, fail showing the last status and the tail of the agent's log.
+        """
         deadline = time.monotonic() + timeout
         status: dict[str, Any] = {}
         while True:
             status = self.status()
-            if status.get("state") == state:
+            if status.get("state") == state and (until is None or until(status)):
                 return status
             if time.monotonic() >= deadline:
                 break
             time.sleep(POLL_S)
+        condition = "" if until is None else " (with its condition)"
         raise AssertionError(
-            f"the agent did not reach {state!r} within {timeout:g} s; last status:\n"
+            f"the agent did not reach {state!r}{condition} within {timeout:g} s; last status:\n"
             f"{json.dumps(status, indent=2, sort_keys=True)}\n{self.logs_tail()}")
 
     # -- what it wrote ------------------------------------------------------------------
