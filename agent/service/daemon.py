@@ -133,8 +133,10 @@ class Agent:
                                        server_url=sess.server_url)
             self._forget_login(sess)
             self._clients.pop("seat", None)
+            # One change, straight to logout_pending (the logout is queued by now).
             self._apply(replace(self._facts, signed_in=False, lease_expires_at=None,
-                                refusal=None, seat_released=False, discovery_chosen=False))
+                                refusal=None, seat_released=False, discovery_chosen=False,
+                                logout_pending=True))
             self._refresh_outbox_facts()
             log.info("logout of %s queued", sess.email)
         self._kick("outbox")
@@ -143,8 +145,9 @@ class Agent:
     def release(self, reason: str = "user") -> Status:
         """Give the seat back but stay logged in; no new seat until `acquire` or a restart."""
         with self._lock:
-            self._queue_release(reason)
+            # Marked released first, so dropping the lease goes straight to `released`.
             self._apply(replace(self._facts, seat_released=True, refusal=None))
+            self._queue_release(reason)
         self._kick("outbox")
         return self.status()
 
