@@ -348,9 +348,16 @@ class Agent:
                 self._apply(self._facts)
 
     def _probe_job(self) -> None:
-        """While something waits for the server, ask it cheaply whether it is back."""
+        """While something waits for the server, ask it cheaply whether it is back.
+
+        A failure the person must fix (an untrusted certificate, a forged lease) is not
+        waiting for the network: probing would only re-ask once a second, forever; the
+        seat job's own backoff retries it.
+        """
         with self._lock:
-            waiting = self._facts.contact_failure is not None or self._facts.pending_items
+            facts = self._facts
+            waiting = ((facts.contact_failure is not None and facts.error is None)
+                       or facts.pending_items)
             url = self._session.server_url if self._session else None
         if not waiting or url is None:
             return

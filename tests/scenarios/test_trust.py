@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import shutil
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,13 @@ def test_forged_lease_is_refused_with_an_error_naming_the_signature(
         assert "signature does not verify" in status["error"], status
         assert status["message"] == status["error"]
         assert status["lease"] is None and status["license"] is None
-        assert agent.alive
         assert any(seen.path == "/v1/seats" for seen in server.seen)
+        # Retrying cannot mend it: the agent backs off instead of asking every second.
+        before = len(server.seen)
+        time.sleep(3)
+        asked = [seen.path for seen in server.seen[before:]]
+        assert asked.count("/v1/health") == 0 and asked.count("/v1/seats") <= 3, asked
+        assert agent.status()["state"] == "error" and agent.alive
 
 
 def test_forged_heartbeat_does_not_extend_the_seat(make_agent: AgentFactory) -> None:
