@@ -162,6 +162,8 @@ def test_every_state_is_drawn_in_the_tray(
     shows(desktop, SeatState.REVOKED)
     shot("revoked")
     agent.stop()
+    assert "notice: Seat taken away: Your seat on this computer was taken away by an " \
+        "administrator." in agent.logs_text()
 
     # Licenses that cannot be used: Support & Upgrade ended, subscription ended.
     for state, terms in [(SeatState.SUPPORT_EXPIRED, {"kind": "perpetual",
