@@ -191,3 +191,23 @@ def test_every_state_is_drawn_in_the_tray(
     shows(desktop, SeatState.ERROR)
     shot("error")
     agent.stop()
+
+
+def test_quit_gives_the_seat_back_and_keeps_the_login(
+        desktop: Desktop, tray_server: ScenarioServer, tray_api: Api,
+        make_tray_agent: TrayAgentFactory) -> None:
+    """Quit from the menu ends the agent with the seat freed; the next start takes one again."""
+    agent, account, license = start_logged_in(make_tray_agent, tray_server, tray_api,
+                                              "site-tablet")
+    agent.wait_for("active")
+    choose_from_menu(agent, desktop, "Quit")
+    deadline = time.monotonic() + 15
+    while agent.alive:
+        assert time.monotonic() < deadline, "the agent did not end after Quit"
+        time.sleep(0.1)
+    assert agent.stop() == 0
+    assert live_leases(tray_api, license["id"]) == []
+    assert agent.status()["account"] == account["email"]
+    agent.start()
+    agent.wait_for("active")
+    shows(desktop, SeatState.ACTIVE)
