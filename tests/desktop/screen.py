@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -33,6 +34,7 @@ from tests.support.agent import AgentProcess
 TOOLS = ("Xvfb", "trayer", "xdotool", "dbus-run-session", "import")
 SCREEN = (720, 480)
 ATSPI_DRIVER = Path(__file__).with_name("atspi.py")
+NOTIFICATION_SERVER = Path(__file__).with_name("notifications.py")
 START_TIMEOUT_S = 20.0
 
 
@@ -239,6 +241,8 @@ class TrayAgent(AgentProcess):
         super().__init__(home, **kw)
         self.desktop = desktop
         self.bus_file = self.home / "session-bus"
+        self.notices_file = self.home / "notifications.jsonl"
+        self._notifier: subprocess.Popen[bytes] | None = None
         self.extra_env.update({"DISPLAY": desktop.display, "PYSTRAY_BACKEND": "gtk"})
         self.extra_env.pop("NO_AT_BRIDGE", None)
 
@@ -267,7 +271,33 @@ class TrayAgent(AgentProcess):
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM to the agent itself; dbus-run-session then ends with the agent's status."""
         self._signal_agent(signal.SIGTERM, timeout)
-        return super().stop(timeout)
+        code = super().stop(timeout)
+        if self._notifier is not None:
+            self._notifier.terminate()
+            self._notifier.wait(timeout=10)
+            self._notifier = None
+        return code
+
+    def serve_notifications(self) -> None:
+        """A notification server on the agent's session bus, recording what it is told."""
+        _, address = self.session_bus()
+        self.notices_file.unlink(missing_ok=True)
+        self._notifier = subprocess.Popen(
+            [sys.executable, str(NOTIFICATION_SERVER), str(self.notices_file)],
+            env={**self.desktop.env, "DBUS_SESSION_BUS_ADDRESS": address},
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self.notices_file.exists():
+            assert self._notifier.poll() is None, "the notification server stopped"
+            assert time.monotonic() < deadline, "the notification server did not start"
+            time.sleep(0.05)
+
+    def notifications(self) -> list[dict[str, str]]:
+        """What the agent showed as desktop notifications, oldest first."""
+        if not self.notices_file.exists():
+            return []
+        lines = self.notices_file.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
 
     def kill(self) -> None:
         self._signal_agent(signal.SIGKILL, 5.0)

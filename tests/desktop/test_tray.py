@@ -156,14 +156,20 @@ def test_every_state_is_drawn_in_the_tray(
 
     # A seat taken away by an administrator.
     agent, _, _ = start_logged_in(make_tray_agent, tray_server, tray_api, "plotter-pc")
+    agent.serve_notifications()
     lease_id = agent.wait_for("active")["lease"]["lease_id"]
     assert tray_api.admin_delete(f"/v1/admin/leases/{lease_id}").status_code == 204
     agent.wait_for("revoked")
     shows(desktop, SeatState.REVOKED)
     shot("revoked")
-    agent.stop()
-    assert "notice: Seat taken away: Your seat on this computer was taken away by an " \
-        "administrator." in agent.logs_text()
+    deadline = time.monotonic() + 10
+    while not agent.notifications():
+        assert time.monotonic() < deadline, "no desktop notification arrived"
+        time.sleep(0.1)
+    assert agent.notifications() == [{
+        "app": "", "summary": "Seat taken away",
+        "body": "Your seat on this computer was taken away by an administrator."}]
+    assert agent.stop() == 0
 
     # Licenses that cannot be used: Support & Upgrade ended, subscription ended.
     for state, terms in [(SeatState.SUPPORT_EXPIRED, {"kind": "perpetual",
