@@ -1,8 +1,8 @@
-"""The desktop's own dialogs (GTK on Linux, MessageBox on Windows, NSAlert on macOS) and
-opening a folder, so that screen readers read them; each OS call is one small function.
+"""The desktop's own dialogs, which screen readers read, and opening a folder.
 
-Call them on the tray's UI thread (the menu's callbacks run there): they are modal
-and return when the user answers.
+A GTK message dialog on Linux, MessageBoxW on Windows, an NSAlert on macOS; each OS
+call is one small function, replaced in tests. Call them on the tray's UI thread (the
+menu's callbacks run there): they are modal and return when the user answers.
 """
 
 from __future__ import annotations
