@@ -35,6 +35,7 @@ TOOLS = ("Xvfb", "trayer", "xdotool", "dbus-run-session", "import")
 SCREEN = (720, 480)
 ATSPI_DRIVER = Path(__file__).with_name("atspi.py")
 NOTIFICATION_SERVER = Path(__file__).with_name("notifications.py")
+SNI_WATCHER = Path(__file__).with_name("sni_watcher.py")
 START_TIMEOUT_S = 20.0
 
 
@@ -242,7 +243,8 @@ class TrayAgent(AgentProcess):
         self.desktop = desktop
         self.bus_file = self.home / "session-bus"
         self.notices_file = self.home / "notifications.jsonl"
-        self._notifier: subprocess.Popen[bytes] | None = None
+        self.items_file = self.home / "status-notifier-items.jsonl"
+        self._helpers: list[subprocess.Popen[bytes]] = []
         self.extra_env.update({"DISPLAY": desktop.display, "PYSTRAY_BACKEND": "gtk"})
         self.extra_env.pop("NO_AT_BRIDGE", None)
 
@@ -272,24 +274,34 @@ class TrayAgent(AgentProcess):
         """SIGTERM to the agent itself; dbus-run-session then ends with the agent's status."""
         self._signal_agent(signal.SIGTERM, timeout)
         code = super().stop(timeout)
-        if self._notifier is not None:
-            self._notifier.terminate()
-            self._notifier.wait(timeout=10)
-            self._notifier = None
+        for helper in self._helpers:
+            helper.terminate()
+            helper.wait(timeout=10)
+        self._helpers.clear()
         return code
 
     def serve_notifications(self) -> None:
         """A notification server on the agent's session bus, recording what it is told."""
+        self._serve(NOTIFICATION_SERVER, self.notices_file)
+
+    def serve_status_notifier_watcher(self) -> None:
+        """An AppIndicator host registry on the agent's session bus, recording its items."""
+        self._serve(SNI_WATCHER, self.items_file)
+
+    def _serve(self, script: Path, out: Path) -> None:
+        """Run a stand-in D-Bus service on the agent's bus; it touches `out` once it owns
+        its name."""
         _, address = self.session_bus()
-        self.notices_file.unlink(missing_ok=True)
-        self._notifier = subprocess.Popen(
-            [sys.executable, str(NOTIFICATION_SERVER), str(self.notices_file)],
+        out.unlink(missing_ok=True)
+        helper = subprocess.Popen(
+            [sys.executable, str(script), str(out)],
             env={**self.desktop.env, "DBUS_SESSION_BUS_ADDRESS": address},
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._helpers.append(helper)
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not self.notices_file.exists():
-            assert self._notifier.poll() is None, "the notification server stopped"
-            assert time.monotonic() < deadline, "the notification server did not start"
+        while not out.exists():
+            assert helper.poll() is None, f"{script.name} stopped"
+            assert time.monotonic() < deadline, f"{script.name} did not start"
             time.sleep(0.05)
 
     def notifications(self) -> list[dict[str, str]]:
