@@ -296,7 +296,11 @@ class TrayApp:
             except SeatkeeperError as exc:
                 log.warning("could not %s: %s", what, exc)
                 reason = getattr(exc, "message", None) or str(exc)
-                self.post(lambda: self.dialogs.tell(messages.failure_prompt(what, reason)))
+                prompt = messages.failure_prompt(what, reason)
+                if self.backend in GLIB_BACKENDS or self.backend == "darwin":
+                    self.post(lambda: self.dialogs.tell(prompt))
+                else:  # MessageBoxW may block this worker thread, not the icon's updates
+                    self.dialogs.tell(prompt)
             except Exception:
                 log.exception("could not %s", what)
             finally:
