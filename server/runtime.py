@@ -9,6 +9,7 @@ import secrets
 import signal
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,7 +48,8 @@ def open_context(args: argparse.Namespace, data: Path) -> Context:
     except SigningKeyError as exc:
         raise StartupError(str(exc)) from None
     return Context(db.session_factory(engine), signer,
-                   LeaseTerms(args.lease_ttl, args.heartbeat_interval), system_clock)
+                   LeaseTerms(args.lease_ttl, args.heartbeat_interval), system_clock,
+                   serialize=nullcontext() if db.is_postgres(engine) else threading.Lock())
 
 
 def _redact(url: str) -> str:

@@ -74,8 +74,10 @@ def _held(session: Session, lic: License, device_id: str, now: int) -> Lease | N
 
 
 def _envelope(session: Session, signer: Any, lease: Lease, lic: License, now: int,
-              terms: LeaseTerms, release_token: str | None = None) -> dict[str, Any]:
-    device = session.get(Device, lease.device_id)
+              terms: LeaseTerms, release_token: str | None = None,
+              device: Device | None = None) -> dict[str, Any]:
+    if device is None:
+        device = session.get(Device, lease.device_id)
     assert device is not None
     body = render.lease_json(session, lease, lic, device, now, ttl_s=terms.ttl_s,
                              heartbeat_interval_s=terms.heartbeat_interval_s,
@@ -86,8 +88,12 @@ def _envelope(session: Session, signer: Any, lease: Lease, lic: License, now: in
 def _renew(session: Session, lease: Lease, now: int, terms: LeaseTerms) -> None:
     lease.expires_at = now + terms.ttl_s
     lease.last_heartbeat_at = now
+    # The UPDATE autoflushes the lease first: leases before their device, the order in which
+    # logout and deactivation lock them too. No need to evaluate the UPDATE against the
+    # session's objects: none of them reads a device's last_heartbeat_at afterwards.
     session.execute(update(Device).where(Device.id == lease.device_id)
-                    .values(last_heartbeat_at=now))
+                    .values(last_heartbeat_at=now),
+                    execution_options={"synchronize_session": False})
 
 
 def acquire(session: Session, caller: Caller, license_id: str | None, app: AppInfo, now: int,
@@ -159,7 +165,16 @@ def heartbeat(session: Session, caller: Caller, lease_id: str, now: int, terms: 
             raise _revoked(lease)
         raise errors.Unauthenticated(
             "The device token is no longer valid. Log in again.")
-    lease = _caller_lease(session, caller, lease_id)
+    # The lease with its license and device in one query (the hot path: one per heartbeat).
+    row = session.execute(
+        select(Lease, License, Device).join(License, License.id == Lease.license_id)
+        .join(Device, Device.id == Lease.device_id).where(Lease.id == lease_id)
+    ).first()
+    if row is None or row[0].account_id != caller.account_id:
+        raise errors.NotFound(f"No lease {lease_id} for this account.")
+    lease, lic, device = row
+    if lease.device_id != caller.device_id:
+        raise errors.Forbidden("This lease belongs to another device of the account.")
     if lease.released_at is not None and lease.release_reason in REVOKING_REASONS:
         raise _revoked(lease)
     if lease.released_at is not None or lease.expires_at <= now:
@@ -167,10 +182,8 @@ def heartbeat(session: Session, caller: Caller, lease_id: str, now: int, terms: 
             "This lease is no longer live (no heartbeat in time, or released). Acquire again.",
             {"lease_id": lease.id})
     _renew(session, lease, now, terms)
-    lic = session.get(License, lease.license_id)
-    assert lic is not None
     session.flush()
-    return _envelope(session, signer, lease, lic, now, terms)
+    return _envelope(session, signer, lease, lic, now, terms, device=device)
 
 
 def _revoked(lease: Lease) -> errors.LeaseRevoked:
