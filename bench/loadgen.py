@@ -18,7 +18,8 @@ Spec (JSON): {"host", "port", "warmup_s", "duration_s", "timeout_s", "watch": {.
 Result (JSON): {"clients", "requests", "answered_total", "errors", "error_kinds",
                 "error_samples", "elapsed_s", "rps", "latency_ms": {"p50", "p90", "p99", "max",
                 "mean"}, "cpu_s": {"loadgen", "server", "postgres", "machine"}, "cpu_total_s"}
-`watch` may name {"server_pid", "postgres_db"} whose CPU to measure over the window.
+`watch` may name {"server_pids", "postgres_db"} whose CPU to measure over the window;
+"ports" (optional) spreads the clients over several servers: client i uses ports[i % n].
 """
 
 from __future__ import annotations
@@ -79,8 +80,9 @@ def percentile(ordered: list[float], q: float) -> float:
 
 
 class Client:
-    def __init__(self, spec: dict[str, Any], requests: list[dict[str, Any]]) -> None:
-        self.host, self.port = spec["host"], int(spec["port"])
+    def __init__(self, spec: dict[str, Any], requests: list[dict[str, Any]],
+                 port: int) -> None:
+        self.host, self.port = spec["host"], port
         # (bytes to send, status expected, substring the body must hold or None)
         self.requests = [(build_request(self.host, self.port, r), int(r.get("expect", 200)),
                           r["must_contain"].encode() if r.get("must_contain") else None)
@@ -159,7 +161,9 @@ class Client:
 
 
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
-    clients = [Client(spec, requests) for requests in spec["clients"]]
+    ports = [int(p) for p in spec.get("ports") or [spec["port"]]]
+    clients = [Client(spec, requests, ports[index % len(ports)])
+               for index, requests in enumerate(spec["clients"])]
     # Connect first, so that connection set-up is not part of anything measured.
     await asyncio.gather(*(client._connect() for client in clients))
     loop_start = time.perf_counter()
@@ -236,8 +240,8 @@ def cpu_sample(watch: dict[str, Any]) -> dict[str, Any]:
     """
     sample: dict[str, Any] = {"loadgen": _cpu_s(), "server": 0.0, "postgres": {},
                               "machine": math.nan}
-    if watch.get("server_pid"):
-        sample["server"] = _proc_cpu_s(watch["server_pid"])[1]
+    for pid in watch.get("server_pids", ()):
+        sample["server"] += _proc_cpu_s(pid)[1]
     database = watch.get("postgres_db")
     if database and os.path.isdir("/proc"):
         for entry in os.listdir("/proc"):
@@ -262,10 +266,10 @@ def cpu_sample(watch: dict[str, Any]) -> dict[str, Any]:
 
 def cpu_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
     delta = {key: after[key] - before[key] for key in ("loadgen", "server", "machine")}
-    # Only backends alive at both ends: one that came or went cannot be split by time.
+    # A backend that came or went in the window cannot be split by time: then no figure.
+    same = before["postgres"].keys() == after["postgres"].keys()
     delta["postgres"] = sum(after["postgres"][pid] - seconds
-                            for pid, seconds in before["postgres"].items()
-                            if pid in after["postgres"])
+                            for pid, seconds in before["postgres"].items()) if same else math.nan
     return delta
 
 

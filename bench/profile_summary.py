@@ -17,15 +17,16 @@ from pathlib import Path
 
 # The first bucket whose pattern matches a frame (from the top of the stack down) gets it.
 BUCKETS: list[tuple[str, str]] = [
-    ("sqlite3 driver (execute/commit)", r"\(sqlalchemy/engine/default\.py.*do_(execute|commit)"
-     r"|do_execute|do_commit|do_rollback|do_begin"),
-    ("psycopg driver", r"psycopg/"),
+    ("database driver (sqlite3 C calls, psycopg)", r"do_execute|do_commit|do_rollback|do_begin"
+     r"|do_ping|psycopg/"),
     ("SQLAlchemy ORM and Core", r"sqlalchemy/"),
     ("Ed25519 signing + canonical JSON", r"server/signing\.py"),
-    ("pydantic / FastAPI serialisation", r"fastapi/(routing|_compat|encoders)|pydantic"),
-    ("anyio thread hand-off", r"anyio/"),
-    ("HTTP (uvicorn, h11, starlette)", r"uvicorn/|h11/|starlette/"),
-    ("asyncio event loop", r"asyncio/"),
+    ("pydantic", r"pydantic"),
+    ("thread hand-off (anyio worker threads, queues, locks)", r"anyio/|threading\.py|queue\.py"),
+    ("FastAPI / Starlette request handling", r"fastapi/|starlette/"),
+    ("HTTP server (uvicorn, h11)", r"uvicorn/|h11/"),
+    ("asyncio event loop", r"asyncio/|selectors\.py"),
+    ("server code (handlers, services, JSON rendering)", r"server/|json/"),
 ]
 
 

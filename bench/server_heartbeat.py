@@ -88,6 +88,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="also measure both workloads paced (open loop) at this many "
                         "requests per second from the largest client count together, latency "
                         "counted from when each request was due (default 100; 0: skip)")
+    parser.add_argument("--processes", type=int, default=1, metavar="N",
+                        help="run N server processes on the same database and spread the "
+                        "clients over them, as uvicorn --workers would (default 1; no wrk "
+                        "cross-check then)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="repeat every measurement this many times and report medians")
     parser.add_argument("--postgres-url",
@@ -118,17 +122,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.clients = sorted({int(c) for c in args.clients.split(",")})
     if not args.clients or args.clients[0] < 1 or args.clients[-1] > 1000:
         parser.error("client counts must be between 1 and 1000")
-    if not (0 < args.duration <= 120 and 0 <= args.warmup <= 60 and 1 <= args.rounds <= 10):
-        parser.error("duration 0-120 s, warm-up 0-60 s, rounds 1-10")
+    if not (0 < args.duration <= 120 and 0 <= args.warmup <= 60 and 1 <= args.rounds <= 10
+            and 1 <= args.processes <= 8):
+        parser.error("duration 0-120 s, warm-up 0-60 s, rounds 1-10, processes 1-8")
     return args
 
 
 # -- the load generator --------------------------------------------------------------------
 
-def run_loadgen(port: int, clients: list[list[dict[str, Any]]], warmup: float,
+def run_loadgen(ports: list[int], clients: list[list[dict[str, Any]]], warmup: float,
                 duration: float, watch: dict[str, Any],
                 rate_per_s: float | None = None) -> dict[str, Any]:
-    spec = {"host": "127.0.0.1", "port": port, "warmup_s": warmup, "duration_s": duration,
+    spec = {"host": "127.0.0.1", "ports": ports, "warmup_s": warmup, "duration_s": duration,
             "timeout_s": 30.0, "clients": clients, "watch": watch, "rate_per_s": rate_per_s}
     done = subprocess.run([sys.executable, str(LOADGEN)], input=json.dumps(spec), text=True,
                           capture_output=True, timeout=warmup + duration + 120, check=False)
@@ -150,7 +155,7 @@ def stub_ceiling(clients: list[int], warmup: float, duration: float) -> list[dic
             raise RuntimeError("the stub server did not start")
         rows = []
         for count in clients:
-            result = run_loadgen(port, [[{"method": "GET", "path": "/v1/health"}]] * count,
+            result = run_loadgen([port], [[{"method": "GET", "path": "/v1/health"}]] * count,
                                  warmup, duration, {})
             rows.append({"clients": count, "rps": result["rps"],
                          "p50_ms": result["latency_ms"]["p50"],
@@ -344,16 +349,24 @@ def bench_backend(backend: str, args: argparse.Namespace, stack: ExitStack,
     if args.server_pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (args.server_pythonpath, os.environ.get("PYTHONPATH")) if p)
-    server = ServerProcess(db_url, home=home / "home", signing_key_path=key, lease_ttl=900,
-                           heartbeat_interval=300, extra_args=args.server_arg, env=env)
-    stack.enter_context(server)
+    # One server, or several on one database (what `--workers` would be), one after the
+    # other so that only the first applies the migrations; clients are spread over them.
+    servers: list[ServerProcess] = []
+    for number in range(args.processes):
+        server = ServerProcess(db_url, home=home / f"home{number}", signing_key_path=key,
+                               lease_ttl=900, heartbeat_interval=300,
+                               admin_token=servers[0].admin_token if servers else None,
+                               extra_args=args.server_arg, env=env)
+        servers.append(stack.enter_context(server))
+    server = servers[0]
     started = int(time.time())
-    print(f"[{backend}] server pid {server.pid} on {server.url}; logging in "
-          f"{args.clients[-1]} devices", flush=True)
+    print(f"[{backend}] server pid(s) {' '.join(str(s.pid) for s in servers)} on "
+          f"{' '.join(s.url for s in servers)}; logging in {args.clients[-1]} devices",
+          flush=True)
     devices = args.clients[-1]
     license_ids, leases = populate(server.url, server.admin_token, devices, args.licenses)
     writes = LeaseWrites(db_url if backend == "postgres" else None)
-    watch = {"server_pid": server.pid,
+    watch = {"server_pids": [s.pid for s in servers],
              "postgres_db": make_url(db_url).database if backend == "postgres" else None}
     rounds: list[list[dict[str, Any]]] = []
     profile = None
@@ -372,7 +385,7 @@ def bench_backend(backend: str, args: argparse.Namespace, stack: ExitStack,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         load = os.getloadavg()[0]
         written = writes.read()
-        result = run_loadgen(server.port, workload_clients(workload, leases, count),
+        result = run_loadgen([s.port for s in servers], workload_clients(workload, leases, count),
                              args.warmup, args.duration, watch, rate)
         if spy is not None:
             spy.wait(timeout=60)
@@ -403,7 +416,7 @@ def bench_backend(backend: str, args: argparse.Namespace, stack: ExitStack,
                 rows.append(measure(workload, args.clients[-1], round_no, False, args.paced))
         rounds.append(rows)
     crosscheck = []
-    if wrk:
+    if wrk and len(servers) == 1:
         top = args.clients[-1]
         for workload in WORKLOADS:
             row = run_wrk(wrk, server.url, top, args.duration, home,
@@ -498,6 +511,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"{cfg['warmup_s']:g} s warm-up per cell, {cfg['rounds']} round(s) (medians); "
         f"{cfg['clients'][-1]} devices x {cfg['licenses']} licenses = "
         f"{cfg['clients'][-1] * cfg['licenses']} leases shared out among the clients; "
+        f"{cfg['server_processes']} server process(es); "
         f"server args: {' '.join(cfg['server_args']) or '(defaults)'}"
         f"{'; PYTHONPATH+=' + cfg['server_pythonpath'] if cfg['server_pythonpath'] else ''}.",
         "",
@@ -617,6 +631,7 @@ def main(argv: list[str] | None = None) -> int:
                    "duration_s": args.duration, "warmup_s": args.warmup,
                    "rounds": args.rounds, "label": args.label, "server_args": args.server_arg,
                    "licenses": args.licenses, "paced_rps": args.paced,
+                   "server_processes": args.processes,
                    "server_pythonpath": args.server_pythonpath,
                    "generator": "bench/loadgen.py (asyncio, 1 process)"},
         "environment": environment(), "stub": [], "backends": []}
