@@ -5,12 +5,11 @@ only under its lock; every change goes through `_apply`, which decides the state
 the pure `decide`, logs `from -> to`, and notifies subscribers (the tray, `watch`).
 Network work runs on the scheduler's worker threads: the seat job (acquire and
 heartbeat), the outbox job (queued releases and logouts) and, while something waits
-for the server, a cheap connectivity probe.
+for the server, a cheap connectivity probe; their bodies are in `work.py`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import queue
@@ -23,7 +22,6 @@ from typing import Any
 
 from agent.config import Config
 from agent.core import errors
-from agent.core.backoff import Backoff, heartbeat_delay
 from agent.core.protocol import LeaseEnvelope, SeatHolder
 from agent.core.state import Facts, Holder, SeatRefusal, Status, decide
 from agent.service import session as saved
@@ -33,12 +31,10 @@ from agent.service.identity import device_fingerprint, device_platform
 from agent.service.jobs import Jobs
 from agent.service.outbox import Outbox, deliver
 from agent.service.view import build_status
+from agent.service.work import Work
 
 log = logging.getLogger("seatkeeper.agent")
 
-PROBE_EVERY_S = 1.0
-REFUSALS_WITH_RETRY = (errors.SeatLimitReached, errors.NoLicense, errors.SupportExpired,
-                       errors.LicenseExpired)
 # Failures no retry can mend: the person must fix something (trust, server, config).
 MUST_FIX = (errors.TLSError, errors.BadSignature, errors.InsecureServerURL)
 
@@ -47,7 +43,7 @@ def _utcnow(clock: Callable[[], float]) -> dt.datetime:
     return dt.datetime.fromtimestamp(clock(), dt.UTC)
 
 
-class Agent:
+class Agent(Work):
     """The control interface both front ends use; the daemon runs its jobs."""
 
     def __init__(self, config: Config, *, clock: Callable[[], float] = time.time,
@@ -151,6 +147,40 @@ class Agent:
         self._kick("outbox")
         return self.status()
 
+    def release_now(self, reason: str, budget_s: float) -> bool:
+        """Release the seat and deliver it on this thread within `budget_s` (shutdown's way).
+
+        The release is queued durably first; if the server does not confirm it in time,
+        it stays in the outbox for the next start. True when the server confirmed it.
+        """
+        deadline = time.monotonic() + budget_s
+        with self._lock:
+            self._apply(replace(self._facts, seat_released=True, refusal=None))
+            self._queue_release(reason)
+            url = self._session.server_url if self._session else None
+        if url is None or not self._outbox_lock.acquire(timeout=max(0.0, budget_s)):
+            return False
+        try:
+            left = deadline - time.monotonic()
+            if left > 0.05:
+                # connect and read each get half the time left: the sum stays in budget
+                client = Client(url, token=self._token, ca_bundle=self.config.ca_bundle,
+                                timeout=(left / 2, left / 2))
+                try:
+                    deliver(self.outbox, client, url)
+                finally:
+                    client.close()
+        finally:
+            self._outbox_lock.release()
+        with self._lock:
+            self._refresh_outbox_facts()
+        return not any(item.kind == "release" for item in self.outbox.pending())
+
+    def resumed(self) -> None:
+        """Back from sleep: heartbeat at once (a lease that expired meanwhile is taken again)."""
+        self._kick("seat")
+        self._kick("outbox")
+
     def acquire(self, license_id: str | None = None) -> Status:
         """Ask for a seat now (after a release, Discovery mode, or to retry a refusal at once).
 
@@ -233,143 +263,6 @@ class Agent:
         """Run `job` soon; `again` is a job rescheduling itself (never delays a kick)."""
         if self.jobs is not None:
             self.jobs.schedule(job, delay, keep_sooner=again)
-
-    def _seat_job(self) -> None:
-        with self._seat_lock:
-            delay = self._seat_round()
-        if delay is not None:
-            self._kick("seat", delay, again=True)
-
-    def _seat_round(self) -> float | None:
-        with self._lock:
-            facts, envelope = self._facts, self._envelope
-            if (self._token is None or facts.logout_pending or facts.seat_released
-                    or facts.discovery_chosen
-                    or (facts.refusal is not None and facts.refusal.code == "LEASE_REVOKED")):
-                return None
-            client = self._client("seat")
-        kept_token = None
-        try:
-            if envelope is not None:
-                try:
-                    fresh = client.heartbeat(envelope.lease.lease_id)
-                except (errors.LeaseExpired, errors.NotFound):
-                    log.info("lease %s ended on the server; asking for a seat again",
-                             envelope.lease.lease_id)
-                    fresh, kept_token = self._acquire(client)
-            else:
-                fresh, kept_token = self._acquire(client)
-        except errors.LeaseRevoked as exc:
-            self._refused(exc, drop_lease=True)
-            return None
-        except errors.Unauthenticated as exc:
-            self._signed_out_by_server(exc)
-            return None
-        except REFUSALS_WITH_RETRY as exc:
-            self._refused(exc, drop_lease=True)
-            return self.config.seat_retry_s
-        except (errors.RateLimited, errors.Unavailable) as exc:
-            self._refused(exc, drop_lease=False)
-            return getattr(exc, "retry_after", None) or self._seat_backoff()
-        except errors.Refusal as exc:
-            self._refused(exc, drop_lease=False)
-            return self._seat_backoff()
-        except errors.NetworkError as exc:
-            self._contact_failed(exc, client)
-            return self._seat_backoff()
-        self._seat_failures = 0
-        self._took(fresh, client, kept_token)
-        return heartbeat_delay(fresh.lease.heartbeat_interval_s, self._rng)
-
-    def _acquire(self, client: Client) -> tuple[LeaseEnvelope, str | None]:
-        """Ask for a seat: the lease, and its release token if we had queued it to give back.
-
-        A device that still holds a lease gets that same lease back, renewed. If its
-        release still waits in the outbox, delivering it afterwards would end the seat
-        shown as held; so, while a release waits, ask with no delivery in flight (under
-        the outbox lock) and cancel the queued release of the lease we got back.
-        """
-        queued = any(item.kind == "release" for item in self.outbox.pending())
-        with self._outbox_lock if queued else contextlib.nullcontext():
-            envelope = client.acquire(
-                app_name=self.config.app_name, app_version=self.config.app_version,
-                app_release_date=self.config.app_release_date, license_id=self._license_id)
-            kept = [item for item in self.outbox.pending() if item.kind == "release"
-                    and item.lease_id == envelope.lease.lease_id] if queued else []
-            for item in kept:
-                self.outbox.mark_done(item.id)
-        if not kept:
-            return envelope, None
-        log.info("the server gave back lease %s, whose release was still queued: keeping "
-                 "the seat, the release is cancelled", envelope.lease.lease_id)
-        with self._lock:
-            self._refresh_outbox_facts()
-        return envelope, next((i.release_token for i in kept if i.release_token), None)
-
-    def _seat_backoff(self) -> float:
-        self._seat_failures += 1
-        self._kick("probe", PROBE_EVERY_S)
-        return max(1.0, Backoff().delay(self._seat_failures - 1, self._rng))
-
-    def _outbox_job(self) -> None:
-        with self._outbox_lock:
-            pending = self.outbox.pending()
-            if not pending:
-                self._after_outbox()
-                return
-            had_logout = any(item.kind == "logout" for item in pending)
-            servers = {item.server_url for item in pending}
-            failed = False
-            for url in servers:
-                fallback = self._session.server_url if self._session else None
-                target = url or fallback
-                if target is None:
-                    continue
-                client = self._client("outbox:" + target, target)
-                remaining = [i for i in self.outbox.pending() if i.server_url in (url, None)]
-                delivered = deliver(self.outbox, client, target)
-                failed = failed or delivered < len(remaining)
-            self._after_outbox(had_logout)
-        if failed:
-            self._outbox_failures += 1
-            self._kick("probe", PROBE_EVERY_S)
-            self._kick("outbox", max(1.0, Backoff().delay(self._outbox_failures - 1, self._rng)),
-                       again=True)
-        else:
-            self._outbox_failures = 0
-
-    def _after_outbox(self, had_logout: bool = False) -> None:
-        with self._lock:
-            self._refresh_outbox_facts()
-            if had_logout and not self._facts.logout_pending:
-                log.info("the queued logout was delivered: the seat is free and the token "
-                         "revoked")
-                self._message = "Logged out: your seat is free for another device."
-                self._apply(self._facts)
-
-    def _probe_job(self) -> None:
-        """While something waits for the server, ask it cheaply whether it is back.
-
-        A failure the person must fix (an untrusted certificate, a forged lease) is not
-        waiting for the network: probing would only re-ask once a second, forever; the
-        seat job's own backoff retries it.
-        """
-        with self._lock:
-            facts = self._facts
-            waiting = ((facts.contact_failure is not None and facts.error is None)
-                       or facts.pending_items)
-            url = self._session.server_url if self._session else None
-        if not waiting or url is None:
-            return
-        client = self._client("probe", url, timeout=(2.0, 3.0))
-        try:
-            client.health()
-        except errors.SeatkeeperError:
-            self._kick("probe", PROBE_EVERY_S, again=True)
-            return
-        log.info("the license server answers again")
-        self._seat_failures = self._outbox_failures = 0
-        self.connectivity_hint()
 
     # -- facts -------------------------------------------------------------------------
 

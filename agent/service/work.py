@@ -1,0 +1,196 @@
+"""The daemon's network work, as the Agent's jobs: the seat, the outbox, the probe.
+
+The seat job acquires and heartbeats; the outbox job delivers queued releases and
+logouts; while anything waits for the server, the probe asks `/v1/health` once a
+second and, when it answers, kicks the other two. They run on the scheduler's worker
+threads and change the Agent's facts only through its methods (`_took`, `_refused`,
+`_contact_failed`, `_apply`), under its lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import threading
+from collections.abc import Callable
+
+from agent.config import Config
+from agent.core import errors
+from agent.core.backoff import Backoff, heartbeat_delay
+from agent.core.protocol import LeaseEnvelope
+from agent.core.state import Facts
+from agent.service import session as saved
+from agent.service.client import Client
+from agent.service.outbox import Outbox, deliver
+
+log = logging.getLogger("seatkeeper.agent")
+
+PROBE_EVERY_S = 1.0
+REFUSALS_WITH_RETRY = (errors.SeatLimitReached, errors.NoLicense, errors.SupportExpired,
+                       errors.LicenseExpired)
+
+
+class Work:
+    """The job bodies; `Agent` provides the state they read and the methods they call."""
+
+    config: Config
+    outbox: Outbox
+    _lock: threading.RLock
+    _seat_lock: threading.Lock
+    _outbox_lock: threading.Lock
+    _rng: random.Random
+    _facts: Facts
+    _session: saved.Session | None
+    _envelope: LeaseEnvelope | None
+    _token: str | None
+    _license_id: str | None
+    _message: str | None
+    _seat_failures: int
+    _outbox_failures: int
+    _kick: Callable[..., None]
+    _client: Callable[..., Client]
+    _took: Callable[..., None]
+    _refused: Callable[..., None]
+    _contact_failed: Callable[..., None]
+    _signed_out_by_server: Callable[..., None]
+    _refresh_outbox_facts: Callable[[], None]
+    _apply: Callable[[Facts], None]
+    connectivity_hint: Callable[[], None]
+
+    def _seat_job(self) -> None:
+        with self._seat_lock:
+            delay = self._seat_round()
+        if delay is not None:
+            self._kick("seat", delay, again=True)
+
+    def _seat_round(self) -> float | None:
+        with self._lock:
+            facts, envelope = self._facts, self._envelope
+            if (self._token is None or facts.logout_pending or facts.seat_released
+                    or facts.discovery_chosen
+                    or (facts.refusal is not None and facts.refusal.code == "LEASE_REVOKED")):
+                return None
+            client = self._client("seat")
+        kept_token = None
+        try:
+            if envelope is not None:
+                try:
+                    fresh = client.heartbeat(envelope.lease.lease_id)
+                except (errors.LeaseExpired, errors.NotFound):
+                    log.info("lease %s ended on the server; asking for a seat again",
+                             envelope.lease.lease_id)
+                    fresh, kept_token = self._acquire(client)
+            else:
+                fresh, kept_token = self._acquire(client)
+        except errors.LeaseRevoked as exc:
+            self._refused(exc, drop_lease=True)
+            return None
+        except errors.Unauthenticated as exc:
+            self._signed_out_by_server(exc)
+            return None
+        except REFUSALS_WITH_RETRY as exc:
+            self._refused(exc, drop_lease=True)
+            return self.config.seat_retry_s
+        except (errors.RateLimited, errors.Unavailable) as exc:
+            self._refused(exc, drop_lease=False)
+            return getattr(exc, "retry_after", None) or self._seat_backoff()
+        except errors.Refusal as exc:
+            self._refused(exc, drop_lease=False)
+            return self._seat_backoff()
+        except errors.NetworkError as exc:
+            self._contact_failed(exc, client)
+            return self._seat_backoff()
+        self._seat_failures = 0
+        self._took(fresh, client, kept_token)
+        return heartbeat_delay(fresh.lease.heartbeat_interval_s, self._rng)
+
+    def _acquire(self, client: Client) -> tuple[LeaseEnvelope, str | None]:
+        """Ask for a seat: the lease, and its release token if we had queued it to give back.
+
+        A device that still holds a lease gets that same lease back, renewed. If its
+        release still waits in the outbox, delivering it afterwards would end the seat
+        shown as held; so, while a release waits, ask with no delivery in flight (under
+        the outbox lock) and cancel the queued release of the lease we got back.
+        """
+        queued = any(item.kind == "release" for item in self.outbox.pending())
+        with self._outbox_lock if queued else contextlib.nullcontext():
+            envelope = client.acquire(
+                app_name=self.config.app_name, app_version=self.config.app_version,
+                app_release_date=self.config.app_release_date, license_id=self._license_id)
+            kept = [item for item in self.outbox.pending() if item.kind == "release"
+                    and item.lease_id == envelope.lease.lease_id] if queued else []
+            for item in kept:
+                self.outbox.mark_done(item.id)
+        if not kept:
+            return envelope, None
+        log.info("the server gave back lease %s, whose release was still queued: keeping "
+                 "the seat, the release is cancelled", envelope.lease.lease_id)
+        with self._lock:
+            self._refresh_outbox_facts()
+        return envelope, next((i.release_token for i in kept if i.release_token), None)
+
+    def _seat_backoff(self) -> float:
+        self._seat_failures += 1
+        self._kick("probe", PROBE_EVERY_S)
+        return max(1.0, Backoff().delay(self._seat_failures - 1, self._rng))
+
+    def _outbox_job(self) -> None:
+        with self._outbox_lock:
+            pending = self.outbox.pending()
+            if not pending:
+                self._after_outbox()
+                return
+            had_logout = any(item.kind == "logout" for item in pending)
+            servers = {item.server_url for item in pending}
+            failed = False
+            for url in servers:
+                fallback = self._session.server_url if self._session else None
+                target = url or fallback
+                if target is None:
+                    continue
+                client = self._client("outbox:" + target, target)
+                remaining = [i for i in self.outbox.pending() if i.server_url in (url, None)]
+                delivered = deliver(self.outbox, client, target)
+                failed = failed or delivered < len(remaining)
+            self._after_outbox(had_logout)
+        if failed:
+            self._outbox_failures += 1
+            self._kick("probe", PROBE_EVERY_S)
+            self._kick("outbox", max(1.0, Backoff().delay(self._outbox_failures - 1, self._rng)),
+                       again=True)
+        else:
+            self._outbox_failures = 0
+
+    def _after_outbox(self, had_logout: bool = False) -> None:
+        with self._lock:
+            self._refresh_outbox_facts()
+            if had_logout and not self._facts.logout_pending:
+                log.info("the queued logout was delivered: the seat is free and the token "
+                         "revoked")
+                self._message = "Logged out: your seat is free for another device."
+                self._apply(self._facts)
+
+    def _probe_job(self) -> None:
+        """While something waits for the server, ask it cheaply whether it is back.
+
+        A failure the person must fix (an untrusted certificate, a forged lease) is not
+        waiting for the network: probing would only re-ask once a second, forever; the
+        seat job's own backoff retries it.
+        """
+        with self._lock:
+            facts = self._facts
+            waiting = ((facts.contact_failure is not None and facts.error is None)
+                       or facts.pending_items)
+            url = self._session.server_url if self._session else None
+        if not waiting or url is None:
+            return
+        client = self._client("probe", url, timeout=(2.0, 3.0))
+        try:
+            client.health()
+        except errors.SeatkeeperError:
+            self._kick("probe", PROBE_EVERY_S, again=True)
+            return
+        log.info("the license server answers again")
+        self._seat_failures = self._outbox_failures = 0
+        self.connectivity_hint()
