@@ -166,9 +166,12 @@ def heartbeat(session: Session, caller: Caller, lease_id: str, now: int, terms: 
         raise errors.Unauthenticated(
             "The device token is no longer valid. Log in again.")
     # The lease with its license and device in one query (the hot path: one per heartbeat).
+    # Locking the lease row on PostgreSQL makes a heartbeat and a release of the same
+    # lease take turns: a heartbeat never answers 200 for a lease released meanwhile.
     row = session.execute(
         select(Lease, License, Device).join(License, License.id == Lease.license_id)
         .join(Device, Device.id == Lease.device_id).where(Lease.id == lease_id)
+        .with_for_update(of=Lease)
     ).first()
     if row is None or row[0].account_id != caller.account_id:
         raise errors.NotFound(f"No lease {lease_id} for this account.")
