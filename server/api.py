@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response, Security
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.exc import IntegrityError
 
 from server import errors, schemas
 from server.context import Context
-from server.services import accounts, auth, devices, seats
+from server.services import accounts, auth, device_grant, devices, seats
 from server.services.auth import Caller
 from server.timeutil import parse_rfc3339, to_rfc3339
 
@@ -49,7 +50,8 @@ def admin(request: Request, creds: AdminToken) -> None:
         auth.require_admin(session, _token(creds))
 
 
-_PUBLIC = frozenset({"/v1/health", "/v1/keys", "/v1/auth/password"})
+_PUBLIC = frozenset({"/v1/health", "/v1/keys", "/v1/auth/password", "/v1/auth/device",
+                     "/v1/auth/device/token"})
 
 
 def credential_refusal(request: Request) -> errors.ApiError | None:
@@ -109,6 +111,28 @@ def login_password(request: Request, body: schemas.PasswordLogin) -> dict[str, A
         with c.transaction() as session:
             return auth.complete_login(session, email, device.fingerprint, device.name,
                                        device.platform, c.now())
+
+
+def device_authorize(request: Request, body: schemas.DeviceInfo) -> dict[str, Any]:
+    c = ctx(request)
+    with c.transaction() as session:
+        return device_grant.start(session, body.fingerprint, body.name, body.platform,
+                                  c.now(), str(request.base_url))
+
+
+def device_token(request: Request, body: schemas.DeviceCodeRequest) -> Any:
+    c = ctx(request)
+    try:
+        with c.transaction() as session:
+            outcome = device_grant.redeem(session, body.device_code, c.now())
+    except IntegrityError:
+        # A password login from the same machine created the device first: join it.
+        with c.transaction() as session:
+            outcome = device_grant.redeem(session, body.device_code, c.now())
+    if isinstance(outcome, str):
+        return JSONResponse({"error": outcome}, status_code=400,
+                            headers={"Cache-Control": "no-store"})
+    return outcome
 
 
 # -- device --------------------------------------------------------------------------------

@@ -17,12 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server import __version__, api, errors, schemas
+from server import __version__, api, errors, portal, schemas
 from server.context import Context
 from server.services import seats
 
 log = logging.getLogger("seatkeeper.server")
 MAX_BODY = 1024 * 1024
+GRANT_TOKEN_PATH = "/v1/auth/device/token"  # noqa: S105 (a path, not a secret)
 
 
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again",
@@ -41,6 +42,8 @@ ROUTES: list[tuple[str, str, Callable[..., Any], int, Any, tuple[int, ...]]] = [
     ("GET",    "/v1/health",                        api.health,               200, schemas.Health,        ()),
     ("GET",    "/v1/keys",                          api.keys,                 200, schemas.Keys,          ()),
     ("POST",   "/v1/auth/password",                 api.login_password,       200, schemas.LoginResult,   (*_BODY, 401, 429)),
+    ("POST",   "/v1/auth/device",                   api.device_authorize,     200, schemas.DeviceAuthorization, _BODY),
+    ("POST",   "/v1/auth/device/token",             api.device_token,         200, schemas.LoginResult,   (400, 413)),
     ("POST",   "/v1/auth/logout",                   api.logout,               204, None,                  _AUTH),
     ("GET",    "/v1/account",                       api.account,              200, schemas.AccountOut,    _AUTH),
     ("PUT",    "/v1/account/remote-deactivation",   api.remote_deactivation,  200, schemas.Enabled,       (*_BODY, 401, 409)),
@@ -63,6 +66,9 @@ def create_app(context: Context, *, sweep_every_s: float | None = None) -> FastA
     app.state.ctx = context
     for method, path, handler, status, model, failures in ROUTES:
         extra: dict[int | str, dict[str, Any]] = _errors(*failures, 503)
+        if path == GRANT_TOKEN_PATH:
+            extra[400] = {"model": schemas.DeviceGrantError,
+                          "description": "Not (yet) a login: RFC 8628's `error`"}
         if path == "/v1/seats":
             extra[200] = {"model": schemas.LeaseEnvelope,
                           "description": "The lease this device already holds, renewed"}
@@ -72,6 +78,7 @@ def create_app(context: Context, *, sweep_every_s: float | None = None) -> FastA
                           response_model=model, responses=extra,
                           response_model_exclude_unset=True,
                           response_class=JSONResponse if status != 204 else _NoContent)
+    app.include_router(portal.router)
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     app.add_middleware(NulPath)
@@ -132,11 +139,19 @@ def _install_error_handlers(app: FastAPI) -> None:
             else:
                 fields[name] = str(problem.get("msg", "is not valid")).removeprefix("Value error, ")
         listing = "; ".join(f"{k} {v}" for k, v in fields.items())
+        if request.url.path == GRANT_TOKEN_PATH:  # RFC 8628 (RFC 6749) shape here
+            return JSONResponse({"error": "invalid_request",
+                                 "error_description": f"The request is not valid: {listing}."},
+                                status_code=400)
         return _error(errors.InvalidRequest(f"The request is not valid: {listing}.",
                                             {"fields": fields}))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400 and request.url.path == GRANT_TOKEN_PATH:
+            return JSONResponse({"error": "invalid_request",
+                                 "error_description": "The body is not valid JSON."},
+                                status_code=400)
         if exc.status_code == 400:  # the framework could not read the body at all
             refusal = await run_in_threadpool(api.credential_refusal, request)
             return _error(refusal or errors.InvalidRequest(

@@ -128,3 +128,34 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class DeviceCode(Base):
+    """A pending device login (RFC 8628): the device code is stored only as its hash."""
+
+    __tablename__ = "device_codes"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_code: Mapped[str] = mapped_column(String(16), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(256))
+    name: Mapped[str] = mapped_column(String(200))
+    platform: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    interval_s: Mapped[int] = mapped_column(Integer)
+    last_polled_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # pending | approved | denied | redeemed
+    status: Mapped[str] = mapped_column(String(12))
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
+
+
+class PortalSession(Base):
+    """A signed-in portal browser: the cookie is stored only as its hash, with its CSRF token."""
+
+    __tablename__ = "portal_sessions"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)

@@ -210,3 +210,24 @@ class LiveLease(BaseModel):
 
 class AdminLicense(LicenseOut):
     leases: list[LiveLease]
+
+
+class DeviceCodeRequest(Request):
+    device_code: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class DeviceAuthorization(BaseModel):
+    device_code: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str
+    interval: int
+    expires_in: int
+
+
+class DeviceGrantError(BaseModel):
+    """The token endpoint's errors, in RFC 8628's shape rather than the protocol's."""
+
+    error: Literal["authorization_pending", "slow_down", "access_denied", "expired_token",
+                   "invalid_request"]
+    error_description: str | None = None

@@ -58,7 +58,7 @@ def set_remote_deactivation(session: Session, caller: Caller, enabled: bool, now
     if account.remote_deactivation != enabled:
         account.remote_deactivation = enabled
         audit.record(session, now, "remote_deactivation_" + ("on" if enabled else "off"),
-                     account_id=account.id, device_id=caller.device_id)
+                     account_id=account.id, device_id=caller.device_id or None)
     return enabled
 
 
@@ -81,5 +81,6 @@ def deactivate(session: Session, caller: Caller, device_id: str, now: int) -> di
                     .values(revoked_at=now, revoked_reason="remote_deactivation"))
     device.logged_in = False
     audit.record(session, now, "deactivate", account_id=account.id, device_id=device.id,
-                 detail=f"by device {caller.device_id}")
+                 detail=f"by device {caller.device_id}" if caller.device_id
+                 else "from the portal")
     return render.device_json(session, device, caller.device_id, now)

@@ -9,11 +9,13 @@ import pytest
 
 from tests.support.api import Api, expect
 
-# PROTOCOL.md's endpoint table. (The device grant, /v1/auth/device*, comes with the portal.)
+# PROTOCOL.md's endpoint table, the device grant included (the portal's pages are not API).
 PROTOCOL = {
     ("GET", "/v1/health"): ("none", set()),
     ("GET", "/v1/keys"): ("none", set()),
     ("POST", "/v1/auth/password"): ("none", {400, 401, 413, 429}),
+    ("POST", "/v1/auth/device"): ("none", {400, 413}),
+    ("POST", "/v1/auth/device/token"): ("none", {400, 413}),
     ("POST", "/v1/auth/logout"): ("device", {401}),
     ("GET", "/v1/account"): ("device", {401}),
     ("PUT", "/v1/account/remote-deactivation"): ("device", {400, 401, 409}),
@@ -31,6 +33,8 @@ SECURITY: dict[str, list[dict[str, list[str]]] | None] = {
     "none": None, "device": [{"deviceToken": []}], "admin": [{"adminToken": []}],
     "release": [{"deviceToken": []}, {"releaseToken": []}]}
 ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+GRANT_ERROR_REF = {"$ref": "#/components/schemas/DeviceGrantError"}
+GRANT_TOKEN = ("POST", "/v1/auth/device/token")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +73,18 @@ def test_each_operation_documents_its_errors_with_the_error_body(doc: dict[str, 
         assert PROTOCOL[key][1] | {503} <= documented, key
         for status in documented:
             content = op["responses"][str(status)]["content"]["application/json"]
+            if key == GRANT_TOKEN and status == 400:
+                continue  # RFC 8628's shape: see the test below
             assert content["schema"] == ERROR_REF, (key, status)
+
+
+def test_the_device_token_endpoint_documents_the_rfc_error_shape(doc: dict[str, Any]) -> None:
+    """The token endpoint's 400 is RFC 8628's `{"error": ...}`, with its four answers."""
+    op = operations(doc)[GRANT_TOKEN]
+    content = op["responses"]["400"]["content"]["application/json"]
+    assert content["schema"] == GRANT_ERROR_REF
+    codes = set(schema(doc, "DeviceGrantError")["properties"]["error"]["enum"])
+    assert {"authorization_pending", "slow_down", "access_denied", "expired_token"} <= codes
 
 
 def test_retry_after_is_documented_for_429_and_503(doc: dict[str, Any]) -> None:

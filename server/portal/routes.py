@@ -1,0 +1,246 @@
+"""Portal routes: sign in and out, the account page, its two actions, device-login approval.
+
+Every form carries a CSRF token: the session's once signed in, and before that one kept
+in a short-lived cookie of its own (double submit). Pages work without JavaScript.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse
+
+from server import errors, security
+from server.context import Context
+from server.portal import sessions, views
+from server.portal.sessions import Visitor
+from server.services import accounts, auth, device_grant, devices
+from server.services.auth import Caller
+
+router = APIRouter(prefix="/portal", include_in_schema=False)
+
+NOTICES = {
+    "switch-on": "Remote device deactivation is on.",
+    "switch-off": "Remote device deactivation is off.",
+    "deactivated": "The device is deactivated: its seat is free and it is signed out.",
+}
+
+
+def _ctx(request: Request) -> Context:
+    context: Context = request.app.state.ctx
+    return context
+
+
+async def _form(request: Request) -> dict[str, str]:
+    fields = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=20)
+    return {name: values[0] for name, values in fields.items()}
+
+
+def _visitor(request: Request) -> Visitor | None:
+    c = _ctx(request)
+    with c.transaction() as session:
+        return sessions.find(session, request.cookies.get(sessions.COOKIE), c.now())
+
+
+def _set_cookie(request: Request, response: Response, name: str, value: str,
+                max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, path="/portal", httponly=True,
+                        samesite="lax", secure=request.url.scheme == "https")
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _sign_in_first(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return _redirect(f"/portal/sign-in?next={quote(target, safe='')}")
+
+
+def _refused_form() -> Response:
+    return views.page("message.html", status=403, title="Form refused",
+                      heading="This form cannot be accepted",
+                      text="It was not sent from this page, or the page is out of date. "
+                           "Go back, reload the page and try again.")
+
+
+def _portal_caller(visitor: Visitor) -> Caller:
+    return Caller("", visitor.account_id, "", None)
+
+
+# -- sign in and out -------------------------------------------------------------------
+
+@router.get("")
+def home(request: Request) -> Response:
+    return _redirect("/portal/account" if _visitor(request) else "/portal/sign-in")
+
+
+@router.get("/static/portal.css")
+def stylesheet() -> Response:
+    return FileResponse(views.HERE / "static" / "portal.css", media_type="text/css")
+
+
+def _sign_in_page(request: Request, status: int = 200, error: str | None = None,
+                  email: str = "", target: str = "") -> Response:
+    csrf = request.cookies.get(sessions.PRE_COOKIE) or sessions.new_csrf()
+    response = views.page("sign_in.html", status=status, title="Sign in", csrf=csrf,
+                          error=error, email=email, next=target)
+    _set_cookie(request, response, sessions.PRE_COOKIE, csrf, 3600)
+    return response
+
+
+@router.get("/sign-in")
+def sign_in_form(request: Request, next: str = "") -> Response:
+    return _sign_in_page(request, target=next)
+
+
+def _safe_next(target: str) -> str:
+    ok = target.startswith("/portal/") and not target.startswith("//") and "\\" not in target
+    return target if ok else "/portal/account"
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request) -> Response:
+    form = await _form(request)
+    if not sessions.csrf_ok(request.cookies.get(sessions.PRE_COOKIE), form.get("csrf")):
+        return _refused_form()
+    c = _ctx(request)
+    email = accounts.normalise_email(form.get("email", ""))[:320]
+    target = form.get("next", "")
+    address = request.client.host if request.client else "unknown"
+    try:
+        with c.transaction() as session:
+            auth.check_rate_limit(session, email, address, c.now())
+            stored = auth.password_hash_for(session, email)
+    except errors.RateLimited as exc:
+        response = _sign_in_page(request, 429, exc.message, email, target)
+        response.headers.update(exc.headers or {})
+        return response
+    if not security.verify_password(stored, form.get("password", "")[:1024]):
+        with c.transaction() as session:
+            auth.record_failure(session, email, address, c.now())
+        return _sign_in_page(request, 401, "The email or the password is wrong.", email, target)
+    with c.transaction() as session:
+        account = accounts.find_account(session, email)
+        assert account is not None
+        cookie = sessions.create(session, account.id, c.now())
+    response = _redirect(_safe_next(target))
+    _set_cookie(request, response, sessions.COOKIE, cookie, sessions.SESSION_TTL_S)
+    response.delete_cookie(sessions.PRE_COOKIE, path="/portal")
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request) -> Response:
+    visitor, form = _visitor(request), await _form(request)
+    if visitor is None:
+        return _redirect("/portal/sign-in")
+    if not sessions.csrf_ok(visitor.csrf, form.get("csrf")):
+        return _refused_form()
+    with _ctx(request).transaction() as session:
+        sessions.end(session, visitor)
+    response = _redirect("/portal/sign-in")
+    response.delete_cookie(sessions.COOKIE, path="/portal")
+    return response
+
+
+# -- the account page and its actions ----------------------------------------------------
+
+def _account_page(request: Request, visitor: Visitor, status: int = 200,
+                  error: str | None = None, notice: str | None = None) -> Response:
+    c = _ctx(request)
+    with c.transaction() as session:
+        values: dict[str, Any] = {
+            "licenses": views.license_rows(session, visitor.account_id, c.now()),
+            "devices": views.device_rows(session, visitor.account_id, c.now()),
+            "remote_deactivation": views.remote_deactivation(session, visitor.account_id,
+                                                             c.now())}
+    return views.page("account.html", status=status, title="Your licenses and devices",
+                      visitor=visitor, error=error, notice=notice, **values)
+
+
+@router.get("/account")
+def account(request: Request, done: str = "") -> Response:
+    visitor = _visitor(request)
+    if visitor is None:
+        return _sign_in_first(request)
+    return _account_page(request, visitor, notice=NOTICES.get(done))
+
+
+@router.post("/remote-deactivation")
+async def remote_deactivation(request: Request) -> Response:
+    visitor, form = _visitor(request), await _form(request)
+    if visitor is None:
+        return _sign_in_first(request)
+    if not sessions.csrf_ok(visitor.csrf, form.get("csrf")):
+        return _refused_form()
+    enabled = form.get("enabled") == "on"
+    c = _ctx(request)
+    try:
+        with c.transaction() as session:
+            devices.set_remote_deactivation(session, _portal_caller(visitor), enabled, c.now())
+    except errors.ApiError as exc:
+        return _account_page(request, visitor, exc.status, exc.message)
+    return _redirect("/portal/account?done=" + ("switch-on" if enabled else "switch-off"))
+
+
+@router.post("/devices/{device_id}/deactivate")
+async def deactivate(request: Request, device_id: str) -> Response:
+    visitor, form = _visitor(request), await _form(request)
+    if visitor is None:
+        return _sign_in_first(request)
+    if not sessions.csrf_ok(visitor.csrf, form.get("csrf")):
+        return _refused_form()
+    c = _ctx(request)
+    try:
+        with c.transaction() as session:
+            devices.deactivate(session, _portal_caller(visitor), device_id, c.now())
+    except errors.ApiError as exc:
+        return _account_page(request, visitor, exc.status, exc.message)
+    return _redirect("/portal/account?done=deactivated")
+
+
+# -- device login approval -------------------------------------------------------------
+
+@router.get("/device")
+def device_form(request: Request, code: str = "") -> Response:
+    visitor = _visitor(request)
+    if visitor is None:
+        return _sign_in_first(request)
+    c = _ctx(request)
+    with c.transaction() as session:
+        pending = device_grant.find_pending(session, code, c.now()) if code else None
+    error = None if pending or not code else (
+        "No device is waiting for this code: it may be mistyped, used already or expired. "
+        "Start the login on the device again for a new code.")
+    return views.page("device.html", status=404 if error else 200, title="Approve a device",
+                      visitor=visitor, code=device_grant.normalise_user_code(code),
+                      pending=pending, error=error)
+
+
+@router.post("/device")
+async def device_decide(request: Request) -> Response:
+    visitor, form = _visitor(request), await _form(request)
+    if visitor is None:
+        return _sign_in_first(request)
+    if not sessions.csrf_ok(visitor.csrf, form.get("csrf")):
+        return _refused_form()
+    code = form.get("user_code", "")
+    if form.get("decision") not in ("approve", "deny"):
+        return _redirect(f"/portal/device?code={quote(code, safe='')}")
+    approve = form.get("decision") == "approve"
+    c = _ctx(request)
+    with c.transaction() as session:
+        decided = device_grant.decide(session, code, visitor.account_id, approve, c.now())
+    if decided is None:
+        return _redirect(f"/portal/device?code={quote(code, safe='')}")
+    if approve:
+        heading = f"{decided.name} is signed in"
+        text = "The device finishes signing in within a few seconds. You can close this page."
+    else:
+        heading = f"{decided.name} was not signed in"
+        text = "The device is told its login was denied. Nothing else changed."
+    return views.page("message.html", title=heading, heading=heading, text=text,
+                      visitor=visitor, back=True)

@@ -1,0 +1,59 @@
+"""Portal sign-in sessions: a random cookie stored as its hash, with the session's CSRF token."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from server import security
+from server.models import Account, PortalSession
+
+SESSION_TTL_S = 12 * 3600
+COOKIE = "seatkeeper_portal"
+PRE_COOKIE = "seatkeeper_signin"  # the sign-in form's CSRF token, before any session
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """A signed-in browser: its account and the CSRF token its forms must carry."""
+
+    session_hash: str
+    account_id: str
+    email: str
+    csrf: str
+
+
+def new_csrf() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def create(session: Session, account_id: str, now: int) -> str:
+    """A new session for the account; returns the cookie value (only its hash is kept)."""
+    session.execute(delete(PortalSession).where(PortalSession.expires_at <= now))
+    cookie = security.new_token("skp")
+    session.add(PortalSession(hash=security.token_hash(cookie), account_id=account_id,
+                              csrf=new_csrf(), created_at=now, expires_at=now + SESSION_TTL_S))
+    return cookie
+
+
+def find(session: Session, cookie: str | None, now: int) -> Visitor | None:
+    if not cookie or not security.well_formed_token(cookie):
+        return None
+    row = session.get(PortalSession, security.token_hash(cookie))
+    if row is None or row.expires_at <= now:
+        return None
+    account = session.get(Account, row.account_id)
+    if account is None:
+        return None
+    return Visitor(row.hash, account.id, account.email, row.csrf)
+
+
+def end(session: Session, visitor: Visitor) -> None:
+    session.execute(delete(PortalSession).where(PortalSession.hash == visitor.session_hash))
+
+
+def csrf_ok(expected: str | None, sent: str | None) -> bool:
+    return bool(expected) and bool(sent) and security.same_secret(expected or "", sent or "")

@@ -1,0 +1,76 @@
+"""Portal pages: the Jinja2 environment, and the data each page shows, as plain values."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
+
+from server.services import accounts
+from server.services.auth import Caller
+from server.services.devices import list_devices
+from server.timeutil import parse_rfc3339
+
+HERE = Path(__file__).parent
+_env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                   autoescape=select_autoescape(["html"]), trim_blocks=True,
+                   lstrip_blocks=True)
+
+
+def page(template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    html = _env.get_template(template).render(**values)
+    return HTMLResponse(html, status_code=status,
+                        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+                                 "Content-Security-Policy": "default-src 'self'; "
+                                 "frame-ancestors 'none'; form-action 'self'"})
+
+
+def ago(then: int | None, now: int) -> str:
+    """`just now`, `5 minutes ago`, `3 hours ago`, `2 days ago`; `never` for None."""
+    if then is None:
+        return "never"
+    seconds = max(0, now - then)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return "just now"
+
+
+def _utc(epoch: int) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def license_rows(session: Session, account_id: str, now: int) -> list[dict[str, Any]]:
+    rows = []
+    for lic in accounts.account_json(session, account_id, now)["licenses"]:
+        used, total = lic["seats_used"], lic["seats_total"]
+        if lic["kind"] == "perpetual":
+            until = (f"Support & Upgrade until {lic['support_until']}" if lic["support_until"]
+                     else "Support & Upgrade without end")
+        elif lic["expires_at"]:
+            until = f"Expires {_utc(parse_rfc3339(lic['expires_at']))}"
+        else:
+            until = "Does not expire"
+        rows.append({**lic, "until": until,
+                     "percent": 0 if not total else min(100, round(100 * used / total))})
+    return rows
+
+
+def device_rows(session: Session, account_id: str, now: int) -> list[dict[str, Any]]:
+    rows = []
+    for device in list_devices(session, Caller("", account_id, "", None), now):
+        beat = device["last_heartbeat_at"]
+        epoch = None if beat is None else parse_rfc3339(beat)
+        rows.append({**device, "heartbeat_ago": ago(epoch, now),
+                     "heartbeat_utc": None if epoch is None else _utc(epoch)})
+    return rows
+
+
+def remote_deactivation(session: Session, account_id: str, now: int) -> bool:
+    return bool(accounts.account_json(session, account_id, now)["remote_deactivation"])
+
