@@ -7,6 +7,7 @@ import getpass
 import json
 import sys
 import time
+import webbrowser
 from typing import Any
 
 from agent import __version__
@@ -27,9 +28,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--headless", action="store_true", help="no tray icon")
     login = sub.add_parser("login", help="log this device in")
     login.add_argument("--server", metavar="URL", help="the license server")
-    login.add_argument("--email", required=True)
+    how = login.add_mutually_exclusive_group(required=True)
+    how.add_argument("--email", help="log in with this account's password")
+    how.add_argument("--browser", action="store_true",
+                     help="log in by approving a code in a web browser (no password here)")
     login.add_argument("--password-stdin", action="store_true",
                        help="read the password from standard input")
+    login.add_argument("--no-open", action="store_true",
+                       help="with --browser: print the address, do not open a browser")
     status = sub.add_parser("status", help="seat state, account, lease, queued items")
     status.add_argument("--json", action="store_true", help="stable JSON output")
     status.add_argument("--watch", action="store_true", help="print again on every change")
@@ -148,6 +154,8 @@ def _print_status(status: dict[str, Any], as_json: bool) -> None:
 
 
 def _login(config: Config, args: argparse.Namespace) -> int:
+    if args.browser:
+        return _login_browser(config, args)
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     elif sys.stdin.isatty():
@@ -162,6 +170,27 @@ def _login(config: Config, args: argparse.Namespace) -> int:
     front = Front(config)
     status = front.call("login", email=args.email, password=password, server_url=args.server)
     print(f"Logged in as {status['account']} on {status['server']}.")
+    if front._local is not None:
+        print("The agent is not running: start it with `seatkeeper run` to take a seat.")
+    return EXIT_OK
+
+
+def _login_browser(config: Config, args: argparse.Namespace) -> int:
+    from agent.service import device_login
+
+    front = Front(config)
+    grant = front.call("device_login_start", server_url=args.server)
+    print(f"To log in, open {grant['verification_uri']} and enter the code "
+          f"{grant['user_code']}\n(or open {grant['verification_uri_complete']})", flush=True)
+    if not args.no_open:
+        webbrowser.open(grant["verification_uri_complete"])
+    print("Waiting for the login to be approved in the browser…", flush=True)
+    answer = device_login.follow(grant, lambda: front.call(
+        "device_login_poll", server_url=grant["server_url"], device_code=grant["device_code"]))
+    if answer["result"] != "approved":
+        print(f"seatkeeper: {answer['message']}", file=sys.stderr)
+        return EXIT_FAILED
+    print(answer["message"], flush=True)
     if front._local is not None:
         print("The agent is not running: start it with `seatkeeper run` to take a seat.")
     return EXIT_OK

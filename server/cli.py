@@ -52,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="a lease with no heartbeat for this long is reclaimed")
     parser.add_argument("--heartbeat-interval", type=_positive, default=300, metavar="SECONDS",
                         help="how often agents are told to send a heartbeat")
+    parser.add_argument("--device-code-ttl", type=_positive, default=600, metavar="SECONDS",
+                        help="how long a browser login's code waits for approval")
+    parser.add_argument("--device-poll-interval", type=_positive, default=5, metavar="SECONDS",
+                        help="how often a device waiting for approval may ask")
     parser.add_argument("--signing-key", type=Path, metavar="PATH",
                         help="Ed25519 PEM key that signs leases (default: made in the data "
                         "directory at first start)")

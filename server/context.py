@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.services.device_grant import GrantTerms
 from server.services.seats import LeaseTerms
 from server.signing import Signer
 from server.timeutil import Clock
@@ -24,6 +25,7 @@ class Context:
     # over as soon as it is free, where SQLite's busy handler polls with sleeps of up to
     # 100 ms (seconds of tail latency under load). PostgreSQL needs none.
     serialize: AbstractContextManager[object] = field(default_factory=nullcontext)
+    grant: GrantTerms = field(default_factory=GrantTerms)
 
     def now(self) -> int:
         """Whole seconds, as the protocol counts them."""

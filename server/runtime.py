@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from server import __version__, db, security
 from server.context import Context
 from server.services import accounts, auth
+from server.services.device_grant import GrantTerms
 from server.services.seats import LeaseTerms
 from server.signing import Signer, SigningKeyError
 from server.timeutil import system_clock
@@ -49,7 +50,8 @@ def open_context(args: argparse.Namespace, data: Path) -> Context:
         raise StartupError(str(exc)) from None
     return Context(db.session_factory(engine), signer,
                    LeaseTerms(args.lease_ttl, args.heartbeat_interval), system_clock,
-                   serialize=nullcontext() if db.is_postgres(engine) else threading.Lock())
+                   serialize=nullcontext() if db.is_postgres(engine) else threading.Lock(),
+                   grant=GrantTerms(args.device_code_ttl, args.device_poll_interval))
 
 
 def _redact(url: str) -> str:

@@ -3,6 +3,7 @@
     SeatkeeperError                      (message, hint; str() = both)
      ├── ConfigError                     a configuration file or variable is wrong
      ├── StorageError                    the outbox or a data file cannot be used
+     ├── DeviceLoginAnswer               the device login's answer that is not a login yet
      ├── NetworkError                    no usable answer from the server (transient)
      │    ├── ConnectionRefused          nothing listens at the server address
      │    ├── ConnectionReset            the connection broke mid-request
@@ -60,6 +61,29 @@ class StorageError(SeatkeeperError):
     default_message = "A Seatkeeper data file cannot be used."
     hint = "Check the permissions and free space of the data directory."
     user_action_required = True
+
+
+class DeviceLoginAnswer(SeatkeeperError):
+    """The device login's token endpoint said no, or not yet (RFC 8628's `error`)."""
+
+    MESSAGES: ClassVar[dict[str, str]] = {
+        "authorization_pending": "Waiting for the login to be approved in the browser.",
+        "slow_down": "Waiting for the login to be approved in the browser (polling slower).",
+        "access_denied": "The login was denied in the browser; this device stays signed out.",
+        "expired_token": "The login code expired before it was approved; this device stays "
+                         "signed out. Start the login again for a new code.",
+    }
+
+    default_message = "The browser login did not complete; this device stays signed out."
+
+    def __init__(self, error: str = "unknown") -> None:
+        super().__init__(self.MESSAGES.get(error, self.default_message))
+        self.error = error
+
+    @property
+    def final(self) -> bool:
+        """True when polling again cannot help: denied, expired, or anything unknown."""
+        return self.error not in ("authorization_pending", "slow_down")
 
 
 class NetworkError(SeatkeeperError):

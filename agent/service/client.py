@@ -26,7 +26,12 @@ import truststore
 from requests.adapters import HTTPAdapter
 
 from agent import __version__
-from agent.core.errors import BadSignature, MalformedResponse, from_response
+from agent.core.errors import (
+    BadSignature,
+    DeviceLoginAnswer,
+    MalformedResponse,
+    from_response,
+)
 from agent.core.protocol import (
     Account,
     Device,
@@ -172,6 +177,9 @@ class Client:
                 raise MalformedResponse(
                     f"The license server answered {method} {path} with something that is "
                     "not JSON.") from None
+        if response.status_code == 400 and isinstance(data, dict) \
+                and isinstance(data.get("error"), str):
+            raise DeviceLoginAnswer(data["error"])  # RFC 8628's shape, the token endpoint's
         if not 200 <= response.status_code < 300:
             raise from_response(response.status_code, data, dict(response.headers))
         if not isinstance(data, dict):
@@ -208,6 +216,22 @@ class Client:
         body = {"email": email, "password": password,
                 "device": {"fingerprint": fingerprint, "name": name, "platform": platform}}
         return LoginResult.from_json(self._call("POST", "/v1/auth/password", body=body))
+
+    def device_authorize(self, *, fingerprint: str, name: str,
+                         platform: str) -> dict[str, Any]:
+        """`POST /v1/auth/device`: a device login's codes, where to approve it, the interval."""
+        data = self._call("POST", "/v1/auth/device",
+                          body={"fingerprint": fingerprint, "name": name, "platform": platform})
+        r = Reader(data, "device authorization")
+        return {"device_code": r.text("device_code"), "user_code": r.text("user_code"),
+                "verification_uri": r.text("verification_uri"),
+                "verification_uri_complete": r.text("verification_uri_complete"),
+                "interval": r.integer("interval"), "expires_in": r.integer("expires_in")}
+
+    def device_token(self, device_code: str) -> LoginResult:
+        """`POST /v1/auth/device/token`: the login once approved, else `DeviceLoginAnswer`."""
+        data = self._call("POST", "/v1/auth/device/token", body={"device_code": device_code})
+        return LoginResult.from_json(data)
 
     def logout(self, *, token: str | None = None) -> None:
         """`POST /v1/auth/logout`: revoke the token and release its device's seat."""

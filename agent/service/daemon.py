@@ -22,7 +22,7 @@ from typing import Any
 
 from agent.config import Config
 from agent.core import errors
-from agent.core.protocol import LeaseEnvelope, SeatHolder
+from agent.core.protocol import LeaseEnvelope, LoginResult, SeatHolder
 from agent.core.state import Facts, Holder, SeatRefusal, Status, decide
 from agent.service import session as saved
 from agent.service.client import Client
@@ -102,7 +102,12 @@ class Agent(Work):
                 name=self.config.device_name, platform=device_platform())
         finally:
             client.close()
-        new = saved.Session(server_url=client.server_url, account_id=result.account.id,
+        return self.adopt_login(client.server_url, keys, result)
+
+    def adopt_login(self, server_url: str, keys: dict[str, str],
+                    result: LoginResult) -> Status:
+        """Keep a login the server granted (password or browser); a seat is asked for next."""
+        new = saved.Session(server_url=server_url, account_id=result.account.id,
                             email=result.account.email, device_id=result.device.id,
                             device_name=result.device.name, public_keys=keys)
         self.credentials.save(result.token)

@@ -13,7 +13,7 @@ from typing import Any
 
 from agent import __version__
 from agent.config import Config
-from agent.service import logs
+from agent.service import device_login, logs
 from agent.service.control import ControlServer
 from agent.service.daemon import Agent
 from agent.service.instance import AlreadyRunning, InstanceLock
@@ -33,6 +33,10 @@ class Controls:
             "status": lambda: agent.status().to_json(),
             "login": lambda email, password, server_url=None:
                 agent.login(email, password, server_url).to_json(),
+            "device_login_start": lambda server_url=None:
+                device_login.start(agent, server_url),
+            "device_login_poll": lambda server_url, device_code:
+                device_login.poll(agent, server_url, device_code),
             "logout": lambda: agent.logout().to_json(),
             "release": lambda: agent.release().to_json(),
             "acquire": lambda license_id=None: agent.acquire(license_id).to_json(),

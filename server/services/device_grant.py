@@ -36,6 +36,14 @@ class GrantError(Exception):
 
 
 @dataclass(frozen=True)
+class GrantTerms:
+    """How long a device code lives, and how often its device may poll."""
+
+    expires_in_s: int = EXPIRES_IN_S
+    interval_s: int = INTERVAL_S
+
+
+@dataclass(frozen=True)
 class PendingLogin:
     """A code waiting for the person's answer, as the approve page shows it."""
 
@@ -59,9 +67,9 @@ def _new_user_code() -> str:
 
 
 def start(session: Session, fingerprint: str, name: str, platform: str, now: int,
-          base_url: str) -> dict[str, object]:
+          base_url: str, terms: GrantTerms) -> dict[str, object]:
     """A new code pair for this device; expired codes are cleared away as it goes."""
-    session.execute(delete(DeviceCode).where(DeviceCode.expires_at <= now - EXPIRES_IN_S))
+    session.execute(delete(DeviceCode).where(DeviceCode.expires_at <= now - terms.expires_in_s))
     user_code = _new_user_code()
     while session.scalars(select(DeviceCode.hash).where(
             DeviceCode.user_code == user_code)).first() is not None:
@@ -69,12 +77,12 @@ def start(session: Session, fingerprint: str, name: str, platform: str, now: int
     device_code = security.new_token("skc")
     session.add(DeviceCode(hash=security.token_hash(device_code), user_code=user_code,
                            fingerprint=fingerprint, name=name, platform=platform,
-                           created_at=now, expires_at=now + EXPIRES_IN_S,
-                           interval_s=INTERVAL_S, status="pending"))
+                           created_at=now, expires_at=now + terms.expires_in_s,
+                           interval_s=terms.interval_s, status="pending"))
     uri = base_url.rstrip("/") + VERIFICATION_PATH
     return {"device_code": device_code, "user_code": user_code, "verification_uri": uri,
             "verification_uri_complete": f"{uri}?code={user_code}",
-            "interval": INTERVAL_S, "expires_in": EXPIRES_IN_S}
+            "interval": terms.interval_s, "expires_in": terms.expires_in_s}
 
 
 def _pending_row(session: Session, user_code: str, now: int) -> DeviceCode | None:
