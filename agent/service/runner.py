@@ -1,4 +1,9 @@
-"""`seatkeeper run`: the daemon process: instance lock, logs, agent jobs, control socket."""
+"""`seatkeeper run`: the daemon process: instance lock, logs, agent jobs, control socket.
+
+SIGTERM (shutdown, launchd, systemd) and SIGHUP (the session ends) give the seat back
+within the shutdown budget, as the OS's own shutdown hooks do, and the process exits
+within about 3 s even while the server is unreachable; SIGINT just stops.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +16,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agent import __version__
+from agent import __version__, platform
 from agent.config import Config
 from agent.service import device_login, logs
 from agent.service.control import ControlServer
 from agent.service.daemon import Agent
+from agent.service.hooks import AgentEvents
 from agent.service.instance import AlreadyRunning, InstanceLock
 
 log = logging.getLogger("seatkeeper.agent")
 # How long Quit waits for the server to confirm the seat's release.
 QUIT_DELIVERY_S = 5.0
+ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                       if hasattr(signal, name))
 
 
 class Controls:
@@ -72,10 +80,20 @@ def run(config: Config, *, headless: bool) -> int:
     controls = Controls(agent)
     server = ControlServer(config.paths.runtime_dir, controls.handle, agent.watch)
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    ending: list[int] = []  # the signal that ends the session, if one did
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if signum in ENDING_SIGNALS:
+            ending.append(signum)
+        stop.set()
+
+    for signum in (*ENDING_SIGNALS, signal.SIGINT):
+        signal.signal(signum, on_signal)
+    events = AgentEvents(agent, config)
+    hooks = platform.current()
     server.start()
     agent.start()
+    hooks.start(events)
     try:
         tray, why = (None, "no tray") if headless else _tray(config, agent, stop)
         if tray is not None:
@@ -89,11 +107,26 @@ def run(config: Config, *, headless: bool) -> int:
             while not stop.wait(1.0):
                 pass
     finally:
+        if ending:
+            log.info("%s: the session ends", signal.Signals(ending[0]).name)
+            events.shutting_down()
         log.info("stopping")
+        hooks.stop()
         server.stop()
         agent.stop()
         lock.release()
+    if ending:
+        _exit_now(0)
     return 0
+
+
+def _exit_now(code: int) -> None:
+    """Exit without waiting for worker threads: one may sit in a stalled request for its
+    whole read timeout, and the OS gives a shutting-down process only a few seconds."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _tray(config: Config, agent: Agent, stop: threading.Event) -> tuple[Any, str]:

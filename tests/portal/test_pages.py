@@ -30,6 +30,8 @@ def test_signing_in_shows_the_seat_bar_and_the_devices(
     assert meter.get_attribute("aria-valuenow") == "1"
     assert meter.get_attribute("aria-valuemax") == "3"
     assert "1 of 3 seats in use" in page.inner_text("main")
+    bar, fill = meter.bounding_box(), meter.locator("span").bounding_box()
+    assert 0.3 <= fill["width"] / bar["width"] <= 0.36, (fill, bar)
     office_row = page.get_by_role("row", name=re.compile("office-pc"))
     assert "Holds a seat" in office_row.inner_text()
     assert "just now" in office_row.inner_text()

@@ -9,7 +9,8 @@
         agent.stop()                              # SIGTERM, then SIGKILL after a grace period
 
 The agent never touches a real keyring (the fail backend is forced, so the device
-token goes to an owner-only file) and none of the caller's `SEATKEEPER_*`
+token goes to an owner-only file) nor the machine's logind (the `null` platform,
+unless a test asks for another), and none of the caller's `SEATKEEPER_*`
 variables leak into it. Leaving the `with` block stops the daemon, whatever happened.
 """
 
@@ -80,7 +81,7 @@ class AgentProcess:
         base = {k: v for k, v in os.environ.items() if not k.startswith("SEATKEEPER_")}
         return {**base, "SEATKEEPER_HOME": str(self.home),
                 "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-                "PYTHONUNBUFFERED": "1", **self.extra_env}
+                "PYTHONUNBUFFERED": "1", "SEATKEEPER_PLATFORM": "null", **self.extra_env}
 
     def write_config(self, **changes: Any) -> None:
         """Merge `changes` into the config (None removes a key) and write config.toml."""
