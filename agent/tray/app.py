@@ -18,6 +18,7 @@ import platform
 import signal
 import threading
 import time
+import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from agent import __version__
 from agent.core.errors import SeatkeeperError
 from agent.core.protocol import Account, Device
 from agent.core.state import Status
+from agent.service import device_login
 from agent.tray import dialogs, icons, messages
 from agent.tray.view import Act, Action, Entry, TrayView, view
 
@@ -81,6 +83,7 @@ class TrayApp:
         self._status = agent.status()
         self._account: Account | None = None
         self._devices: tuple[Device, ...] | None = None
+        self._login: dict[str, Any] | None = None  # the browser login under way
         self._memory = messages.Memory()
         self._shown: TrayView | None = None
         self._refresh = threading.Event()
@@ -207,7 +210,9 @@ class TrayApp:
     def _render(self) -> None:
         """Draw the current view, changing only what changed (on the UI thread)."""
         with self._lock:
-            shown = view(self._status, account=self._account, devices=self._devices)
+            code = self._login["user_code"] if self._login else None
+            shown = view(self._status, login_code=code,
+                         account=self._account, devices=self._devices)
         before, self._shown = self._shown, shown
         if shown == before:
             return
@@ -259,7 +264,11 @@ class TrayApp:
             status, devices = self._status, self._devices or ()
         act, agent = action.act, self.agent
         if act is Act.LOGIN:
-            self.dialogs.tell(messages.login_prompt(status))
+            self._log_in()
+        elif act is Act.CANCEL_LOGIN:
+            with self._lock:
+                self._login = None
+            self._render()
         elif act is Act.LOGOUT:
             if self.dialogs.ask(messages.logout_prompt(status)):
                 self._call("log out", agent.logout)
@@ -307,6 +316,49 @@ class TrayApp:
                 self._refresh.set()
 
         threading.Thread(target=work, name=f"tray-{what}", daemon=True).start()
+
+    def _log_in(self) -> None:
+        """Log in through the browser; while one is under way, show its page again."""
+        with self._lock:
+            grant = self._login
+        if grant is not None:
+            webbrowser.open(grant["verification_uri_complete"])
+            return
+        threading.Thread(target=self._browser_login, name="tray-browser-login",
+                         daemon=True).start()
+
+    def _browser_login(self) -> None:
+        """Open the approve page, show the code in the menu and a notice, poll till answered."""
+        agent = self.agent
+        try:
+            grant = device_login.start(agent)
+        except SeatkeeperError as exc:
+            self._tell_failure("start the login", getattr(exc, "message", None) or str(exc))
+            return
+        with self._lock:
+            self._login = grant
+        self.post(self._render)
+        webbrowser.open(grant["verification_uri_complete"])
+        self.post(self._notifier(messages.login_notice(grant["user_code"],
+                                                       grant["verification_uri"])))
+        try:
+            answer = device_login.follow(
+                grant, lambda: device_login.poll(agent, grant["server_url"],
+                                                 grant["device_code"]),
+                stopped=lambda: self._closed.is_set() or self._login is not grant)
+        except SeatkeeperError as exc:
+            answer = {"result": "failed", "message": getattr(exc, "message", None) or str(exc)}
+        with self._lock:
+            if self._login is grant:
+                self._login = None
+        self._refresh.set()
+        self.post(self._render)
+        if answer["result"] not in ("approved", "cancelled"):
+            self._tell_failure("log in", answer["message"])
+
+    def _tell_failure(self, what: str, reason: str) -> None:
+        log.warning("could not %s: %s", what, reason)
+        self.post(lambda: self.dialogs.tell(messages.failure_prompt(what, reason)))
 
     def versions(self) -> dict[str, str]:
         found = {"Seatkeeper": __version__, "Python": platform.python_version()}

@@ -59,14 +59,10 @@ def deactivate_prompt(device: Device) -> Prompt:
                         "must log in again."), kind=Kind.QUESTION)
 
 
-def login_prompt(status: Status) -> Prompt:
-    """How to log in, until the tray can log in through the browser (it never asks for a
-    password itself)."""
-    server = f" --server {status.server}" if status.server else " --server URL"
-    return Prompt(title="Log in from a terminal",
-                  text=("For now, Seatkeeper logs in from the command line. In a terminal, "
-                        f"run:\n\n    seatkeeper login{server} --email YOUR-EMAIL\n\n"
-                        "The tray takes a seat as soon as the login is done."))
+def login_notice(user_code: str, verification_uri: str) -> Notice:
+    """The browser login's code, as a notification (the menu shows it too)."""
+    return Notice(title="Log in to Seatkeeper",
+                  text=f"Approve the code {user_code} in the browser ({verification_uri}).")
 
 
 def about_prompt(status: Status, versions: Mapping[str, str]) -> Prompt:

@@ -23,6 +23,7 @@ class Act(StrEnum):
     """What a menu entry asks for; the tray app maps each to a control operation."""
 
     LOGIN = "login"
+    CANCEL_LOGIN = "cancel_login"
     LOGOUT = "logout"
     RELEASE = "release"
     ACQUIRE = "acquire"
@@ -142,17 +143,19 @@ def tooltip(status: Status, tz: dt.tzinfo | None = None) -> str:
     return clip(line, TOOLTIP_MAX)
 
 
-def view(status: Status, *, account: Account | None = None,
+def view(status: Status, *, login_code: str | None = None, account: Account | None = None,
          devices: Sequence[Device] | None = None, tz: dt.tzinfo | None = None) -> TrayView:
     """The tray for `status`; `account` and `devices` as last fetched (None: not known)."""
     return TrayView(icon=status.state, tooltip=tooltip(status, tz),
-                    menu=menu(status, account=account, devices=devices, tz=tz))
+                    menu=menu(status, login_code=login_code,
+                              account=account, devices=devices, tz=tz))
 
 
-def menu(status: Status, *, account: Account | None, devices: Sequence[Device] | None,
+def menu(status: Status, *, login_code: str | None = None, account: Account | None,
+         devices: Sequence[Device] | None,
          tz: dt.tzinfo | None = None) -> tuple[Entry, ...]:
     signed_in = status.account is not None
-    entries = [*_info_lines(status, tz), SEPARATOR, *_choices(status, account)]
+    entries = [*_info_lines(status, tz), SEPARATOR, *_choices(status, account, login_code)]
     if signed_in:
         entries += [Entry(label="Release seat now", action=Action(Act.RELEASE),
                           enabled=status.state in HELD),
@@ -185,9 +188,15 @@ def _info_lines(status: Status, tz: dt.tzinfo | None) -> list[Entry]:
     return [Entry(label=clip(line, LINE_MAX), enabled=False) for line in lines]
 
 
-def _choices(status: Status, account: Account | None) -> list[Entry]:
-    """What this state offers: log in, take a seat again, Discovery mode, another license."""
+def _choices(status: Status, account: Account | None,
+             login_code: str | None = None) -> list[Entry]:
+    """What this state offers: log in (or the browser login under way), take a seat
+    again, Discovery mode, another license."""
     state = status.state
+    if state is SeatState.SIGNED_OUT and login_code is not None:
+        return [Entry(label=f"Approve the code {login_code} in the browser", enabled=False),
+                Entry(label="Open the login page again", action=Action(Act.LOGIN)),
+                Entry(label="Cancel the login", action=Action(Act.CANCEL_LOGIN))]
     if state is SeatState.SIGNED_OUT:
         return [Entry(label="Log in…", action=Action(Act.LOGIN))]
     if state is SeatState.RELEASED or (state is SeatState.DISCOVERY and status.discovery_chosen):

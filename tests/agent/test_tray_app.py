@@ -167,13 +167,80 @@ def test_deactivate_names_the_device_and_deactivates_it(make_app: Any) -> None:
     assert app.agent.calls == [("deactivate", ("d2",))]
 
 
-def test_login_and_about_only_tell(make_app: Any) -> None:
-    """Log in… explains the command line (no password asked); About lists versions."""
+def test_about_only_tells(make_app: Any) -> None:
+    """About lists versions in a dialog and calls nothing."""
+    app = make_app(Status(state=SeatState.SIGNED_OUT))
+    app.choose(Action(Act.ABOUT))
+    assert [p.title for p in app.dialogs.told] == ["About Seatkeeper"]
+    assert "Seatkeeper" in app.dialogs.told[0].text and app.agent.calls == []
+
+
+GRANT = {"device_code": "skc_x", "user_code": "BCDF-GHJK", "interval": 0.01, "expires_in": 30,
+         "verification_uri": "https://lic.example/portal/device",
+         "verification_uri_complete": "https://lic.example/portal/device?code=BCDF-GHJK",
+         "server_url": "https://lic.example"}
+
+
+def browser_login(monkeypatch: pytest.MonkeyPatch, final: dict[str, Any]) -> Any:
+    """Stand-ins for the browser and the device login; `answer.set()` ends the waiting."""
+    opened: list[str] = []
+    answer = threading.Event()
+    monkeypatch.setattr(tray_app.webbrowser, "open", opened.append)
+    monkeypatch.setattr(tray_app.device_login, "start", lambda agent: GRANT)
+    monkeypatch.setattr(tray_app.device_login, "poll", lambda agent, url, code: final
+                        if answer.is_set() else {"result": "authorization_pending",
+                                                 "final": False, "message": "waiting"})
+    return SimpleNamespace(opened=opened, answer=answer)
+
+
+def labels(app: Any) -> list[str]:
+    app._render()
+    return [item.text for item in app.icon.menu.items if isinstance(item, FakeItem)]
+
+
+def test_log_in_opens_the_browser_shows_the_code_and_polls_until_approved(
+        make_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Log in… opens the approve page, shows the code in the menu and a notice, then polls."""
+    login = browser_login(monkeypatch, {"result": "approved", "final": True, "message": "ok"})
     app = make_app(Status(state=SeatState.SIGNED_OUT))
     app.choose(Action(Act.LOGIN))
-    app.choose(Action(Act.ABOUT))
-    assert [p.title for p in app.dialogs.told] == ["Log in from a terminal", "About Seatkeeper"]
-    assert "Seatkeeper" in app.dialogs.told[1].text and app.agent.calls == []
+    wait_for(lambda: login.opened and app.icon.notified)
+    assert login.opened == [GRANT["verification_uri_complete"]]
+    assert "BCDF-GHJK" in app.icon.notified[0][1]
+    assert "Approve the code BCDF-GHJK in the browser" in labels(app)
+    assert "Log in…" not in labels(app)
+    app.choose(Action(Act.LOGIN))  # again: the same page, no second login
+    assert login.opened == [GRANT["verification_uri_complete"]] * 2
+    login.answer.set()
+    wait_for(lambda: app._login is None)
+    assert "Log in…" in labels(app) and app.dialogs.told == []
+
+
+def test_a_denied_browser_login_is_told_and_log_in_is_offered_again(
+        make_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A denied login ends the waiting with a dialog saying so; the tray never asks a password."""
+    login = browser_login(monkeypatch, {"result": "access_denied", "final": True,
+                                        "message": "The login was denied in the browser."})
+    login.answer.set()
+    app = make_app(Status(state=SeatState.SIGNED_OUT))
+    app.choose(Action(Act.LOGIN))
+    wait_for(lambda: app.dialogs.told)
+    assert "denied" in app.dialogs.told[0].text
+    assert "password" not in app.dialogs.told[0].text.lower()
+    assert "Log in…" in labels(app)
+
+
+def test_cancel_ends_a_browser_login_under_way(make_app: Any,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cancel the login stops the polling quietly and offers Log in… again."""
+    browser_login(monkeypatch, {"result": "approved", "final": True, "message": "ok"})
+    app = make_app(Status(state=SeatState.SIGNED_OUT))
+    app.choose(Action(Act.LOGIN))
+    wait_for(lambda: app._login is not None)
+    app.choose(Action(Act.CANCEL_LOGIN))
+    assert "Log in…" in labels(app)
+    time.sleep(0.1)
+    assert app.dialogs.told == []
 
 
 def test_quit_stops_the_icon_and_asks_for_the_release(make_app: Any) -> None:

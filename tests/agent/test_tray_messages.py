@@ -13,7 +13,7 @@ from agent.tray.messages import (
     about_prompt,
     deactivate_prompt,
     follow,
-    login_prompt,
+    login_notice,
     logout_prompt,
 )
 
@@ -51,12 +51,11 @@ def test_logout_prompt_says_the_seat_will_be_freed() -> None:
     assert "cannot be reached" in logout_prompt(OFFLINE).text
 
 
-def test_login_prompt_points_to_the_command_line_and_never_asks_a_password() -> None:
-    """Until browser login exists, Log in… tells how to log in from a terminal."""
-    prompt = login_prompt(Status(state=SeatState.SIGNED_OUT, server="https://lic.example"))
-    assert "seatkeeper login --server https://lic.example --email" in prompt.text
-    assert prompt.kind is Kind.INFO
-    assert "password" not in prompt.text.lower()
+def test_the_login_notice_gives_the_code_and_where_to_approve_it() -> None:
+    """The browser login's notification names the code and the approve page, no password."""
+    notice = login_notice("BCDF-GHJK", "https://lic.example/portal/device")
+    assert "BCDF-GHJK" in notice.text and "https://lic.example/portal/device" in notice.text
+    assert "password" not in notice.text.lower()
 
 
 def test_about_and_deactivate_prompts() -> None:

@@ -206,3 +206,14 @@ def test_quit_and_logout_are_last() -> None:
     """Log out… and Quit close the menu, Quit at the very end."""
     top = labels(view(Status(state=SeatState.ACTIVE, **HELD)).menu)
     assert top[-2:] == ["Log out…", "Quit"]
+
+
+def test_a_browser_login_under_way_shows_its_code_and_a_way_out() -> None:
+    """While a browser login waits, the menu shows its code, reopens the page, or cancels."""
+    shown = view(Status(state=SeatState.SIGNED_OUT), login_code="BCDF-GHJK")
+    labels = [entry.label for entry in shown.menu]
+    assert "Approve the code BCDF-GHJK in the browser" in labels
+    assert "Log in…" not in labels
+    actions = {entry.label: entry.action for entry in shown.menu if entry.action}
+    assert actions["Open the login page again"] == Action(Act.LOGIN)
+    assert actions["Cancel the login"] == Action(Act.CANCEL_LOGIN)
