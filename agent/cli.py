@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     devices.add_argument("--json", action="store_true")
     remote = sub.add_parser("remote-deactivation", help="switch remote deactivation on or off")
     remote.add_argument("switch", choices=("on", "off"))
+    autostart = sub.add_parser("autostart", help="start the agent at login, or not")
+    autostart.add_argument("switch", choices=("enable", "disable", "status"))
+    autostart.add_argument("--json", action="store_true", help="stable JSON output")
     demo = sub.add_parser("demo", help="embedded server + demo account + this agent")
     demo.add_argument("--port", type=int, default=8750, help="the demo server's port")
     demo.add_argument("--headless", action="store_true", help="no tray icon")
@@ -255,5 +258,24 @@ def _remote(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _autostart(config: Config, args: argparse.Namespace) -> int:
+    from agent.service import autostart
+
+    if args.switch == "enable":
+        result = autostart.enable()
+    elif args.switch == "disable":
+        result = autostart.disable()
+    else:
+        result = autostart.status()
+    if args.json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+    elif not result.available:
+        print(f"Start at login is not available on this system ({result.platform}).")
+    else:
+        print(f"Start at login is {'on' if result.enabled else 'off'} ({result.location}).")
+    return EXIT_OK if result.available or args.switch != "enable" else EXIT_FAILED
+
+
 COMMANDS = {"status": _status, "login": _login, "logout": _logout, "release": _release,
-            "acquire": _acquire, "devices": _devices, "remote-deactivation": _remote}
+            "acquire": _acquire, "devices": _devices, "remote-deactivation": _remote,
+            "autostart": _autostart}

@@ -95,7 +95,7 @@ def run(config: Config, *, headless: bool) -> int:
     agent.start()
     hooks.start(events)
     try:
-        tray, why = (None, "no tray") if headless else _tray(config, agent, stop)
+        tray, why = (None, "no tray") if headless else _tray(config, agent, stop, hooks)
         if tray is not None:
             tray.run()  # the main thread is the tray's until Quit or a signal
             if tray.quit_requested:
@@ -129,7 +129,8 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
-def _tray(config: Config, agent: Agent, stop: threading.Event) -> tuple[Any, str]:
+def _tray(config: Config, agent: Agent, stop: threading.Event,
+          hooks: platform.Platform) -> tuple[Any, str]:
     """The tray app when this desktop can show one, else None and the reason why not."""
     from agent.tray.backend import choose
 
@@ -142,7 +143,7 @@ def _tray(config: Config, agent: Agent, stop: threading.Event) -> tuple[Any, str
     log.info("tray backend %s: %s", choice.backend, choice.reason)
     try:
         return TrayApp(agent, backend=choice.backend, log_dir=config.paths.log_dir,
-                       stop=stop), ""
+                       stop=stop, hooks=hooks), ""
     except TrayUnavailable as exc:
         log.warning("no tray: %s", exc)
         return None, f"no tray: {exc}"

@@ -27,7 +27,8 @@ from agent import __version__
 from agent.core.errors import SeatkeeperError
 from agent.core.protocol import Account, Device
 from agent.core.state import Status
-from agent.service import device_login
+from agent.platform.base import Platform
+from agent.service import autostart, device_login
 from agent.tray import dialogs, icons, messages
 from agent.tray.view import Act, Action, Entry, TrayView, view
 
@@ -70,7 +71,7 @@ class TrayApp:
     """The icon, its menu and its notifications over one agent; `run()` on the main thread."""
 
     def __init__(self, agent: Agent, *, backend: str, log_dir: Path,
-                 stop: threading.Event) -> None:
+                 stop: threading.Event, hooks: Platform | None = None) -> None:
         self.agent = agent
         self.backend = backend
         self.log_dir = log_dir
@@ -88,9 +89,32 @@ class TrayApp:
         self._shown: TrayView | None = None
         self._refresh = threading.Event()
         self._closed = threading.Event()
-        shown = view(self._status)
+        self._autostart = self._autostart_now()
+        shown = view(self._status, autostart=self._autostart)
         self.icon = self.pystray.Icon("seatkeeper", icons.render(shown.icon, ICON_PX),
                                       shown.tooltip, menu=self._menu(shown.menu))
+        if hooks is not None and backend == "win32":
+            self._answer_window_messages(hooks)
+
+    def _answer_window_messages(self, hooks: Platform) -> None:
+        """Windows: the end of the session and resume, on pystray's hidden window (whose
+        unknown messages get 0, and 0 to WM_QUERYENDSESSION vetoes a shutdown)."""
+        def exit_now() -> None:
+            self.stop_event.set()
+
+        handlers = hooks.window_messages(lambda: int(getattr(self.icon, "_hwnd", 0) or 0),
+                                         exit_now)
+        self.icon._message_handlers.update(handlers)
+
+    @staticmethod
+    def _autostart_now() -> bool | None:
+        """Whether the agent starts at login (None: not available, or unreadable)."""
+        try:
+            state = autostart.status()
+        except OSError as exc:
+            log.warning("cannot tell whether Seatkeeper starts at login: %s", exc)
+            return None
+        return state.enabled if state.available else None
 
     # -- running ------------------------------------------------------------------------
 
@@ -212,7 +236,8 @@ class TrayApp:
         with self._lock:
             code = self._login["user_code"] if self._login else None
             shown = view(self._status, login_code=code,
-                         account=self._account, devices=self._devices)
+                         account=self._account, devices=self._devices,
+                         autostart=self._autostart)
         before, self._shown = self._shown, shown
         if shown == before:
             return
@@ -289,6 +314,8 @@ class TrayApp:
         elif act is Act.REMOTE_DEACTIVATION:
             self._call("switch remote device deactivation",
                        lambda: agent.set_remote_deactivation(action.arg == "on"))
+        elif act is Act.START_AT_LOGIN:
+            self._toggle_autostart()
         elif act is Act.OPEN_LOGS:
             dialogs.open_folder(self.log_dir)
         elif act is Act.ABOUT:
@@ -296,6 +323,19 @@ class TrayApp:
         elif act is Act.QUIT:
             self.quit_requested = True
             self.icon.stop()
+
+    def _toggle_autostart(self) -> None:
+        """Start at login, the other way round; what is on disk decides the tick."""
+        try:
+            state = autostart.toggle()
+        except OSError as exc:
+            log.warning("could not change start at login: %s", exc)
+        else:
+            log.info("start at login is %s (%s)", "on" if state.enabled else "off",
+                     state.location)
+        with self._lock:
+            self._autostart = self._autostart_now()
+        self._render()
 
     def _call(self, what: str, call: Callable[[], object]) -> None:
         """A control call on a worker thread; a refusal is shown in a dialog."""

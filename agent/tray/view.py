@@ -144,16 +144,19 @@ def tooltip(status: Status, tz: dt.tzinfo | None = None) -> str:
 
 
 def view(status: Status, *, login_code: str | None = None, account: Account | None = None,
-         devices: Sequence[Device] | None = None, tz: dt.tzinfo | None = None) -> TrayView:
-    """The tray for `status`; `account` and `devices` as last fetched (None: not known)."""
+         devices: Sequence[Device] | None = None, tz: dt.tzinfo | None = None,
+         autostart: bool | None = None) -> TrayView:
+    """The tray for `status`; `account` and `devices` as last fetched (None: not known);
+    `autostart`: whether the agent starts at login (None: not available here)."""
     return TrayView(icon=status.state, tooltip=tooltip(status, tz),
                     menu=menu(status, login_code=login_code,
-                              account=account, devices=devices, tz=tz))
+                              account=account, devices=devices, tz=tz,
+                              autostart=autostart))
 
 
 def menu(status: Status, *, login_code: str | None = None, account: Account | None,
          devices: Sequence[Device] | None,
-         tz: dt.tzinfo | None = None) -> tuple[Entry, ...]:
+         tz: dt.tzinfo | None = None, autostart: bool | None = None) -> tuple[Entry, ...]:
     signed_in = status.account is not None
     entries = [*_info_lines(status, tz), SEPARATOR, *_choices(status, account, login_code)]
     if signed_in:
@@ -163,7 +166,7 @@ def menu(status: Status, *, login_code: str | None = None, account: Account | No
                     _remote_deactivation(account, devices)]
     entries += [SEPARATOR,
                 Entry(label="Start at login", action=Action(Act.START_AT_LOGIN),
-                      checked=False, enabled=False),
+                      checked=autostart is True, enabled=autostart is not None),
                 Entry(label="Open log folder", action=Action(Act.OPEN_LOGS)),
                 Entry(label="About Seatkeeper", action=Action(Act.ABOUT)),
                 SEPARATOR]

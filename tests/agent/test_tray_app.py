@@ -100,6 +100,7 @@ class FakeDialogs:
 def make_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Any:
     fake = SimpleNamespace(Icon=FakeIcon, Menu=FakeMenu, MenuItem=FakeItem)
     monkeypatch.setattr(tray_app, "_load_pystray", lambda backend: fake)
+    monkeypatch.setenv("SEATKEEPER_PLATFORM", "null")  # no start at login: never the real one
 
     def make(status: Status = ACTIVE, answer: bool = True) -> tray_app.TrayApp:
         agent: Any = FakeAgent(status)

@@ -196,10 +196,18 @@ def _switch(shown: TrayView) -> Entry:
     return next(e for e in shown.menu if e.label.startswith("Remote device deactivation"))
 
 
-def test_start_at_login_is_greyed_until_autostart_exists() -> None:
-    """Start at login is a check item, shown but not clickable yet."""
+def test_start_at_login_is_greyed_where_autostart_is_not_available() -> None:
+    """Start at login is a check item, shown but not clickable with no mechanism here."""
     entry = view(Status(state=SeatState.SIGNED_OUT)).find("Start at login")
     assert entry is not None and entry.checked is False and not entry.enabled
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_start_at_login_is_ticked_when_the_agent_starts_at_login(enabled: bool) -> None:
+    """Where autostart exists, the item is clickable and ticked exactly when it is on."""
+    entry = view(Status(state=SeatState.ACTIVE), autostart=enabled).find("Start at login")
+    assert entry is not None and entry.enabled and entry.checked is enabled
+    assert entry.action == Action(Act.START_AT_LOGIN)
 
 
 def test_quit_and_logout_are_last() -> None:
