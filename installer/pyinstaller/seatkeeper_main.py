@@ -1,0 +1,8 @@
+"""The bundle's entry point: `seatkeeper …`, as the installed console script runs it."""
+
+import sys
+
+from agent.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
