@@ -26,6 +26,9 @@ NOTICES = {
     "switch-off": "Remote device deactivation is off.",
     "deactivated": "The device is deactivated: its seat is free and it is signed out.",
 }
+SWITCH_REFUSED = ("Remote device deactivation can only be switched on while no device holds a "
+                  "seat, and a device holds one now. Log out or release the seat on every "
+                  "device (in the tray: Release seat now), then switch it on here.")
 
 
 def _ctx(request: Request) -> Context:
@@ -181,6 +184,8 @@ async def remote_deactivation(request: Request) -> Response:
     try:
         with c.transaction() as session:
             devices.set_remote_deactivation(session, _portal_caller(visitor), enabled, c.now())
+    except errors.ActiveDeviceExists as exc:
+        return _account_page(request, visitor, exc.status, SWITCH_REFUSED)
     except errors.ApiError as exc:
         return _account_page(request, visitor, exc.status, exc.message)
     return _redirect("/portal/account?done=" + ("switch-on" if enabled else "switch-off"))

@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.portal.conftest import BrowserLogin, sign_in
 from tests.support.agent import AgentProcess
-from tests.support.api import Api
+from tests.support.api import Api, expect
 from tests.support.procs import ServerProcess
 
 
@@ -42,7 +42,8 @@ def test_a_browser_login_approved_on_the_portal_makes_the_agent_active(
 
 def test_a_denied_browser_login_leaves_the_agent_signed_out(
         portal_server: ServerProcess, portal_api: Api, page: Any,
-        make_agent: Callable[..., AgentProcess]) -> None:
+        make_agent: Callable[..., AgentProcess],
+        screenshots: Callable[[Any, str], Any]) -> None:
     """Deny on the portal: the CLI says the login was denied, and the agent stays signed out."""
     account, _ = portal_api.new_account()
     agent = make_agent(portal_server.url, "unknown-laptop")
@@ -52,12 +53,31 @@ def test_a_denied_browser_login_leaves_the_agent_signed_out(
         sign_in(page, portal_server.url, account)
         page.get_by_role("button", name="Deny").click()
         page.get_by_role("heading", name="unknown-laptop was not signed in").wait_for()
+        screenshots(page, "denied")
         code, out, err = login.finish()
     finally:
         login.kill()
     assert code == 1, out + err
     assert "The login was denied in the browser; this device stays signed out." in err
     assert agent.status()["state"] == "signed_out"
+
+
+def test_the_approve_page_asks_for_the_code_when_the_link_has_none(
+        portal_server: ServerProcess, portal_api: Api, page: Any,
+        screenshots: Callable[[Any, str], Any]) -> None:
+    """At verification_uri itself the page asks for the code; typed loosely, it is found."""
+    account, _ = portal_api.new_account()
+    grant = expect(portal_api.post("/v1/auth/device", json={
+        "fingerprint": "typed-code-test", "name": "site-pc", "platform": "windows"}), 200)
+    page.goto(grant["verification_uri"])
+    sign_in(page, portal_server.url, account)
+    field = page.get_by_label("The code your device shows")
+    screenshots(page, "enter-code")
+    field.fill(grant["user_code"].replace("-", "").lower())
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("heading", name="site-pc wants to sign in").wait_for()
+    page.get_by_role("button", name="Deny").click()
+    page.get_by_role("heading", name="site-pc was not signed in").wait_for()
 
 
 def test_an_expired_browser_login_leaves_the_agent_signed_out(

@@ -95,6 +95,21 @@ def test_deactivating_another_device_revokes_its_agent_at_its_next_heartbeat(
     agent.wait_for("revoked", timeout=15)
 
 
+def test_a_page_form_stripped_of_its_csrf_token_is_refused(
+        portal_server: ServerProcess, portal_api: Api, page: Any,
+        screenshots: Callable[[Any, str], Any]) -> None:
+    """A form on the page, submitted without its token, gets the refusal page and does nothing."""
+    device = portal_api.new_device()
+    assert device.account is not None
+    sign_in(page, portal_server.url, device.account)
+    page.get_by_role("heading", name="Your licenses and devices").wait_for()
+    page.evaluate("document.querySelectorAll('input[name=csrf]').forEach(e => e.remove())")
+    page.get_by_role("button", name="Switch remote deactivation on").click()
+    page.get_by_role("heading", name="This form cannot be accepted").wait_for()
+    screenshots(page, "form-refused")
+    assert expect(device.get("/v1/account"), 200)["remote_deactivation"] is False
+
+
 def test_a_form_without_its_csrf_token_is_rejected(portal_server: ServerProcess,
                                                    portal_api: Api) -> None:
     """Every form needs its CSRF token: without it (or with another) the portal answers 403."""
