@@ -121,6 +121,9 @@ class LogindHooks:
                 received = _next_signal(self._conn, matches)
                 if received is not None:
                     self.handle(*received)
+        except (ConnectionError, OSError) as exc:
+            log.warning("the system D-Bus connection ended (%s): shutdown release relies "
+                        "on SIGTERM", exc)
         except Exception:
             log.exception("the logind hooks stopped")
         finally:

@@ -31,6 +31,11 @@ class AgentEvents:
                      "lease runs out")
             return
         with self._lock:
+            if self._released_for_shutdown:
+                # logind announced it, then systemd's SIGTERM follows: once is enough, and
+                # a second wait on a stalled server would overrun the 3 s to exit.
+                log.info("shutdown: the seat was already given back")
+                return
             started = time.monotonic()
             delivered = self.agent.release_now("shutdown", self.budget_s)
             self._released_for_shutdown = True

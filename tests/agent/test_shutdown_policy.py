@@ -58,3 +58,12 @@ def test_cancelled_shutdown_asks_for_the_seat_again(tmp_path: Path) -> None:
     events.shutdown_cancelled()
     events.shutdown_cancelled()
     assert [name for name, _ in agent.calls] == ["release_now", "acquire"]
+
+
+def test_sigterm_after_prepare_for_shutdown_does_not_release_twice(tmp_path: Path) -> None:
+    """logind's announcement released the seat; the SIGTERM that follows adds no second wait."""
+    agent: Any = FakeAgent()
+    events = AgentEvents(agent, config_with(tmp_path, "", ""))
+    events.shutting_down()
+    events.shutting_down()
+    assert [name for name, _ in agent.calls] == ["release_now"]
