@@ -72,6 +72,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 def _child_env(home: Path) -> None:
     os.environ["SEATKEEPER_HOME"] = str(home)
     os.environ["PYTHON_KEYRING_BACKEND"] = NO_KEYRING
+    os.environ["SEATKEEPER_PLATFORM"] = "null"  # never the machine's logind, nor a D-Bus thread
     import keyring
     from keyring.backends import fail
 
