@@ -31,12 +31,13 @@ def recording_browser(folder: Path) -> tuple[Path, Path]:
 def test_log_in_from_the_tray_opens_the_browser_and_shows_the_code(
         desktop: Desktop, tray_server: ScenarioServer, tray_api: Api,
         make_tray_agent: TrayAgentFactory, tmp_path: Path) -> None:
-    """Log in… opens the approve page and shows its code; approved there, the tray is active."""
+    """Log in… opens the page, shows the code in menu and notification; approved: active."""
     account, _ = tray_api.new_account(seats=1)
     browser, opened = recording_browser(tmp_path)
     agent = make_tray_agent("tray-login-pc", server_url=tray_server.url,
                             env={"BROWSER": str(browser)})
     agent.start()
+    agent.serve_notifications()
     shows(desktop, SeatState.SIGNED_OUT)
     choose_from_menu(agent, desktop, "Log in…")
     deadline = time.monotonic() + 15
@@ -51,6 +52,12 @@ def test_log_in_from_the_tray_opens_the_browser_and_shows_the_code(
     agent.atspi("find", "menu item", "Cancel the login")
     desktop.screenshot("tray-login-code")
     desktop.key("Escape")
+    while not agent.notifications():
+        assert time.monotonic() < deadline, "no desktop notification arrived"
+        time.sleep(0.1)
+    assert agent.notifications() == [{
+        "app": "", "summary": "Log in to Seatkeeper",
+        "body": f"Approve the code {code} in the browser ({tray_server.url}/portal/device)."}]
 
     visitor = Portal(tray_server.url)
     try:
