@@ -8,6 +8,7 @@ from typing import Any
 from tests.portal.conftest import BrowserLogin, sign_in
 from tests.support.agent import AgentProcess
 from tests.support.api import Api, expect
+from tests.support.portal import Portal
 from tests.support.procs import ServerProcess
 
 
@@ -93,3 +94,13 @@ def test_an_expired_browser_login_leaves_the_agent_signed_out(
     assert code == 1, out + err
     assert "The login code expired before it was approved" in err
     assert agent.status()["state"] == "signed_out"
+    api = Api(expiring_server.url, expiring_server.admin_token)
+    visitor = Portal(expiring_server.url)
+    try:
+        account, _ = api.new_account()
+        visitor.sign_in(account["email"], account["password"])
+        assert visitor.get(f"/portal/device?code={login.code}").status_code == 404
+        assert visitor.approve(login.code).status_code == 303  # back to the form: nothing
+    finally:
+        visitor.close()
+        api.close()
