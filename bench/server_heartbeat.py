@@ -32,31 +32,40 @@ for the run and dropped after it.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import os
-import platform
-import secrets
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import psycopg
-import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.engine import make_url
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+
+# bench/ itself is sys.path[0] when this file is run as a script: the sibling modules.
+from heartbeat_fixture import (  # noqa: E402
+    LeaseWrites,
+    check_after,
+    make_signing_key,
+    populate,
+    workload_clients,
+)
+from heartbeat_report import (  # noqa: E402
+    environment,
+    markdown,
+    medians,
+    no_nan,
+    per_request,
+    summary,
+    verdicts,
+)
 
 from tests.support import pg  # noqa: E402
 from tests.support.procs import ServerProcess, free_port  # noqa: E402
@@ -64,9 +73,6 @@ from tests.support.procs import ServerProcess, free_port  # noqa: E402
 LOADGEN = Path(__file__).with_name("loadgen.py")
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 WORKLOADS = ("health", "heartbeat")
-TARGET_RATIO = 0.5
-TARGET_P99_MS = 50.0
-APP = {"name": "PIX4Dmapper", "version": "4.9.0", "release_date": "2025-01-15"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -160,18 +166,11 @@ def stub_ceiling(clients: list[int], warmup: float, duration: float) -> list[dic
             rows.append({"clients": count, "rps": result["rps"],
                          "p50_ms": result["latency_ms"]["p50"],
                          "p99_ms": result["latency_ms"]["p99"],
-                         "loadgen_cpu_us_per_req": _per_request(result, "loadgen")})
+                         "loadgen_cpu_us_per_req": per_request(result, "loadgen")})
         return rows
     finally:
         stub.terminate()
         stub.wait(timeout=10)
-
-
-def _per_request(result: dict[str, Any], who: str) -> float:
-    """Microseconds of CPU `who` spent per measured request."""
-    if not result["requests"]:
-        return math.nan
-    return result["cpu_s"].get(who, math.nan) / result["requests"] * 1e6
 
 
 # -- wrk, as an independent cross-check of the generator -----------------------------------
@@ -231,108 +230,7 @@ def _wrk_ms(text: str) -> float:
     return math.nan
 
 
-# -- the server and its data ---------------------------------------------------------------
-
-def make_signing_key(path: Path) -> None:
-    pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption())
-    path.write_bytes(pem)
-    path.chmod(0o600)
-
-
-def populate(url: str, admin_token: str, devices: int,
-             licenses: int) -> tuple[list[str], list[tuple[str, str]]]:
-    """One account with `licenses` licenses of `devices` seats each; `devices` devices, each
-    logged in once and holding one lease on every license. Returns the license ids and the
-    (lease id, device token) pairs, lease k of device d at index k * devices + d."""
-    admin = {"Authorization": f"Bearer {admin_token}"}
-    email, password = f"bench-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16)
-    made = requests.post(f"{url}/v1/admin/accounts", json={"email": email, "password": password},
-                         headers=admin, timeout=30)
-    made.raise_for_status()
-    license_ids = []
-    for number in range(licenses):
-        lic = requests.post(f"{url}/v1/admin/licenses",
-                            json={"account_id": made.json()["id"], "name": f"Bench {number}",
-                                  "kind": "subscription", "seats": devices},
-                            headers=admin, timeout=30)
-        lic.raise_for_status()
-        license_ids.append(lic.json()["id"])
-
-    def device(index: int) -> list[tuple[str, str]]:
-        with requests.Session() as http:
-            login = http.post(f"{url}/v1/auth/password", timeout=120, json={
-                "email": email, "password": password,
-                "device": {"fingerprint": f"bench-fp-{index:04d}", "name": f"bench-{index:04d}",
-                           "platform": "linux"}})
-            login.raise_for_status()
-            token = login.json()["token"]
-            held = []
-            for license_id in license_ids:
-                seat = http.post(f"{url}/v1/seats", timeout=60,
-                                 json={"license_id": license_id, "app": APP},
-                                 headers={"Authorization": f"Bearer {token}"})
-                if seat.status_code != 201:
-                    raise RuntimeError(f"acquire {index}: HTTP {seat.status_code} "
-                                       f"{seat.text[:300]}")
-                held.append((seat.json()["lease"]["lease_id"], token))
-            return held
-
-    # Logins verify argon2 hashes on the server: a few at a time is as fast as it gets.
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        per_device = list(pool.map(device, range(devices)))
-    return license_ids, [per_device[d][k] for k in range(licenses) for d in range(devices)]
-
-
-def check_after(url: str, admin_token: str, license_ids: list[str], devices: int,
-                started: int) -> dict[str, Any]:
-    """Every lease still live and renewed during the run; no seat lost or gained."""
-    live, used, total, beats = 0, 0, 0, []
-    for license_id in license_ids:
-        got = requests.get(f"{url}/v1/admin/licenses/{license_id}", timeout=30,
-                           headers={"Authorization": f"Bearer {admin_token}"})
-        got.raise_for_status()
-        body = got.json()
-        live += len(body["leases"])
-        used += body["seats_used"]
-        total += body["seats_total"]
-        beats += [lease["last_heartbeat_at"] for lease in body["leases"]]
-    return {"licenses": len(license_ids), "seats_total": total, "seats_used": used,
-            "live_leases": live, "leases": devices * len(license_ids),
-            "oldest_heartbeat_at": min(beats) if beats else None,
-            "run_started_at": dt.datetime.fromtimestamp(started, dt.UTC)
-            .strftime("%Y-%m-%dT%H:%M:%SZ")}
-
-
-def workload_clients(workload: str, leases: list[tuple[str, str]],
-                     count: int) -> list[list[dict[str, Any]]]:
-    """Per client, the requests it sends in turn: health, or heartbeats of its own leases
-    (lease j goes to client j mod count, so no two clients share a lease)."""
-    if workload == "health":
-        return [[{"method": "GET", "path": "/v1/health", "must_contain": '"ok"'}]] * count
-    return [[{"method": "POST", "path": f"/v1/seats/{lease_id}/heartbeat",
-              "headers": {"Authorization": f"Bearer {token}"}, "must_contain": lease_id}
-             for lease_id, token in leases[client::count]]
-            for client in range(count)]
-
-
-class LeaseWrites:
-    """PostgreSQL only: rows updated in `leases`, from the statistics views (approximate:
-    backends report their counts within about a second)."""
-
-    def __init__(self, db_url: str | None) -> None:
-        self.url = None if db_url is None else make_url(db_url).set(
-            drivername="postgresql").render_as_string(hide_password=False)
-
-    def read(self) -> int | None:
-        if self.url is None:
-            return None
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            row = conn.execute("SELECT n_tup_upd FROM pg_stat_user_tables "
-                               "WHERE relname = 'leases'").fetchone()
-        return None if row is None else int(row[0])
-
+# -- one backend ---------------------------------------------------------------------------
 
 def bench_backend(backend: str, args: argparse.Namespace, stack: ExitStack,
                   work: Path, wrk: str | None) -> dict[str, Any]:
@@ -391,7 +289,7 @@ def bench_backend(backend: str, args: argparse.Namespace, stack: ExitStack,
             spy.wait(timeout=60)
         row = {"backend": backend, "workload": workload, "clients": count,
                "mode": "closed" if rate is None else f"paced {rate:g}/s",
-               "round": round_no, "loadavg_1m_before": load, **_summary(result)}
+               "round": round_no, "loadavg_1m_before": load, **summary(result)}
         if written is not None and workload == "heartbeat":
             time.sleep(1.5)  # let the backends report their counts
             # Warm-up included: rows written per heartbeat answered, measured or not.
@@ -429,194 +327,12 @@ def bench_backend(backend: str, args: argparse.Namespace, stack: ExitStack,
     after = check_after(server.url, server.admin_token, license_ids, devices, started)
     return {"backend": backend, "db": "sqlite (WAL file)" if backend == "sqlite"
             else "postgresql (fresh database)", "rounds": rounds,
-            "cells": _medians(rounds), "wrk_crosscheck": crosscheck, "after": after,
+            "cells": medians(rounds), "wrk_crosscheck": crosscheck, "after": after,
             "profile": str(profile) if profile else None}
-
-
-def _summary(result: dict[str, Any]) -> dict[str, Any]:
-    cpu, lat = result["cpu_s"], result["latency_ms"]
-    seconds = result["elapsed_s"]
-    return {
-        "requests": result["requests"], "errors": result["errors"],
-        "error_kinds": result["error_kinds"], "error_samples": result["error_samples"],
-        "rps": result["rps"], "p50_ms": lat["p50"], "p90_ms": lat["p90"], "p99_ms": lat["p99"],
-        "max_ms": lat["max"], "mean_ms": lat["mean"],
-        "server_cpu_us_per_req": _per_request(result, "server"),
-        "postgres_cpu_us_per_req": _per_request(result, "postgres"),
-        "loadgen_cpu_us_per_req": _per_request(result, "loadgen"),
-        "server_cores": cpu.get("server", math.nan) / seconds,
-        "postgres_cores": cpu.get("postgres", math.nan) / seconds,
-        "loadgen_cores": cpu.get("loadgen", math.nan) / seconds,
-        "machine_busy_cores": cpu.get("machine", math.nan) / seconds,
-    }
-
-
-def _medians(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    cells = []
-    for index, first in enumerate(rounds[0]):
-        same = [r[index] for r in rounds]
-        cell = {k: v for k, v in first.items() if not isinstance(v, float)}
-        cell.pop("round", None)
-        for key, value in first.items():
-            if isinstance(value, float):
-                cell[key] = statistics.median(r[key] for r in same)
-        cell["errors"] = sum(r["errors"] for r in same)
-        cells.append(cell)
-    return cells
-
-
-# -- reporting -----------------------------------------------------------------------------
-
-def ratios(backend: dict[str, Any], mode: str = "closed") -> list[dict[str, Any]]:
-    cells = [c for c in backend["cells"] if (c["mode"] == "closed") == (mode == "closed")]
-    by = {(c["workload"], c["clients"]): c for c in cells}
-    out = []
-    for count in sorted({c["clients"] for c in cells}):
-        health, beat = by[("health", count)], by[("heartbeat", count)]
-        ratio = beat["rps"] / health["rps"] if health["rps"] else math.nan
-        out.append({"clients": count, "health": health, "heartbeat": beat, "ratio": ratio})
-    return out
-
-
-def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
-    top = results["config"]["clients"][-1]
-    rows = []
-    for backend in results["backends"]:
-        for row in ratios(backend):
-            p99 = row["heartbeat"]["p99_ms"]
-            rows.append({"backend": backend["backend"], "clients": row["clients"],
-                         "mode": "closed", "ratio": row["ratio"],
-                         "ratio_ok": row["ratio"] >= TARGET_RATIO, "heartbeat_p99_ms": p99,
-                         "p99_ok": p99 < TARGET_P99_MS if row["clients"] == top else None})
-        for row in ratios(backend, "paced"):
-            p99 = row["heartbeat"]["p99_ms"]
-            rows.append({"backend": backend["backend"], "clients": row["clients"],
-                         "mode": row["heartbeat"]["mode"], "ratio": None, "ratio_ok": None,
-                         "heartbeat_p99_ms": p99, "p99_ok": p99 < TARGET_P99_MS})
-    return rows
-
-
-def _f(value: float, digits: int = 0) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{value:,.{digits}f}"
-
-
-def markdown(results: dict[str, Any]) -> str:
-    cfg, env = results["config"], results["environment"]
-    lines = [
-        f"### Heartbeat vs /v1/health{(' - ' + cfg['label']) if cfg['label'] else ''}",
-        "",
-        f"{env['date']}; {env['cpus']} CPUs ({env['cpu_model']}), Python {env['python']}, "
-        f"load average before {env['loadavg_before'][0]:.2f} / after "
-        f"{env['loadavg_after'][0]:.2f} (1 min); {cfg['duration_s']:g} s measured after "
-        f"{cfg['warmup_s']:g} s warm-up per cell, {cfg['rounds']} round(s) (medians); "
-        f"{cfg['clients'][-1]} devices x {cfg['licenses']} licenses = "
-        f"{cfg['clients'][-1] * cfg['licenses']} leases shared out among the clients; "
-        f"{cfg['server_processes']} server process(es); "
-        f"server args: {' '.join(cfg['server_args']) or '(defaults)'}"
-        f"{'; PYTHONPATH+=' + cfg['server_pythonpath'] if cfg['server_pythonpath'] else ''}.",
-        "",
-        "| backend | clients | health req/s | health p50 ms | health p99 ms | heartbeat req/s "
-        "| heartbeat p50 ms | heartbeat p99 ms | heartbeat/health | errors |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for backend in results["backends"]:
-        for row in ratios(backend):
-            h, b = row["health"], row["heartbeat"]
-            lines.append(
-                f"| {backend['backend']} | {row['clients']} | {_f(h['rps'])} | "
-                f"{_f(h['p50_ms'], 2)} | {_f(h['p99_ms'], 2)} | {_f(b['rps'])} | "
-                f"{_f(b['p50_ms'], 2)} | {_f(b['p99_ms'], 2)} | {_f(row['ratio'], 2)} | "
-                f"{h['errors'] + b['errors']} |")
-    paced = [(b["backend"], row) for b in results["backends"] for row in ratios(b, "paced")]
-    if paced:
-        lines += ["", "Paced (open loop): the largest client count sending a fixed total rate "
-                  "together; latency counted from when each request was due:", "",
-                  "| backend | clients | rate | health req/s | health p50 ms | health p99 ms | "
-                  "heartbeat req/s | heartbeat p50 ms | heartbeat p99 ms | errors |",
-                  "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        for name, row in paced:
-            h, b = row["health"], row["heartbeat"]
-            lines.append(
-                f"| {name} | {row['clients']} | {b['mode'].removeprefix('paced ')} | "
-                f"{_f(h['rps'])} | {_f(h['p50_ms'], 2)} | {_f(h['p99_ms'], 2)} | "
-                f"{_f(b['rps'])} | {_f(b['p50_ms'], 2)} | {_f(b['p99_ms'], 2)} | "
-                f"{h['errors'] + b['errors']} |")
-    lines += ["", "CPU per request in the measured window (microseconds; `machine` = cores busy "
-              "on the whole machine, other engineers' work included):", "",
-              "| backend | clients | workload | mode | server us/req | postgres us/req | generator "
-              "us/req | server cores | generator cores | machine cores | lease rows written "
-              "per heartbeat |",
-              "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for backend in results["backends"]:
-        for c in backend["cells"]:
-            pg_us = _f(c["postgres_cpu_us_per_req"]) if backend["backend"] == "postgres" else "-"
-            lines.append(
-                f"| {backend['backend']} | {c['clients']} | {c['workload']} | {c['mode']} | "
-                f"{_f(c['server_cpu_us_per_req'])} | {pg_us} | "
-                f"{_f(c['loadgen_cpu_us_per_req'])} | {_f(c['server_cores'], 2)} | "
-                f"{_f(c['loadgen_cores'], 2)} | {_f(c['machine_busy_cores'], 2)} | "
-                f"{_f(c.get('lease_writes_per_heartbeat', math.nan), 2)} |")
-    lines += ["", f"Targets: heartbeat/health >= {TARGET_RATIO}; heartbeat p99 < "
-              f"{TARGET_P99_MS:g} ms at {cfg['clients'][-1]} clients.", ""]
-    for v in verdicts(results):
-        p99 = "" if v["p99_ok"] is None else (
-            f"p99 {_f(v['heartbeat_p99_ms'], 1)} ms {'met' if v['p99_ok'] else 'MISSED'}")
-        if v["mode"] != "closed":
-            lines.append(f"- {v['backend']}, {v['clients']} clients {v['mode']}: {p99}")
-            continue
-        lines.append(f"- {v['backend']}, {v['clients']} clients: ratio "
-                     f"{_f(v['ratio'], 2)} {'met' if v['ratio_ok'] else 'MISSED'}"
-                     f"{'; ' + p99 if p99 else ''}")
-    if results["stub"]:
-        lines += ["", "Generator ceiling (same generator against a canned-answer stub server "
-                  "on the same machine):", "",
-                  "| clients | req/s | p50 ms | p99 ms | generator us/req |",
-                  "| ---: | ---: | ---: | ---: | ---: |"]
-        lines += [f"| {s['clients']} | {_f(s['rps'])} | {_f(s['p50_ms'], 2)} | "
-                  f"{_f(s['p99_ms'], 2)} | {_f(s['loadgen_cpu_us_per_req'])} |"
-                  for s in results["stub"]]
-    crosschecks = [(b["backend"], w) for b in results["backends"] for w in b["wrk_crosscheck"]]
-    if crosschecks:
-        lines += ["", f"Cross-check with wrk (C, 1 thread, {cfg['clients'][-1]} connections; "
-                  "heartbeats round-robin over all the leases):", "",
-                  "| backend | workload | req/s | p50 ms | p99 ms | non-2xx |",
-                  "| --- | --- | ---: | ---: | ---: | ---: |"]
-        lines += [f"| {b} | {w['workload']} | {_f(w['rps'])} | {_f(w['p50_ms'], 2)} | "
-                  f"{_f(w['p99_ms'], 2)} | {w['non_2xx']} |" for b, w in crosschecks]
-    lines += ["", "After the run: " + "; ".join(
-        f"{b['backend']}: {b['after']['live_leases']}/{b['after']['leases']} leases live, "
-        f"seats_used {b['after']['seats_used']} of {b['after']['seats_total']}"
-        for b in results["backends"]) + "."]
-    return "\n".join(lines) + "\n"
-
-
-def _no_nan(value: Any) -> Any:
-    """JSON has no NaN: a measurement that could not be taken is null."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _no_nan(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_no_nan(v) for v in value]
-    return value
 
 
 def _suffix(args: argparse.Namespace) -> str:
     return f"-{args.label}" if args.label else ""
-
-
-def environment() -> dict[str, Any]:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
-            "platform": platform.platform(), "loadavg_before": list(os.getloadavg())}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -648,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     results["environment"]["loadavg_after"] = list(os.getloadavg())
     results["verdicts"] = verdicts(results)
     name = f"server_heartbeat{_suffix(args)}"
-    (args.out / f"{name}.json").write_text(json.dumps(_no_nan(results), indent=2) + "\n")
+    (args.out / f"{name}.json").write_text(json.dumps(no_nan(results), indent=2) + "\n")
     table = markdown(results)
     (args.out / f"{name}.md").write_text(table)
     print("\n" + table)
