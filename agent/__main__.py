@@ -1,5 +1,5 @@
-"""`python -m agent`: the same as the `seatkeeper` command."""
+"""`python -m seatkeeper`: the same as the `seatkeeper` command."""
 
-from agent.cli import main
+from seatkeeper.cli import main
 
 raise SystemExit(main())

@@ -10,10 +10,10 @@ import time
 import webbrowser
 from typing import Any
 
-from agent import __version__
-from agent.config import Config, load_config
-from agent.core.errors import SeatkeeperError
-from agent.service.control import AgentNotRunning, ControlClient, ControlError
+from seatkeeper import __version__
+from seatkeeper.config import Config, load_config
+from seatkeeper.core.errors import SeatkeeperError
+from seatkeeper.service.control import AgentNotRunning, ControlClient, ControlError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 WAIT_FOR_DELIVERY_S = 5.0
@@ -64,11 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         for warning in config.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         if args.command == "run":
-            from agent.service import runner
+            from seatkeeper.service import runner
 
             return runner.run(config, headless=args.headless)
         if args.command == "demo":
-            from agent.service.demo import run as run_demo
+            from seatkeeper.service.demo import run as run_demo
 
             return run_demo(config, port=args.port, headless=args.headless)
         return COMMANDS[args.command](config, args)
@@ -99,8 +99,8 @@ class Front:
     @property
     def local(self) -> Any:
         if self._local is None:
-            from agent.service.daemon import Agent
-            from agent.service.runner import Controls
+            from seatkeeper.service.daemon import Agent
+            from seatkeeper.service.runner import Controls
 
             self._local = Controls(Agent(self.config))
         return self._local
@@ -179,7 +179,7 @@ def _login(config: Config, args: argparse.Namespace) -> int:
 
 
 def _login_browser(config: Config, args: argparse.Namespace) -> int:
-    from agent.service import device_login
+    from seatkeeper.service import device_login
 
     front = Front(config)
     grant = front.call("device_login_start", server_url=args.server)
@@ -259,7 +259,7 @@ def _remote(config: Config, args: argparse.Namespace) -> int:
 
 
 def _autostart(config: Config, args: argparse.Namespace) -> int:
-    from agent.service import autostart
+    from seatkeeper.service import autostart
 
     if args.switch == "enable":
         result = autostart.enable()

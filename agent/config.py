@@ -22,9 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
-
-from agent.core.errors import ConfigError
-from agent.core.identity import default_device_name
+from seatkeeper.core.errors import ConfigError
+from seatkeeper.core.identity import default_device_name
 
 APP = "seatkeeper"
 ENV_PREFIX = "SEATKEEPER_"

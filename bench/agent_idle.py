@@ -1,7 +1,7 @@
 """Idle cost of the headless agent, and how soon a queued logout lands once the server is back.
 
-Starts the real server (`python -m server` on SQLite, `--heartbeat-interval 60 --lease-ttl
-180`) and measures, against a floor taken in the same run — a bare Python process that
+Starts the real server (`python -m seatkeeper_server` on SQLite, `--heartbeat-interval 60
+--lease-ttl 180`) and measures, against a floor taken in the same run — a bare Python process that
 imports what the daemon imports (requests, truststore, apscheduler, cryptography, keyring,
 platformdirs and the agent's own modules) and then sleeps:
 
@@ -64,7 +64,7 @@ import sys, time
 import requests, truststore, platformdirs, keyring, sqlite3
 import apscheduler.schedulers.background, apscheduler.executors.pool
 import cryptography.hazmat.primitives.asymmetric.ed25519
-import agent.cli, agent.service.runner, agent.service.daemon
+import seatkeeper.cli, agent.service.runner, agent.service.daemon
 keyring.get_keyring()
 print("ready", flush=True)
 time.sleep(3600)

@@ -51,8 +51,8 @@ import pystray
 pystray.Icon("floor", Image.new("RGBA", (64, 64), (46, 158, 68, 255)), "floor").run()
 """
 # The floor plus everything the agent imports: what is left is the agent's own doing.
-IMPORTS = FLOOR.replace("import pystray\n", "import pystray\nimport agent.service.runner, "
-                        "agent.tray.app\n")
+IMPORTS = FLOOR.replace("import pystray\n", "import pystray\nimport seatkeeper.service.runner, "
+                        "seatkeeper.tray.app\n")
 RECORD = 'echo "$$" > "$0"; exec "$@"'
 POLL_S = 0.005
 DOCK_TIMEOUT_S = 30.0
@@ -129,7 +129,7 @@ def main() -> int:
                                              FLOOR_NAME, env, args.idle, work))
                 runs["imports"].append(measure(desktop, [sys.executable, "-c", IMPORTS],
                                                FLOOR_NAME, env, args.idle, work))
-                runs["agent"].append(measure(desktop, [sys.executable, "-m", "agent", "run"],
+                runs["agent"].append(measure(desktop, [sys.executable, "-m", "seatkeeper", "run"],
                                              "seatkeeper", env, args.idle, work))
             api.close()
     result = {

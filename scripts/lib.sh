@@ -41,16 +41,10 @@ ensure_system_packages() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# What the editable install depends on: pyproject.toml, and which top-level
-# packages exist (setuptools maps those at install time, so a new one needs a
-# reinstall).
+# What the editable install depends on: pyproject.toml, which maps the import
+# names (seatkeeper, seatkeeper_server) onto the source folders.
 install_fingerprint() {
-    local dir
     (cd "$REPO_ROOT" && sha256sum pyproject.toml)
-    for dir in "$REPO_ROOT"/agent "$REPO_ROOT"/server; do
-        [ -f "$dir/__init__.py" ] && printf 'package %s\n' "$(basename "$dir")"
-    done
-    return 0
 }
 
 # Create .venv if needed and install the project with the extras "$1"

@@ -1,3 +1,5 @@
 """The Seatkeeper reference license server: protocol v1 over HTTP/JSON."""
 
-__version__ = "0.1.0"
+from seatkeeper import __version__
+
+__all__ = ["__version__"]

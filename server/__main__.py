@@ -1,5 +1,5 @@
-"""`python -m server`: the same as the `seatkeeper-server` command."""
+"""`python -m seatkeeper_server`: the same as the `seatkeeper-server` command."""
 
-from server.cli import main
+from seatkeeper_server.cli import main
 
 raise SystemExit(main())

@@ -8,13 +8,12 @@ from fastapi import Depends, Query, Request, Response, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
+from seatkeeper_server import errors, schemas
+from seatkeeper_server.context import Context
+from seatkeeper_server.services import accounts, auth, device_grant, devices, seats
+from seatkeeper_server.services.auth import Caller
+from seatkeeper_server.timeutil import parse_rfc3339, to_rfc3339
 from sqlalchemy.exc import IntegrityError
-
-from server import errors, schemas
-from server.context import Context
-from server.services import accounts, auth, device_grant, devices, seats
-from server.services.auth import Caller
-from server.timeutil import parse_rfc3339, to_rfc3339
 
 _device_bearer = HTTPBearer(auto_error=False, scheme_name="deviceToken",
                             description="A device token from a login")

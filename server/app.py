@@ -12,14 +12,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from seatkeeper_server import __version__, api, errors, portal, schemas
+from seatkeeper_server.context import Context
+from seatkeeper_server.services import seats
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from server import __version__, api, errors, portal, schemas
-from server.context import Context
-from server.services import seats
 
 log = logging.getLogger("seatkeeper.server")
 MAX_BODY = 1024 * 1024

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from server import __version__, errors
-from server.timeutil import parse_date, parse_rfc3339
+from seatkeeper_server import __version__, errors
+from seatkeeper_server.timeutil import parse_date, parse_rfc3339
 
 DEFAULT_PORT = 8750
 log = logging.getLogger("seatkeeper.server")
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    from server import runtime  # imports the web stack only when it is needed
+    from seatkeeper_server import runtime  # imports the web stack only when it is needed
 
     try:
         if args.command == "admin":
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _admin(runtime: Any, args: argparse.Namespace) -> int:
-    from server.services import accounts
+    from seatkeeper_server.services import accounts
 
     context = runtime.open_context(args, data_dir())
     with context.transaction() as session:

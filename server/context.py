@@ -6,12 +6,11 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
+from seatkeeper_server.services.device_grant import GrantTerms
+from seatkeeper_server.services.seats import LeaseTerms
+from seatkeeper_server.signing import Signer
+from seatkeeper_server.timeutil import Clock
 from sqlalchemy.orm import Session, sessionmaker
-
-from server.services.device_grant import GrantTerms
-from server.services.seats import LeaseTerms
-from server.signing import Signer
-from server.timeutil import Clock
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,14 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
+from seatkeeper_server import __version__, db, security
+from seatkeeper_server.context import Context
+from seatkeeper_server.services import accounts, auth
+from seatkeeper_server.services.device_grant import GrantTerms
+from seatkeeper_server.services.seats import LeaseTerms
+from seatkeeper_server.signing import Signer, SigningKeyError
+from seatkeeper_server.timeutil import system_clock
 from sqlalchemy.exc import SQLAlchemyError
-
-from server import __version__, db, security
-from server.context import Context
-from server.services import accounts, auth
-from server.services.device_grant import GrantTerms
-from server.services.seats import LeaseTerms
-from server.signing import Signer, SigningKeyError
-from server.timeutil import system_clock
 
 log = logging.getLogger("seatkeeper.server")
 DEMO_EMAIL = "demo@example.com"
@@ -101,8 +100,7 @@ def _demo(context: Context, data: Path) -> None:
 
 def serve(args: argparse.Namespace, data: Path) -> int:
     import uvicorn
-
-    from server.app import create_app
+    from seatkeeper_server.app import create_app
 
     context = open_context(args, data)
     _admin_token(context)

@@ -6,8 +6,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
-
-from server.timeutil import parse_date, parse_rfc3339
+from seatkeeper_server.timeutil import parse_date, parse_rfc3339
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 RFC3339 = Annotated[str, Field(examples=["2026-11-29T08:00:00Z"])]

@@ -17,9 +17,8 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from agent.core.errors import BadSignature
-from agent.core.wire import Reader, format_optional, format_time
+from seatkeeper.core.errors import BadSignature
+from seatkeeper.core.wire import Reader, format_optional, format_time
 
 Json = dict[str, Any]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from agent.core.wire import format_time
+from seatkeeper.core.wire import format_time
 
 
 class SeatState(StrEnum):

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from agent.core.errors import MalformedResponse
+from seatkeeper.core.errors import MalformedResponse
 
 T = TypeVar("T")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from agent.platform.base import SHUTDOWN_BUDGET_S, Events, Platform
+from seatkeeper.platform.base import SHUTDOWN_BUDGET_S, Events, Platform
 
 __all__ = ["SHUTDOWN_BUDGET_S", "Events", "Platform", "current", "platform_name"]
 
@@ -33,17 +33,17 @@ def current(environ: dict[str, str] | None = None) -> Platform:
     """A new Platform for this OS (modules imported only when chosen)."""
     name = platform_name(environ)
     if name == "linux":
-        from agent.platform.linux import LinuxPlatform
+        from seatkeeper.platform.linux import LinuxPlatform
 
         return LinuxPlatform()
     if name == "windows":
-        from agent.platform.windows import WindowsPlatform
+        from seatkeeper.platform.windows import WindowsPlatform
 
         return WindowsPlatform()
     if name == "macos":
-        from agent.platform.macos import MacPlatform
+        from seatkeeper.platform.macos import MacPlatform
 
         return MacPlatform()
-    from agent.platform.null import NullPlatform
+    from seatkeeper.platform.null import NullPlatform
 
     return NullPlatform()

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from agent.platform.base import Events, Platform
+from seatkeeper.platform.base import Events, Platform
 
 log = logging.getLogger("seatkeeper.platform")
 

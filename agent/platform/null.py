@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.platform.base import Events, Platform
+from seatkeeper.platform.base import Events, Platform
 
 
 class NullPlatform(Platform):

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from agent.platform.base import Events, Platform
+from seatkeeper.platform.base import Events, Platform
 
 log = logging.getLogger("seatkeeper.platform")
 

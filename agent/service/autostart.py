@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent import platform
+from seatkeeper import platform
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,7 +32,7 @@ def agent_command() -> list[str]:
     found = str(script) if script.is_file() else shutil.which("seatkeeper")
     if found:
         return [found, "run"]
-    return [sys.executable, "-m", "agent", "run"]
+    return [sys.executable, "-m", "seatkeeper", "run"]
 
 
 def status(current: platform.Platform | None = None) -> Autostart:

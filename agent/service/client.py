@@ -4,7 +4,7 @@ The caller passes the `requests.Session` (tests inject theirs); `make_session()`
 builds the production one: keep-alive, environment proxies (`trust_env`), TLS
 verified against the OS trust store through `truststore` plus an optional CA
 bundle. Every requests/urllib3 failure becomes one class of
-`agent.core.errors`; answers are parsed into `agent.core.protocol` values and
+`seatkeeper.core.errors`; answers are parsed into `seatkeeper.core.protocol` values and
 leases are verified against the pinned key before they are returned.
 """
 
@@ -24,23 +24,22 @@ from urllib.parse import quote
 import requests
 import truststore
 from requests.adapters import HTTPAdapter
-
-from agent import __version__
-from agent.core.errors import (
+from seatkeeper import __version__
+from seatkeeper.core.errors import (
     BadSignature,
     DeviceLoginAnswer,
     MalformedResponse,
     from_response,
 )
-from agent.core.protocol import (
+from seatkeeper.core.protocol import (
     Account,
     Device,
     LeaseEnvelope,
     LoginResult,
     parse_keys,
 )
-from agent.core.wire import Reader
-from agent.service.transport import check_server_url, map_request_error
+from seatkeeper.core.wire import Reader
+from seatkeeper.service.transport import check_server_url, map_request_error
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from agent.core.errors import SeatkeeperError
+from seatkeeper.core.errors import SeatkeeperError
 
 log = logging.getLogger(__name__)
 SOCKET_NAME = "agent.sock"

@@ -20,18 +20,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from agent.config import Config
-from agent.core import errors
-from agent.core.protocol import LeaseEnvelope, LoginResult, SeatHolder
-from agent.core.state import Facts, Holder, SeatRefusal, Status, decide
-from agent.service import session as saved
-from agent.service.client import Client
-from agent.service.credentials import CredentialStore
-from agent.service.identity import device_fingerprint, device_platform
-from agent.service.jobs import Jobs
-from agent.service.outbox import Outbox, deliver
-from agent.service.view import build_status
-from agent.service.work import Work
+from seatkeeper.config import Config
+from seatkeeper.core import errors
+from seatkeeper.core.protocol import LeaseEnvelope, LoginResult, SeatHolder
+from seatkeeper.core.state import Facts, Holder, SeatRefusal, Status, decide
+from seatkeeper.service import session as saved
+from seatkeeper.service.client import Client
+from seatkeeper.service.credentials import CredentialStore
+from seatkeeper.service.identity import device_fingerprint, device_platform
+from seatkeeper.service.jobs import Jobs
+from seatkeeper.service.outbox import Outbox, deliver
+from seatkeeper.service.view import build_status
+from seatkeeper.service.work import Work
 
 log = logging.getLogger("seatkeeper.agent")
 

@@ -10,10 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import requests
-
-from agent.config import Config
-from agent.service import runner
-from agent.service import session as saved
+from seatkeeper.config import Config
+from seatkeeper.service import runner
+from seatkeeper.service import session as saved
 
 DEMO_EMAIL = "demo@example.com"
 
@@ -24,7 +23,7 @@ def _server_home(config: Config) -> Path:
 
 def _start_server(config: Config, port: int) -> tuple[subprocess.Popen[bytes], str]:
     try:
-        import server  # noqa: F401  (present only with the [server] extra)
+        import seatkeeper_server  # noqa: F401  (present only with the [server] extra)
     except ImportError:
         raise SystemExit("seatkeeper: the demo needs the server: pip install 'seatkeeper[server]'"
                          ) from None
@@ -34,7 +33,8 @@ def _start_server(config: Config, port: int) -> tuple[subprocess.Popen[bytes], s
     env.pop("SEATKEEPER_ADMIN_TOKEN", None)
     log = open(home / "server.log", "ab")  # noqa: SIM115 (the child keeps it)
     process = subprocess.Popen(
-        [sys.executable, "-m", "server", "--demo", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "seatkeeper_server", "--demo", "--host", "127.0.0.1",
+         "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -59,7 +59,7 @@ def run(config: Config, *, port: int, headless: bool) -> int:
               "license PIX4Dmapper Yearly with 2 seats.", flush=True)
         current = saved.load(config.paths.data_dir)
         if current is None or current.server_url != url or current.email != DEMO_EMAIL:
-            from agent.service.daemon import Agent
+            from seatkeeper.service.daemon import Agent
 
             agent = Agent(replace(config, server_url=url))
             agent.login(DEMO_EMAIL, password, url)

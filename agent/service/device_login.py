@@ -13,14 +13,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from agent.core import errors
-from agent.core.errors import DeviceLoginAnswer
-from agent.service import session as saved
-from agent.service.client import Client
-from agent.service.identity import device_fingerprint, device_platform
+from seatkeeper.core import errors
+from seatkeeper.core.errors import DeviceLoginAnswer
+from seatkeeper.service import session as saved
+from seatkeeper.service.client import Client
+from seatkeeper.service.identity import device_fingerprint, device_platform
 
 if TYPE_CHECKING:
-    from agent.service.daemon import Agent
+    from seatkeeper.service.daemon import Agent
 
 log = logging.getLogger(__name__)
 SLOW_DOWN_STEP_S = 5  # RFC 8628 section 3.5

@@ -6,9 +6,9 @@ import logging
 import threading
 import time
 
-from agent.config import Config
-from agent.platform import SHUTDOWN_BUDGET_S
-from agent.service.daemon import Agent
+from seatkeeper.config import Config
+from seatkeeper.platform import SHUTDOWN_BUDGET_S
+from seatkeeper.service.daemon import Agent
 
 log = logging.getLogger("seatkeeper.agent")
 

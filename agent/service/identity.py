@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent.core.errors import StorageError
-from agent.core.identity import fingerprint, is_install_id, platform_name
+from seatkeeper.core.errors import StorageError
+from seatkeeper.core.identity import fingerprint, is_install_id, platform_name
 
 log = logging.getLogger(__name__)
 

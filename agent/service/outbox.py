@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.core.errors import (
+from seatkeeper.core.errors import (
     LeaseExpired,
     LeaseRevoked,
     NetworkError,
@@ -33,7 +33,7 @@ from agent.core.errors import (
     Unauthenticated,
     Unavailable,
 )
-from agent.core.state import PendingItem
+from seatkeeper.core.state import PendingItem
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ def _item(row: tuple[Any, ...]) -> Item:
 
 
 class DeliveryClient(Protocol):
-    """The two calls `deliver` needs; `agent.service.client.Client` provides them."""
+    """The two calls `deliver` needs; `seatkeeper.service.client.Client` provides them."""
 
     def release(self, lease_id: str, *, reason: str = "user", release_token: str | None = None,
                 token: str | None = None) -> None: ...

@@ -16,13 +16,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agent import __version__, platform
-from agent.config import Config
-from agent.service import device_login, logs
-from agent.service.control import ControlServer
-from agent.service.daemon import Agent
-from agent.service.hooks import AgentEvents
-from agent.service.instance import AlreadyRunning, InstanceLock
+from seatkeeper import __version__, platform
+from seatkeeper.config import Config
+from seatkeeper.service import device_login, logs
+from seatkeeper.service.control import ControlServer
+from seatkeeper.service.daemon import Agent
+from seatkeeper.service.hooks import AgentEvents
+from seatkeeper.service.instance import AlreadyRunning, InstanceLock
 
 log = logging.getLogger("seatkeeper.agent")
 # How long Quit waits for the server to confirm the seat's release.
@@ -132,13 +132,13 @@ def _exit_now(code: int) -> None:
 def _tray(config: Config, agent: Agent, stop: threading.Event,
           hooks: platform.Platform) -> tuple[Any, str]:
     """The tray app when this desktop can show one, else None and the reason why not."""
-    from agent.tray.backend import choose
+    from seatkeeper.tray.backend import choose
 
     choice = choose(os.environ)
     if choice.backend is None:
         log.info("no tray: %s", choice.reason)
         return None, f"no tray: {choice.reason}"
-    from agent.tray.app import TrayApp, TrayUnavailable
+    from seatkeeper.tray.app import TrayApp, TrayUnavailable
 
     log.info("tray backend %s: %s", choice.backend, choice.reason)
     try:

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from agent.core import errors
-from agent.core.protocol import LeaseEnvelope
+from seatkeeper.core import errors
+from seatkeeper.core.protocol import LeaseEnvelope
 
 FILE = "session.json"
 

@@ -11,8 +11,7 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
-
-from agent.core.errors import (
+from seatkeeper.core.errors import (
     ConfigError,
     ConnectionRefused,
     ConnectionReset,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from agent.config import Config
-from agent.core.protocol import LeaseEnvelope
-from agent.core.state import (
+from seatkeeper.config import Config
+from seatkeeper.core.protocol import LeaseEnvelope
+from seatkeeper.core.state import (
     TRANSIENT_CODES,
     Facts,
     Holder,
@@ -16,8 +16,8 @@ from agent.core.state import (
     decide,
     explain,
 )
-from agent.service.outbox import Item
-from agent.service.session import Session
+from seatkeeper.service.outbox import Item
+from seatkeeper.service.session import Session
 
 REVOKERS = {"remote_deactivation": "another device of your account",
             "admin": "an administrator"}

@@ -15,14 +15,14 @@ import random
 import threading
 from collections.abc import Callable
 
-from agent.config import Config
-from agent.core import errors
-from agent.core.backoff import Backoff, heartbeat_delay
-from agent.core.protocol import LeaseEnvelope
-from agent.core.state import Facts
-from agent.service import session as saved
-from agent.service.client import Client
-from agent.service.outbox import Outbox, deliver
+from seatkeeper.config import Config
+from seatkeeper.core import errors
+from seatkeeper.core.backoff import Backoff, heartbeat_delay
+from seatkeeper.core.protocol import LeaseEnvelope
+from seatkeeper.core.state import Facts
+from seatkeeper.service import session as saved
+from seatkeeper.service.client import Client
+from seatkeeper.service.outbox import Outbox, deliver
 
 log = logging.getLogger("seatkeeper.agent")
 

@@ -23,17 +23,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent import __version__
-from agent.core.errors import SeatkeeperError
-from agent.core.protocol import Account, Device
-from agent.core.state import Status
-from agent.platform.base import Platform
-from agent.service import autostart, device_login
-from agent.tray import dialogs, icons, messages
-from agent.tray.view import Act, Action, Entry, TrayView, view
+from seatkeeper import __version__
+from seatkeeper.core.errors import SeatkeeperError
+from seatkeeper.core.protocol import Account, Device
+from seatkeeper.core.state import Status
+from seatkeeper.platform.base import Platform
+from seatkeeper.service import autostart, device_login
+from seatkeeper.tray import dialogs, icons, messages
+from seatkeeper.tray.view import Act, Action, Entry, TrayView, view
 
 if TYPE_CHECKING:
-    from agent.service.daemon import Agent
+    from seatkeeper.service.daemon import Agent
 
 log = logging.getLogger("seatkeeper.tray")
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.tray.messages import Kind, Prompt
+from seatkeeper.tray.messages import Kind, Prompt
 
 log = logging.getLogger("seatkeeper.tray")
 WINDOW_TITLE = "Seatkeeper"

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from agent.core.protocol import Device
-from agent.core.state import SeatState, Status
-from agent.tray.view import HELD, local_time
+from seatkeeper.core.protocol import Device
+from seatkeeper.core.state import SeatState, Status
+from seatkeeper.tray.view import HELD, local_time
 
 # When the agent does not know the heartbeat interval, "offline too long" starts here.
 DEFAULT_HEARTBEAT_S = 300

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from agent.core.protocol import Account, Device, License
-from agent.core.state import SeatState, Status
+from seatkeeper.core.protocol import Account, Device, License
+from seatkeeper.core.state import SeatState, Status
 
 # Windows cuts a notification-area tooltip at 128 characters, its final NUL included.
 TOOLTIP_MAX = 127

@@ -1,8 +1,7 @@
 """Alembic environment: runs on the connection the server hands over."""
 
 from alembic import context
-
-from server.models import Base
+from seatkeeper_server.models import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

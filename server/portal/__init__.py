@@ -1,5 +1,5 @@
 """The web portal under /portal: sign in, licenses, devices, and device-login approval."""
 
-from server.portal.routes import router
+from seatkeeper_server.portal.routes import router
 
 __all__ = ["router"]

@@ -11,13 +11,12 @@ from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
-
-from server import errors, security
-from server.context import Context
-from server.portal import sessions, views
-from server.portal.sessions import Visitor
-from server.services import accounts, auth, device_grant, devices
-from server.services.auth import Caller
+from seatkeeper_server import errors, security
+from seatkeeper_server.context import Context
+from seatkeeper_server.portal import sessions, views
+from seatkeeper_server.portal.sessions import Visitor
+from seatkeeper_server.services import accounts, auth, device_grant, devices
+from seatkeeper_server.services.auth import Caller
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 

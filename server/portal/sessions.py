@@ -5,11 +5,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from seatkeeper_server import security
+from seatkeeper_server.models import Account, PortalSession
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
-
-from server import security
-from server.models import Account, PortalSession
 
 SESSION_TTL_S = 12 * 3600
 COOKIE = "seatkeeper_portal"

@@ -8,12 +8,11 @@ from typing import Any
 
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from seatkeeper_server.services import accounts
+from seatkeeper_server.services.auth import Caller
+from seatkeeper_server.services.devices import list_devices
+from seatkeeper_server.timeutil import parse_rfc3339
 from sqlalchemy.orm import Session
-
-from server.services import accounts
-from server.services.auth import Caller
-from server.services.devices import list_devices
-from server.timeutil import parse_rfc3339
 
 HERE = Path(__file__).parent
 _env = Environment(loader=FileSystemLoader(HERE / "templates"),

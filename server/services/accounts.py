@@ -5,13 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from seatkeeper_server import errors, security
+from seatkeeper_server.models import Account, Device, Lease, License
+from seatkeeper_server.services import render
+from seatkeeper_server.timeutil import to_rfc3339
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from server import errors, security
-from server.models import Account, Device, Lease, License
-from server.services import render
-from server.timeutil import to_rfc3339
 
 KINDS = ("subscription", "perpetual")
 

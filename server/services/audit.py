@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from seatkeeper_server.models import AuditEvent
 from sqlalchemy.orm import Session
-
-from server.models import AuditEvent
 
 
 def record(session: Session, now: int, event: str, *, account_id: str | None = None,

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from seatkeeper_server import errors, security
+from seatkeeper_server.models import Account, Device, LoginFailure, Setting, Token
+from seatkeeper_server.services import audit
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
-
-from server import errors, security
-from server.models import Account, Device, LoginFailure, Setting, Token
-from server.services import audit
 
 ADMIN_TOKEN_KEY = "admin_token_hash"  # noqa: S105 (a settings key, not a secret)
 FAILURE_WINDOW_S = 300

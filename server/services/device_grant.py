@@ -11,12 +11,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from seatkeeper_server import security
+from seatkeeper_server.models import Account, DeviceCode
+from seatkeeper_server.services import audit, auth
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
-
-from server import security
-from server.models import Account, DeviceCode
-from server.services import audit, auth
 
 # No 0/O, 1/I, no vowels at all (RFC 8628 section 6.1: no words, nothing to misread).
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"

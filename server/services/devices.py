@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from seatkeeper_server import errors
+from seatkeeper_server.models import Account, Device, Lease, Token
+from seatkeeper_server.services import audit, render, seats
+from seatkeeper_server.services.auth import Caller, device_caller
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
-
-from server import errors
-from server.models import Account, Device, Lease, Token
-from server.services import audit, render, seats
-from server.services.auth import Caller, device_caller
 
 
 def list_devices(session: Session, caller: Caller, now: int) -> list[dict[str, Any]]:

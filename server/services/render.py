@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from seatkeeper_server.models import Device, Lease, License
+from seatkeeper_server.timeutil import to_rfc3339
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-
-from server.models import Device, Lease, License
-from server.timeutil import to_rfc3339
 
 
 def live_leases(license_id: str, now: int) -> Any:

@@ -6,14 +6,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from seatkeeper_server import errors, security
+from seatkeeper_server.models import Device, Lease, License
+from seatkeeper_server.services import audit, render
+from seatkeeper_server.services.auth import Caller
+from seatkeeper_server.timeutil import parse_date, to_rfc3339
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
-
-from server import errors, security
-from server.models import Device, Lease, License
-from server.services import audit, render
-from server.services.auth import Caller
-from server.timeutil import parse_date, to_rfc3339
 
 REVOKING_REASONS = ("remote_deactivation", "admin")
 ReleaseReason = Literal["user", "shutdown", "logout"]

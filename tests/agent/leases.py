@@ -7,8 +7,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from agent.core.protocol import canonical_json
+from seatkeeper.core.protocol import canonical_json
 
 
 def lease_json(**overrides: Any) -> dict[str, Any]:

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from seatkeeper.platform import linux
 
-from agent.platform import linux
 from tests.support.procs import REPO_ROOT
 
 INSTALLER = REPO_ROOT / "installer"
@@ -36,7 +36,7 @@ def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
            if not k.startswith(("SEATKEEPER_", "XDG_CONFIG_HOME"))}
     env.update(HOME=str(home), SEATKEEPER_HOME=str(home / "seatkeeper"),
                SEATKEEPER_PLATFORM="linux")
-    return subprocess.run([sys.executable, "-m", "agent", "autostart", *args], cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, "-m", "seatkeeper", "autostart", *args], cwd=REPO_ROOT,
                           env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
@@ -114,7 +114,8 @@ def test_autostart_not_available_says_so(tmp_path: Path) -> None:
     """On a system with no start-at-login mechanism, enable fails with a plain sentence."""
     env = {**os.environ, "HOME": str(tmp_path), "SEATKEEPER_HOME": str(tmp_path / "sk"),
            "SEATKEEPER_PLATFORM": "null"}
-    done = subprocess.run([sys.executable, "-m", "agent", "autostart", "enable"], cwd=REPO_ROOT,
-                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run([sys.executable, "-m", "seatkeeper", "autostart", "enable"],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
     assert done.returncode == 1
     assert "not available on this system (null)" in done.stdout

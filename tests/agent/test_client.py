@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from seatkeeper.core import errors
+from seatkeeper.core.protocol import format_time
+from seatkeeper.service.client import Client, make_session
+from seatkeeper.service.outbox import Outbox, deliver
+from seatkeeper.service.transport import check_server_url, is_loopback
 
-from agent.core import errors
-from agent.core.protocol import format_time
-from agent.service.client import Client, make_session
-from agent.service.outbox import Outbox, deliver
-from agent.service.transport import check_server_url, is_loopback
 from tests.agent.faultserver import (
     FaultServer,
     closed_port,

@@ -7,9 +7,8 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-
-from agent.config import Paths, load_config
-from agent.core.errors import ConfigError
+from seatkeeper.config import Paths, load_config
+from seatkeeper.core.errors import ConfigError
 
 KEY = base64.b64encode(bytes(range(32))).decode()
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from agent import cli
-from agent.core import errors
-from agent.service.control import ControlClient, ControlError, ControlServer
+from seatkeeper import cli
+from seatkeeper.core import errors
+from seatkeeper.service.control import ControlClient, ControlError, ControlServer
 
 
 def _fail(op: str, args: dict[str, object]) -> object:

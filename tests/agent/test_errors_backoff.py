@@ -7,9 +7,8 @@ import random
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from agent.core import errors
-from agent.core.backoff import Backoff, backoff_delay, heartbeat_delay
+from seatkeeper.core import errors
+from seatkeeper.core.backoff import Backoff, backoff_delay, heartbeat_delay
 
 CODES = {
     "INVALID_REQUEST": errors.InvalidRequest, "UNAUTHENTICATED": errors.Unauthenticated,

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from agent.core.errors import StorageError
-from agent.core.identity import default_device_name, fingerprint, is_install_id, platform_name
-from agent.service import identity
+from seatkeeper.core.errors import StorageError
+from seatkeeper.core.identity import default_device_name, fingerprint, is_install_id, platform_name
+from seatkeeper.service import identity
 
 MACHINE = "0123456789abcdef0123456789abcdef"
 

@@ -13,12 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from agent.service import logs
-from agent.service.control import AgentNotRunning, ControlClient, ControlError, ControlServer
-from agent.service.credentials import CredentialStore
-from agent.service.instance import AlreadyRunning, InstanceLock
-from agent.service.jobs import Jobs
+from seatkeeper.service import logs
+from seatkeeper.service.control import AgentNotRunning, ControlClient, ControlError, ControlServer
+from seatkeeper.service.credentials import CredentialStore
+from seatkeeper.service.instance import AlreadyRunning, InstanceLock
+from seatkeeper.service.jobs import Jobs
 
 
 class Boom(Exception):
@@ -78,7 +77,7 @@ def test_second_instance_is_refused(tmp_path: Path) -> None:
     """A second daemon for the same runtime folder is refused, naming the first one's pid."""
     first = InstanceLock(tmp_path)
     first.acquire()
-    code = ("from pathlib import Path; from agent.service.instance import InstanceLock;"
+    code = ("from pathlib import Path; from seatkeeper.service.instance import InstanceLock;"
             f"InstanceLock(Path({str(tmp_path)!r})).acquire()")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=False)
@@ -92,7 +91,7 @@ def test_second_instance_is_refused(tmp_path: Path) -> None:
 
 def test_lock_dies_with_its_process(tmp_path: Path) -> None:
     """A SIGKILLed daemon leaves no lock behind: the next start succeeds."""
-    code = ("import time; from pathlib import Path; from agent.service.instance import "
+    code = ("import time; from pathlib import Path; from seatkeeper.service.instance import "
             f"InstanceLock; lock = InstanceLock(Path({str(tmp_path)!r})); lock.acquire(); "
             "print('held', flush=True); time.sleep(60)")
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)

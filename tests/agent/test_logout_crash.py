@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.config import load_config
-from agent.core.state import SeatState
-from agent.service import session as saved
-from agent.service.credentials import CredentialStore
-from agent.service.daemon import Agent
-from agent.service.outbox import Outbox
+from seatkeeper.config import load_config
+from seatkeeper.core.state import SeatState
+from seatkeeper.service import session as saved
+from seatkeeper.service.credentials import CredentialStore
+from seatkeeper.service.daemon import Agent
+from seatkeeper.service.outbox import Outbox
 
 SERVER = "http://127.0.0.1:9"
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.config import load_config
-from agent.core.state import SeatState, Status
-from agent.service import session as saved
-from agent.service.credentials import CredentialStore
-from agent.service.daemon import Agent
+from seatkeeper.config import load_config
+from seatkeeper.core.state import SeatState, Status
+from seatkeeper.service import session as saved
+from seatkeeper.service.credentials import CredentialStore
+from seatkeeper.service.daemon import Agent
+
 from tests.agent.leases import Signer, lease_json
 
 SERVER = "http://127.0.0.1:9"

@@ -9,9 +9,8 @@ import stat
 from pathlib import Path
 
 import pytest
-
-from agent.core import errors
-from agent.service.outbox import Outbox, deliver
+from seatkeeper.core import errors
+from seatkeeper.service.outbox import Outbox, deliver
 
 
 @pytest.fixture

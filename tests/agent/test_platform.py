@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-
-from agent import platform
-from agent.platform import linux
-from agent.platform.null import NullPlatform
+from seatkeeper import platform
+from seatkeeper.platform import linux
+from seatkeeper.platform.null import NullPlatform
 
 
 class Recorder:

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from agent.platform import macos, windows
-from agent.platform.base import SHUTDOWN_BUDGET_S
+from seatkeeper.platform import macos, windows
+from seatkeeper.platform.base import SHUTDOWN_BUDGET_S
 
 
 class Events:

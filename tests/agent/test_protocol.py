@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from agent.core.errors import BadSignature, MalformedResponse
-from agent.core.protocol import (
+from seatkeeper.core.errors import BadSignature, MalformedResponse
+from seatkeeper.core.protocol import (
     Account,
     Device,
     LeaseEnvelope,
@@ -24,6 +23,7 @@ from agent.core.protocol import (
     parse_keys,
     verify_lease,
 )
+
 from tests.agent.leases import Signer, lease_json
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.config import load_config
-from agent.service.hooks import AgentEvents
+from seatkeeper.config import load_config
+from seatkeeper.service.hooks import AgentEvents
 
 
 class FakeAgent:

@@ -8,8 +8,7 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from agent.core.state import (
+from seatkeeper.core.state import (
     Facts,
     Holder,
     PendingItem,

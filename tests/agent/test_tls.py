@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import trustme
+from seatkeeper.core import errors
+from seatkeeper.service.client import Client, make_session
 
-from agent.core import errors
-from agent.service.client import Client, make_session
 from tests.agent.faultserver import FaultServer
 
 FAST = (2.0, 2.0)

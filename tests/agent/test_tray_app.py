@@ -8,13 +8,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
-from agent.core.errors import SeatkeeperError
-from agent.core.state import SeatState, Status
-from agent.tray import app as tray_app
-from agent.tray import icons
-from agent.tray.messages import Prompt
-from agent.tray.view import Act, Action
+from seatkeeper.core.errors import SeatkeeperError
+from seatkeeper.core.state import SeatState, Status
+from seatkeeper.tray import app as tray_app
+from seatkeeper.tray import icons
+from seatkeeper.tray.messages import Prompt
+from seatkeeper.tray.view import Act, Action
 
 ACTIVE = Status(state=SeatState.ACTIVE, account="ana@example.com", license_name="PIX4Dmapper",
                 seats_used=1, seats_total=2)

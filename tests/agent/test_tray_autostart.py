@@ -8,10 +8,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from seatkeeper.platform import windows
+from seatkeeper.tray import app as tray_app
+from seatkeeper.tray.view import Act, Action
 
-from agent.platform import windows
-from agent.tray import app as tray_app
-from agent.tray.view import Act, Action
 from tests.agent.test_tray_app import ACTIVE, FakeAgent, FakeIcon, FakeItem, FakeMenu
 
 

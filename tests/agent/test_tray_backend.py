@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from agent.tray import dialogs
-from agent.tray.backend import Probes, choose
-from agent.tray.messages import Kind, Prompt
+from seatkeeper.tray import dialogs
+from seatkeeper.tray.backend import Probes, choose
+from seatkeeper.tray.messages import Kind, Prompt
 
 QUESTION = Prompt(title="Log out of Seatkeeper?", text="Your seat will be freed.",
                   kind=Kind.QUESTION)

@@ -6,9 +6,8 @@ from itertools import combinations
 
 import pytest
 from PIL import Image, ImageChops, ImageStat
-
-from agent.core.state import SeatState
-from agent.tray.icons import COLOURS, SCALES, SIZES, render, sheet
+from seatkeeper.core.state import SeatState
+from seatkeeper.tray.icons import COLOURS, SCALES, SIZES, render, sheet
 
 CASES = [(size, scale) for size in SIZES for scale in SCALES]
 PAIRS = list(combinations(SeatState, 2))

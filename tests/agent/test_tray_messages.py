@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from agent.core.protocol import Device
-from agent.core.state import Holder, SeatState, Status
-from agent.tray.messages import (
+from seatkeeper.core.protocol import Device
+from seatkeeper.core.state import Holder, SeatState, Status
+from seatkeeper.tray.messages import (
     Kind,
     Memory,
     Notice,

@@ -6,10 +6,9 @@ import datetime as dt
 from typing import Any
 
 import pytest
-
-from agent.core.protocol import Account, Device, License, Seat
-from agent.core.state import Holder, SeatState, Status
-from agent.tray.view import (
+from seatkeeper.core.protocol import Account, Device, License, Seat
+from seatkeeper.core.state import Holder, SeatState, Status
+from seatkeeper.tray.view import (
     TOOLTIP_MAX,
     Act,
     Action,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from agent.config import Config, Paths
-from agent.core.state import Facts, SeatRefusal, SeatState, Status
-from agent.service.view import build_status
+from seatkeeper.config import Config, Paths
+from seatkeeper.core.state import Facts, SeatRefusal, SeatState, Status
+from seatkeeper.service.view import build_status
 
 NOW = dt.datetime(2026, 11, 29, 8, 0, tzinfo=dt.UTC)
 HELD_UNTIL = NOW + dt.timedelta(minutes=10)

@@ -259,7 +259,7 @@ class TrayAgent(AgentProcess):
         self.bus_file.unlink(missing_ok=True)
         record = 'echo "$$ $DBUS_SESSION_BUS_ADDRESS" > "$0"; exec "$@"'
         return ["dbus-run-session", "--", "sh", "-c", record, str(self.bus_file),
-                sys.executable, "-m", "agent", "run"]
+                sys.executable, "-m", "seatkeeper", "run"]
 
     def session_bus(self) -> tuple[int, str]:
         """The agent's pid and its session bus address (once dbus-run-session started it)."""

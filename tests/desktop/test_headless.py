@@ -32,7 +32,7 @@ class TraylessAgent(AgentProcess):
         return env
 
     def run_command(self) -> list[str]:
-        return [sys.executable, "-m", "agent", "run"]
+        return [sys.executable, "-m", "seatkeeper", "run"]
 
     def output(self) -> str:
         return self.out_path.read_text(encoding="utf-8", errors="replace")
@@ -81,10 +81,10 @@ def test_display_without_tray_host_runs_headless(tmp_path: Path, artefacts_dir: 
 def test_quit_gives_the_seat_back_and_keeps_the_login(
         tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     """What Quit does after the tray closes: the seat is released, the login stays."""
-    from agent.config import load_config
-    from agent.service.credentials import CredentialStore
-    from agent.service.daemon import Agent
-    from agent.service.runner import _release_before_quit
+    from seatkeeper.config import load_config
+    from seatkeeper.service.credentials import CredentialStore
+    from seatkeeper.service.daemon import Agent
+    from seatkeeper.service.runner import _release_before_quit
 
     server = ScenarioServer(tmp_path_factory.mktemp("quit-server"), lease_ttl=60,
                             heartbeat_interval=1)

@@ -12,8 +12,9 @@ import base64
 import json
 import time
 
-from agent.core.state import SeatState
-from agent.tray import icons
+from seatkeeper.core.state import SeatState
+from seatkeeper.tray import icons
+
 from tests.desktop.conftest import TrayAgentFactory
 from tests.desktop.screen import Box, Desktop, TrayAgent, share_of_colour
 from tests.scenarios.common import ScenarioServer, live_leases

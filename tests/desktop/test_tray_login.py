@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from agent.core.state import SeatState
+from seatkeeper.core.state import SeatState
+
 from tests.desktop.conftest import TrayAgentFactory
 from tests.desktop.screen import Desktop
 from tests.desktop.test_tray import choose_from_menu, shows

@@ -127,7 +127,7 @@ class BrowserLogin:
 
     def __init__(self, agent: AgentProcess) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent", "login", "--browser", "--no-open"], cwd=REPO_ROOT,
+            [sys.executable, "-m", "seatkeeper", "login", "--browser", "--no-open"], cwd=REPO_ROOT,
             env=agent.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         self.first = self.proc.stdout.readline() + self.proc.stdout.readline()

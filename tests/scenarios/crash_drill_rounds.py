@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.config import load_config
-from agent.service.control import AgentNotRunning, socket_path
-from agent.service.credentials import CredentialStore
-from agent.service.daemon import Agent
+from seatkeeper.config import load_config
+from seatkeeper.service.control import AgentNotRunning, socket_path
+from seatkeeper.service.credentials import CredentialStore
+from seatkeeper.service.daemon import Agent
+
 from tests.scenarios.crash_drill_support import (
     NOWHERE,
     DrillDevice,

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+import seatkeeper.cli
+import seatkeeper.service.runner
+from seatkeeper.config import load_config
+from seatkeeper.service.control import ControlClient
+from seatkeeper.service.credentials import CredentialStore
+from seatkeeper.service.daemon import Agent
+from seatkeeper.service.session import load as load_session
 
-import agent.cli
-import agent.service.runner
-from agent.config import load_config
-from agent.service.control import ControlClient
-from agent.service.credentials import CredentialStore
-from agent.service.daemon import Agent
-from agent.service.session import load as load_session
 from tests.support.api import Api
 
 NO_KEYRING = "keyring.backends.fail.Keyring"
@@ -73,13 +73,13 @@ def fork_child(home: Path, body: Callable[[], int]) -> int:
 
 
 def run_daemon() -> int:
-    return agent.service.runner.run(load_config(system_file=NOWHERE), headless=True)
+    return seatkeeper.service.runner.run(load_config(system_file=NOWHERE), headless=True)
 
 
 def run_cli(*argv: str) -> Callable[[], int]:
     def body() -> int:
-        agent.config.system_config_file = lambda: NOWHERE
-        return agent.cli.main(list(argv))
+        seatkeeper.config.system_config_file = lambda: NOWHERE
+        return seatkeeper.cli.main(list(argv))
 
     return body
 

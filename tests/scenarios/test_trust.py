@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import trustme
+from seatkeeper.core.wire import format_time, parse_time
 
-from agent.core.wire import format_time, parse_time
 from tests.agent.faultserver import FaultServer, reply
 from tests.agent.leases import Signer, lease_json
 from tests.scenarios.common import ScenarioServer

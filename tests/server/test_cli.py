@@ -23,10 +23,11 @@ DEMO_LINE = re.compile(r"Demo account: demo@example\.com\s+password: (\S+)")
 
 
 def cli(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """Run `python -m server ARGS` with SEATKEEPER_HOME=home and no admin token set."""
+    """Run `python -m seatkeeper_server ARGS` with SEATKEEPER_HOME=home and no admin token set."""
     env = {**os.environ, "SEATKEEPER_HOME": str(home), "SEATKEEPER_ADMIN_TOKEN": ""}
-    return subprocess.run([sys.executable, "-m", "server", *args], cwd=REPO_ROOT, env=env,
-                          input=stdin, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run([sys.executable, "-m", "seatkeeper_server", *args], cwd=REPO_ROOT,
+                          env=env, input=stdin, capture_output=True, text=True, timeout=60,
+                          check=False)
 
 
 def one_clear_line(result: subprocess.CompletedProcess[str], status: int | None = None) -> str:

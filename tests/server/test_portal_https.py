@@ -7,14 +7,13 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
-
-from server.app import create_app
-from server.context import Context
-from server.db import make_engine, migrate, session_factory
-from server.portal.views import ago
-from server.services import accounts
-from server.services.seats import LeaseTerms
-from server.signing import Signer
+from seatkeeper_server.app import create_app
+from seatkeeper_server.context import Context
+from seatkeeper_server.db import make_engine, migrate, session_factory
+from seatkeeper_server.portal.views import ago
+from seatkeeper_server.services import accounts
+from seatkeeper_server.services.seats import LeaseTerms
+from seatkeeper_server.signing import Signer
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 

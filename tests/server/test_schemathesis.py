@@ -21,8 +21,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode, checks
 from schemathesis.core.result import Ok
+from seatkeeper_server.app import ROUTES
 
-from server.app import ROUTES
 from tests.support.api import DEFAULT_APP, Api, expect
 from tests.support.pg import fresh_postgres_database
 from tests.support.procs import ServerProcess

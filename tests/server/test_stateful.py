@@ -29,15 +29,15 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from seatkeeper_server import security
+from seatkeeper_server.app import create_app
+from seatkeeper_server.context import Context
+from seatkeeper_server.db import make_engine, migrate, session_factory
+from seatkeeper_server.services import auth, seats
+from seatkeeper_server.services.seats import LeaseTerms
+from seatkeeper_server.signing import Signer
 from sqlalchemy import Engine
 
-from server import security
-from server.app import create_app
-from server.context import Context
-from server.db import make_engine, migrate, session_factory
-from server.services import auth, seats
-from server.services.seats import LeaseTerms
-from server.signing import Signer
 from tests.support.api import DEFAULT_APP
 from tests.support.pg import fresh_postgres_database
 

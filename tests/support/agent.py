@@ -27,7 +27,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from agent.service.control import AgentNotRunning, ControlClient, ControlError
+from seatkeeper.service.control import AgentNotRunning, ControlClient, ControlError
+
 from tests.support.procs import REPO_ROOT, log_tail
 
 START_TIMEOUT_S = 20.0
@@ -97,8 +98,8 @@ class AgentProcess:
 
     def cli(self, *args: str, input: str | None = None,
             timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-        """`python -m agent ARGS` for this home; never raises on a non-zero exit."""
-        return subprocess.run([sys.executable, "-m", "agent", *args], cwd=REPO_ROOT,
+        """`python -m seatkeeper ARGS` for this home; never raises on a non-zero exit."""
+        return subprocess.run([sys.executable, "-m", "seatkeeper", *args], cwd=REPO_ROOT,
                               env=self.env, input=input, capture_output=True, text=True,
                               timeout=timeout, check=False)
 
@@ -121,7 +122,7 @@ class AgentProcess:
 
     def run_command(self) -> list[str]:
         """The daemon's command line (the desktop tests run it with its tray)."""
-        return [sys.executable, "-m", "agent", "run", "--headless"]
+        return [sys.executable, "-m", "seatkeeper", "run", "--headless"]
 
     def start(self) -> AgentProcess:
         """Start `run --headless` and wait until its control socket answers."""

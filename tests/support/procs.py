@@ -43,7 +43,7 @@ class ServerStartError(RuntimeError):
 
 
 class ServerProcess:
-    """`python -m server` on 127.0.0.1, with its home, log and admin token in `home`.
+    """`python -m seatkeeper_server` on 127.0.0.1, with its home, log and admin token in `home`.
 
     Start it with `start()` or `with ServerProcess(...) as server:`; `stop()`
     sends SIGTERM and kills it if it has not exited within 10 seconds.
@@ -81,7 +81,7 @@ class ServerProcess:
         return [
             sys.executable,
             "-m",
-            "server",
+            "seatkeeper_server",
             "--db",
             self.db_url,
             "--host",
