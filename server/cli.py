@@ -88,8 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    from seatkeeper_server import runtime  # imports the web stack only when it is needed
-
+    try:
+        from seatkeeper_server import runtime  # imports the web stack only when it is needed
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").startswith("seatkeeper"):
+            raise
+        # The agent's install has no server libraries; the server extra brings them.
+        print(f"seatkeeper-server: the license server's libraries are not installed "
+              f"({exc.name or exc}): pip install 'seatkeeper[server]'", file=sys.stderr)
+        return 2
     try:
         if args.command == "admin":
             return _admin(runtime, args)

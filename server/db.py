@@ -39,6 +39,12 @@ def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url)
+    try:
+        import psycopg  # noqa: F401  (the postgresql extra)
+    except ImportError:
+        raise DatabaseURLError(
+            "--db names a PostgreSQL database, but its driver (psycopg) is not installed: "
+            "pip install 'seatkeeper[server,postgresql]'") from None
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
 
 
