@@ -64,11 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         for warning in config.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         if args.command == "run":
-            from seatkeeper.service import runner
+            from seatkeeper import runner
 
             return runner.run(config, headless=args.headless)
         if args.command == "demo":
-            from seatkeeper.service.demo import run as run_demo
+            from seatkeeper.demo import run as run_demo
 
             return run_demo(config, port=args.port, headless=args.headless)
         return COMMANDS[args.command](config, args)
@@ -99,8 +99,8 @@ class Front:
     @property
     def local(self) -> Any:
         if self._local is None:
+            from seatkeeper.runner import Controls
             from seatkeeper.service.daemon import Agent
-            from seatkeeper.service.runner import Controls
 
             self._local = Controls(Agent(self.config))
         return self._local

@@ -51,7 +51,7 @@ import pystray
 pystray.Icon("floor", Image.new("RGBA", (64, 64), (46, 158, 68, 255)), "floor").run()
 """
 # The floor plus everything the agent imports: what is left is the agent's own doing.
-IMPORTS = FLOOR.replace("import pystray\n", "import pystray\nimport seatkeeper.service.runner, "
+IMPORTS = FLOOR.replace("import pystray\n", "import pystray\nimport seatkeeper.runner, "
                         "seatkeeper.tray.app\n")
 RECORD = 'echo "$$" > "$0"; exec "$@"'
 POLL_S = 0.005

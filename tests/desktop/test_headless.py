@@ -82,9 +82,9 @@ def test_quit_gives_the_seat_back_and_keeps_the_login(
         tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     """What Quit does after the tray closes: the seat is released, the login stays."""
     from seatkeeper.config import load_config
+    from seatkeeper.runner import _release_before_quit
     from seatkeeper.service.credentials import CredentialStore
     from seatkeeper.service.daemon import Agent
-    from seatkeeper.service.runner import _release_before_quit
 
     server = ScenarioServer(tmp_path_factory.mktemp("quit-server"), lease_ttl=60,
                             heartbeat_interval=1)

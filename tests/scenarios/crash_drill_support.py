@@ -16,7 +16,7 @@ from pathlib import Path
 
 import requests
 import seatkeeper.cli
-import seatkeeper.service.runner
+import seatkeeper.runner
 from seatkeeper.config import load_config
 from seatkeeper.service.control import ControlClient
 from seatkeeper.service.credentials import CredentialStore
@@ -73,7 +73,7 @@ def fork_child(home: Path, body: Callable[[], int]) -> int:
 
 
 def run_daemon() -> int:
-    return seatkeeper.service.runner.run(load_config(system_file=NOWHERE), headless=True)
+    return seatkeeper.runner.run(load_config(system_file=NOWHERE), headless=True)
 
 
 def run_cli(*argv: str) -> Callable[[], int]:

@@ -6,6 +6,7 @@ import zipfile
 from pathlib import Path
 
 from seatkeeper import __version__
+
 from tests.windows import wine
 
 

@@ -10,8 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import requests
+from seatkeeper import runner
 from seatkeeper.config import Config
-from seatkeeper.service import runner
 from seatkeeper.service import session as saved
 
 DEMO_EMAIL = "demo@example.com"
