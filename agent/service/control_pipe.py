@@ -179,17 +179,25 @@ class PipeListener:
         pipe_mode = (win32pipe.PIPE_TYPE_BYTE | win32pipe.PIPE_READMODE_BYTE
                      | win32pipe.PIPE_WAIT | win32pipe.PIPE_REJECT_REMOTE_CLIENTS)
         try:
-            return win32pipe.CreateNamedPipe(
+            handle = win32pipe.CreateNamedPipe(
                 self.name, open_mode, pipe_mode, win32pipe.PIPE_UNLIMITED_INSTANCES,
                 BUFFER, BUFFER, 0, self._attributes)
         except pywintypes.error as exc:
             if exc.winerror in (ERROR_ACCESS_DENIED, ERROR_PIPE_BUSY):
-                raise PipeTaken(
-                    f"The agent's control pipe {self.name} already exists, made by another "
-                    "program (or another user), so this agent cannot listen there safely. "
-                    "Close the program that holds it, or sign out and in again; an agent with "
-                    "its own data folder (SEATKEEPER_HOME) uses another pipe.") from None
+                raise PipeTaken(self._taken()) from None
             raise _os_error(exc) from None
+        # Our instance must be the pipe's only one. Windows refuses a taken name already
+        # (the flag above); Wine 8 ignores that flag, but counts instances all the same.
+        if first and win32pipe.GetNamedPipeHandleState(handle, False)[1] != 1:
+            handle.Close()
+            raise PipeTaken(self._taken())
+        return handle
+
+    def _taken(self) -> str:
+        return (f"The agent's control pipe {self.name} already exists, made by another "
+                "program (or another user), so this agent cannot listen there safely. "
+                "Close the program that holds it, or sign out and in again; an agent with "
+                "its own data folder (SEATKEEPER_HOME) uses another pipe.")
 
     def start(self) -> None:
         self._thread.start()
