@@ -23,6 +23,7 @@ from typing import Any
 
 from seatkeeper.core.errors import SeatkeeperError
 from seatkeeper.service.framing import AgentNotRunning, Stream
+from seatkeeper.service.private import current_user_sid
 
 log = logging.getLogger(__name__)
 PIPE_PREFIX = "\\\\.\\pipe\\"
@@ -47,16 +48,6 @@ class PipeNotOurs(SeatkeeperError):
     """The pipe a client reached does not belong to the current user."""
 
     user_action_required = True
-
-
-def current_user_sid() -> Any:
-    """The SID of the user this process runs as."""
-    import win32api
-    import win32security
-
-    token = win32security.OpenProcessToken(win32api.GetCurrentProcess(),
-                                           win32security.TOKEN_QUERY)
-    return win32security.GetTokenInformation(token, win32security.TokenUser)[0]
 
 
 def owner_only_attributes() -> Any:

@@ -34,8 +34,9 @@ class WindowsAgent:
     """The agent for `home`, run by the Windows CPython (`python.exe -m seatkeeper …`)."""
 
     def __init__(self, home: Path, *, server_url: str, device_name: str = "windows-pc",
-                 **config: Any) -> None:
+                 env: dict[str, str] | None = None, **config: Any) -> None:
         self.home = home
+        self.extra_env = dict(env or {})
         home.mkdir(parents=True, exist_ok=True)
         settings = {"server_url": server_url, "device_name": device_name, "seat_retry_s": 1,
                     **config}
@@ -49,7 +50,7 @@ class WindowsAgent:
 
     @property
     def env(self) -> dict[str, str]:
-        return {"SEATKEEPER_HOME": wine.windows_path(self.home)}
+        return {"SEATKEEPER_HOME": wine.windows_path(self.home), **self.extra_env}
 
     @property
     def data_dir(self) -> Path:

@@ -23,8 +23,10 @@ from tests.support.api import Api
 from tests.windows import wine
 from tests.windows.agent import WindowsAgent
 
-PROBE = Path(__file__).with_name("pipe_probe.py")
+PROBE = Path(__file__).with_name("windows_probe.py")
 FILE_ALL_ACCESS = 0x1F01FF
+# Everyone, Users, Authenticated Users, Guests: who must not be in a private file's list.
+OTHERS = {"S-1-1-0", "S-1-5-32-545", "S-1-5-11", "S-1-5-32-546"}
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +53,8 @@ def make_agent(tmp_path: Path, server: ScenarioServer) -> Iterator[Any]:
     """`make_agent(name)`: a Windows agent with its own home (a device of its own)."""
     made: list[WindowsAgent] = []
 
-    def make(name: str = "windows-pc") -> WindowsAgent:
-        agent = WindowsAgent(tmp_path / name, server_url=server.url, device_name=name)
+    def make(name: str = "windows-pc", **kw: Any) -> WindowsAgent:
+        agent = WindowsAgent(tmp_path / name, server_url=server.url, device_name=name, **kw)
         made.append(agent)
         return agent
 
@@ -121,6 +123,25 @@ def test_device_token_is_in_the_credential_manager(
     assert not (agent.data_dir / "device-token").exists()
 
 
+def test_token_file_without_a_keyring_is_the_users_alone(make_agent: Any, api: Api) -> None:
+    """With no keyring the token file and its folder let nobody else in (no Everyone, Users).
+
+    Wine keeps no access lists on files: it derives them from the Unix mode, so after the
+    agent's protected user-only list it shows the user plus SYSTEM (the group bits), where
+    Windows keeps the user alone. Before it, the token file showed Everyone: read.
+    """
+    account, _ = api.new_account(seats=1)
+    agent = make_agent(env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    agent.login(account["email"], account["password"])
+    token = agent.data_dir / "device-token"
+    assert token.read_text(encoding="ascii").startswith("skd_")
+    for path in (token, agent.data_dir):
+        acl = _probe("file-acl", wine.windows_path(path))
+        grantees = {ace["sid"]: ace["mask"] for ace in acl["aces"]}
+        assert grantees.get(acl["user"]) == FILE_ALL_ACCESS, (path, acl)
+        assert not set(grantees) & OTHERS, (path, acl)
+
+
 def test_second_run_is_refused(seated: tuple[WindowsAgent, dict[str, Any]]) -> None:
     """A second `run` while one runs says so and exits non-zero; the first runs on."""
     agent, _ = seated
@@ -137,7 +158,7 @@ def test_pipe_grants_only_the_current_user(seated: tuple[WindowsAgent, dict[str,
     agent, _ = seated
     acl = _probe("acl", agent.status()["local_api"])
     assert acl["owner"] == acl["user"]
-    assert acl["aces"] == [{"type": acl["allowed_type"], "mask": FILE_ALL_ACCESS,
+    assert acl["aces"] == [{"type": acl["allowed_type"], "flags": 0, "mask": FILE_ALL_ACCESS,
                             "sid": acl["user"]}]
 
 

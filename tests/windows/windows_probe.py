@@ -1,8 +1,9 @@
-"""Run by the Windows CPython: look at, squat on, or stall the agent's named pipe.
+"""Run by the Windows CPython: read access lists; squat on or stall the agent's named pipe.
 
-    python pipe_probe.py acl NAME     print the pipe's owner and access list as JSON
-    python pipe_probe.py squat NAME   create a pipe of that name first, hold it until stdin ends
-    python pipe_probe.py stall NAME   two clients that never read, then eight at once; JSON
+    python windows_probe.py acl NAME     the pipe's owner and access list, as JSON
+    python windows_probe.py file-acl P   a file's or folder's access list, as JSON
+    python windows_probe.py squat NAME   make a pipe of that name first, hold it until stdin ends
+    python windows_probe.py stall NAME   two clients that never read, then eight at once; JSON
 
 Each prints one JSON line (or "ready" for squat), for the Linux side to read.
 """
@@ -21,11 +22,32 @@ def _sid(sid: Any) -> str:
     return str(win32security.ConvertSidToStringSid(sid))
 
 
+def _aces(dacl: Any) -> list[dict[str, Any]]:
+    aces = []
+    for index in range(dacl.GetAceCount()):
+        (kind, flags), mask, sid = dacl.GetAce(index)
+        aces.append({"type": kind, "flags": flags, "mask": mask, "sid": _sid(sid)})
+    return aces
+
+
+def file_acl(path: str) -> dict[str, Any]:
+    """A file's or folder's access list, whether it is protected, and who we are."""
+    import win32security
+    from seatkeeper.service.private import current_user_sid
+
+    descriptor = win32security.GetNamedSecurityInfo(
+        path, win32security.SE_FILE_OBJECT, win32security.DACL_SECURITY_INFORMATION)
+    control, _revision = descriptor.GetSecurityDescriptorControl()
+    return {"user": _sid(current_user_sid()), "aces": _aces(descriptor.GetSecurityDescriptorDacl()),
+            "protected": bool(control & win32security.SE_DACL_PROTECTED),
+            "allowed_type": win32security.ACCESS_ALLOWED_ACE_TYPE}
+
+
 def acl(name: str) -> dict[str, Any]:
     """The pipe's owner, its DACL's entries, and who we are."""
     import win32file
     import win32security
-    from seatkeeper.service.control_pipe import current_user_sid
+    from seatkeeper.service.private import current_user_sid
 
     handle = win32file.CreateFile(name, win32file.GENERIC_READ | win32file.GENERIC_WRITE, 0,
                                   None, win32file.OPEN_EXISTING, 0, None)
@@ -35,13 +57,9 @@ def acl(name: str) -> dict[str, Any]:
             win32security.OWNER_SECURITY_INFORMATION | win32security.DACL_SECURITY_INFORMATION)
     finally:
         handle.Close()
-    dacl = info.GetSecurityDescriptorDacl()
-    aces = []
-    for index in range(dacl.GetAceCount()):
-        (kind, _flags), mask, sid = dacl.GetAce(index)
-        aces.append({"type": kind, "mask": mask, "sid": _sid(sid)})
     return {"user": _sid(current_user_sid()), "owner": _sid(info.GetSecurityDescriptorOwner()),
-            "aces": aces, "allowed_type": win32security.ACCESS_ALLOWED_ACE_TYPE}
+            "aces": _aces(info.GetSecurityDescriptorDacl()),
+            "allowed_type": win32security.ACCESS_ALLOWED_ACE_TYPE}
 
 
 def squat(name: str) -> None:
@@ -85,4 +103,5 @@ if __name__ == "__main__":
     if command == "squat":
         squat(pipe)
     else:
-        print(json.dumps(acl(pipe) if command == "acl" else stall(pipe)), flush=True)
+        probes = {"acl": acl, "file-acl": file_acl, "stall": stall}
+        print(json.dumps(probes[command](pipe)), flush=True)
