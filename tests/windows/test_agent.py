@@ -30,40 +30,6 @@ OTHERS = {"S-1-1-0", "S-1-5-32-545", "S-1-5-11", "S-1-5-32-546"}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
-    """The real server on SQLite, for every test of this module: 60 s leases, 1 s heartbeat."""
-    running = ScenarioServer(tmp_path_factory.mktemp("server"), lease_ttl=60,
-                             heartbeat_interval=1)
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(scope="module")
-def api(server: ScenarioServer) -> Iterator[Api]:
-    client = Api(server.url, server.admin_token)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def make_agent(tmp_path: Path, server: ScenarioServer) -> Iterator[Any]:
-    """`make_agent(name)`: a Windows agent with its own home (a device of its own)."""
-    made: list[WindowsAgent] = []
-
-    def make(name: str = "windows-pc", **kw: Any) -> WindowsAgent:
-        agent = WindowsAgent(tmp_path / name, server_url=server.url, device_name=name, **kw)
-        made.append(agent)
-        return agent
-
-    yield make
-    for agent in made:
-        agent.kill()
-
-
-@pytest.fixture(scope="module")
 def seated(tmp_path_factory: pytest.TempPathFactory, server: ScenarioServer,
            api: Api) -> Iterator[tuple[WindowsAgent, dict[str, Any]]]:
     """A Windows agent logged in with a password and running headless: (agent, license)."""
