@@ -136,6 +136,16 @@ def test_stalled_clients_do_not_block_others(
     assert agent.status()["state"] == "active"
 
 
+def test_pipe_server_answers_streams_and_stops_at_once() -> None:
+    """The pipe server answers, streams a watch to its end, stops within a second with a
+    client connected, and then a client is told no agent runs."""
+    name = "\\\\.\\pipe\\seatkeeper-probe-" + str(time.time_ns())
+    result = _probe("serve", name)
+    assert result["answers"] == [{"op": "echo", "a": 1}, [1, 2]]
+    assert result["stop_s"] < 1.0
+    assert result["after"] == f"AgentNotRunning: no Seatkeeper agent is running ({name})"
+
+
 def test_release_and_logout_through_the_running_agent(make_agent: Any, api: Api,
                                                        server: ScenarioServer) -> None:
     """`release`, then `logout`, go through the running agent; the server frees the seat."""
@@ -145,6 +155,11 @@ def test_release_and_logout_through_the_running_agent(make_agent: Any, api: Api,
     agent.start()
     agent.wait_for("active")
     (lease,) = live_leases(api, license["id"])
+    watcher = subprocess.Popen(
+        wine.wine_command("-m", "seatkeeper", "status", "--watch", "--json"),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=wine.wine_env(agent.env))
+    assert watcher.stdout is not None and '"active"' in watcher.stdout.readline()
     done = agent.cli("release")
     assert done.returncode == 0 and "Seat released" in done.stdout, done.stdout
     assert _eventually(lambda: live_leases(api, license["id"]) == [])
@@ -154,6 +169,9 @@ def test_release_and_logout_through_the_running_agent(make_agent: Any, api: Api,
     assert _eventually(lambda: len(server.audit(lease["device"]["id"], "logout")) == 1)
     status = agent.status()
     assert (status["state"], status["running"]) == ("signed_out", True)
+    watcher.kill()
+    seen = [json.loads(line)["state"] for line in watcher.communicate(timeout=30)[0].splitlines()]
+    assert seen[0] == "released" and seen[-1] == "signed_out", seen
 
 
 def test_killed_agent_leaves_no_lock_behind(make_agent: Any) -> None:

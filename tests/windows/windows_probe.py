@@ -4,6 +4,7 @@
     python windows_probe.py file-acl P   a file's or folder's access list, as JSON
     python windows_probe.py squat NAME   make a pipe of that name first, hold it until stdin ends
     python windows_probe.py stall NAME   two clients that never read, then eight at once; JSON
+    python windows_probe.py serve NAME   a control server on NAME: answers, watch, stop; JSON
 
 Each prints one JSON line (or "ready" for squat), for the Linux side to read.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from typing import Any
 
 
@@ -98,10 +100,29 @@ def stall(name: str) -> dict[str, Any]:
     return {"results": results}
 
 
+def serve(name: str) -> dict[str, Any]:
+    """Serve on `name` in-process: a call, a watch to its end, then stop with a client idle."""
+    from seatkeeper.service import control_pipe
+    from seatkeeper.service.control import AgentNotRunning, ControlClient, ControlServer
+
+    server = ControlServer(name, lambda op, args: {"op": op, **args}, lambda: iter([1, 2]))
+    server.start()
+    answers = [ControlClient(name).call("echo", a=1), list(ControlClient(name).watch())]
+    with control_pipe.connect(name, 5):  # connected, and says nothing
+        started = time.monotonic()
+        server.stop()
+        stop_s = time.monotonic() - started
+    try:
+        after = ControlClient(name, timeout=2).call("ping")
+    except AgentNotRunning as exc:
+        after = f"AgentNotRunning: {exc}"
+    return {"answers": answers, "stop_s": stop_s, "after": after}
+
+
 if __name__ == "__main__":
     command, pipe = sys.argv[1], sys.argv[2]
     if command == "squat":
         squat(pipe)
     else:
-        probes = {"acl": acl, "file-acl": file_acl, "stall": stall}
+        probes = {"acl": acl, "file-acl": file_acl, "stall": stall, "serve": serve}
         print(json.dumps(probes[command](pipe)), flush=True)
