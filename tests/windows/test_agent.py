@@ -184,21 +184,48 @@ def test_killed_agent_leaves_no_lock_behind(make_agent: Any) -> None:
     assert agent.status()["running"] is True
 
 
+class Squatter:
+    """A program holding a pipe of the agent's name; `received` counts what reached it."""
+
+    def __init__(self, name: str, *owner: str) -> None:
+        self._proc = subprocess.Popen(
+            wine.wine_command(wine.windows_path(PROBE), "squat", name, *owner),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=wine.wine_env())
+        assert self._proc.stdout is not None
+        assert self._proc.stdout.readline().strip() == "ready"
+
+    def __enter__(self) -> Squatter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        out = self._proc.communicate(input="\n", timeout=30)[0]
+        self.received = json.loads(out.strip().splitlines()[-1])["received"]
+
+
 def test_pipe_taken_by_another_program_is_refused(make_agent: Any) -> None:
     """A pipe of the agent's name made first by another program: `run` says so and stops."""
     agent = make_agent()
     status = agent.status()
     assert status["running"] is False
     name = status["local_api"]
-    squatter = subprocess.Popen(
-        wine.wine_command(wine.windows_path(PROBE), "squat", name), stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=wine.wine_env())
-    try:
-        assert squatter.stdout is not None and squatter.stdout.readline().strip() == "ready"
+    with Squatter(name):
         done = agent.cli("run", "--headless", timeout=30)
-    finally:
-        squatter.communicate(input="\n", timeout=30)
     assert done.returncode == 1, done.stdout
     assert f"The agent's control pipe {name} already exists" in done.stdout
     assert "Close the program that holds it" in done.stdout
     assert "Traceback" not in done.stdout
+
+
+def test_cli_sends_nothing_to_a_pipe_owned_by_someone_else(make_agent: Any) -> None:
+    """A pipe of the agent's name owned by another principal: `login` refuses to use it, and
+    the password never reaches it (Administrators stand in for another user here)."""
+    agent = make_agent()
+    name = agent.status()["local_api"]
+    with Squatter(name, "admins") as squatter:
+        done = agent.cli("login", "--email", "ann@example.test", "--password-stdin",
+                         input="s3cret-password\n", timeout=30)
+    assert done.returncode == 1, done.stdout
+    assert f"The control pipe {name} belongs to another user" in done.stdout
+    assert "nothing was sent to it" in done.stdout and "Traceback" not in done.stdout
+    assert squatter.received == 0
