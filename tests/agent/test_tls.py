@@ -10,6 +10,7 @@ import pytest
 import trustme
 from seatkeeper.core import errors
 from seatkeeper.service.client import Client, make_session
+from seatkeeper.service.transport import certificate_detail
 
 from tests.agent.faultserver import FaultServer
 
@@ -70,8 +71,6 @@ def test_hostname_is_checked(ca: trustme.CA, ca_file: Path) -> None:
 
 def test_windows_certificate_codes_read_as_words() -> None:
     """On Windows truststore gives CryptoAPI's CERT_E_* code; the message says it in words."""
-    from seatkeeper.service.transport import certificate_detail
-
     assert certificate_detail("('Certificate chain policy error 0x800b010f [0]',)") \
         == "it was issued for another host name"
     assert certificate_detail("('Certificate chain policy error 0x800B0109 [0]',)") \
