@@ -30,6 +30,7 @@ from seatkeeper.service.credentials import CredentialStore
 from seatkeeper.service.identity import device_fingerprint, device_platform
 from seatkeeper.service.jobs import Jobs
 from seatkeeper.service.outbox import Outbox, deliver
+from seatkeeper.service.private import private_dirs
 from seatkeeper.service.view import build_status
 from seatkeeper.service.work import Work
 
@@ -56,6 +57,7 @@ class Agent(Work):
         self._lock = threading.RLock()
         self._seat_lock = threading.Lock()
         self._outbox_lock = threading.Lock()
+        private_dirs(self.paths.folders)
         self.credentials = credentials or CredentialStore(self.paths.data_dir)
         self.outbox = Outbox(self.paths.outbox)
         self._session = saved.load(self.paths.data_dir)

@@ -8,6 +8,8 @@ import os
 import re
 from pathlib import Path
 
+from seatkeeper.service.private import open_private, private_dir
+
 LOG_FILE = "seatkeeper.log"
 # Device, release and admin tokens, bearer headers, and password fields in any text.
 _SECRETS = re.compile(
@@ -42,11 +44,9 @@ class ScrubSecrets(logging.Filter):
 
 def setup(log_dir: Path, level: str = "INFO", *, to_stderr: bool = False) -> Path:
     """Log to a rotating, owner-only file (and stderr if asked); returns the file's path."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(log_dir, 0o700)
+    private_dir(log_dir)
     path = log_dir / LOG_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.close(fd)
+    os.close(open_private(path, os.O_WRONLY | os.O_APPEND))
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=5,
                                                    encoding="utf-8")
     handlers: list[logging.Handler] = [handler]

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from seatkeeper.core import errors
 from seatkeeper.core.protocol import LeaseEnvelope
+from seatkeeper.service.private import write_secret
 
 FILE = "session.json"
 
@@ -47,15 +47,7 @@ def load(data_dir: Path) -> Session | None:
 
 def save(data_dir: Path, session: Session) -> None:
     """Write atomically, owner-only, synced: a crash leaves the old file or the new one."""
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = data_dir / FILE
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(asdict(session), handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_secret(data_dir / FILE, json.dumps(asdict(session)))
 
 
 def clear(data_dir: Path) -> None:
