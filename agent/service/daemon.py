@@ -31,6 +31,7 @@ from seatkeeper.service.identity import device_fingerprint, device_platform
 from seatkeeper.service.jobs import Jobs
 from seatkeeper.service.outbox import Outbox, deliver
 from seatkeeper.service.private import private_dirs
+from seatkeeper.service.server_clock import ServerClock
 from seatkeeper.service.view import build_status
 from seatkeeper.service.work import Work
 
@@ -69,12 +70,16 @@ class Agent(Work):
             log.info("a logout of %s is queued; finishing it locally", self._session.email)
             self._forget_login(self._session)
         self._envelope = saved.verified_lease(self._session) if self._token else None
+        self._server_clock = ServerClock(self.paths.data_dir)
+        if self._envelope is not None:
+            self._server_clock.seen(self._envelope.lease.server_time)
         self._clients: dict[str, Client] = {}
         self._subscribers: list[Callable[[Status], None]] = []
         self._seat_failures = 0
         self._outbox_failures = 0
         self._facts = Facts(signed_in=self._token is not None,
-                            lease_expires_at=self._lease_expiry())
+                            lease_expires_at=self._lease_expiry(),
+                            server_time_floor=self._server_clock.floor())
         self._state = decide(self._facts, self._now())
         self._holders: tuple[Holder, ...] = ()
         self._message: str | None = None
@@ -253,6 +258,7 @@ class Agent(Work):
         self._kick("seat")
 
     def stop(self) -> None:
+        self._server_clock.save()
         if self.jobs is not None:
             self.jobs.stop()
         for client in list(self._clients.values()):
@@ -280,6 +286,7 @@ class Agent(Work):
             if self._token is None or self._facts.seat_released or self._facts.discovery_chosen:
                 return  # logged out or released while the request was in flight
             self._envelope = envelope
+            self._server_clock.seen(envelope.lease.server_time)
             token = envelope.lease.release_token or release_token
             if self._session is not None:
                 keep = token or self._session.release_token
@@ -358,7 +365,7 @@ class Agent(Work):
     def _apply(self, facts: Facts) -> None:
         """The one place state changes: decide, log `from -> to`, tell the front ends."""
         with self._lock:
-            self._facts = facts
+            self._facts = facts = self._with_floor(facts)
             new = decide(facts, self._now())
             if new is self._state:
                 return
@@ -372,8 +379,13 @@ class Agent(Work):
             except Exception:
                 log.exception("a status subscriber failed")
 
+    def _with_floor(self, facts: Facts) -> Facts:
+        """The facts with the server-time floor as of now (kept on disk now and then)."""
+        self._server_clock.save_if_due()
+        return replace(facts, server_time_floor=self._server_clock.floor())
+
     def _status(self) -> Status:
-        return build_status(self._facts, self._now(), session=self._session,
+        return build_status(self._with_floor(self._facts), self._now(), session=self._session,
                             signed_in=self._token is not None, envelope=self._envelope,
                             holders=self._holders, message=self._message,
                             pending=self.outbox.pending(), config=self.config)

@@ -11,11 +11,15 @@ from pathlib import Path
 from seatkeeper.service.private import open_private, private_dir
 
 LOG_FILE = "seatkeeper.log"
-# Device, release and admin tokens, bearer headers, and password fields in any text.
+# Seatkeeper's tokens by their prefix (skd_ device, skr_ release, ska_ admin, skc_ device
+# code, skp_ portal session), bearer headers, cookies (the portal's session and sign-in
+# CSRF cookies), and password, token and device-code fields in any text.
 _SECRETS = re.compile(
-    r"(?P<token>\bsk[adr]_[A-Za-z0-9_\-]{8,})"
+    r"(?P<token>\bsk[a-z]_[A-Za-z0-9_\-]{8,})"
     r"|(?P<bearer>Bearer\s+)\S+"
-    r"|(?P<field>(?:password|token|release_token)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+",
+    r"|(?P<cookie>(?:seatkeeper_portal|seatkeeper_signin|csrf)=)[^\s;,\"']+"
+    r"|(?P<field>(?:password|token|release_token|device_code|csrf)[\"']?\s*[:=]\s*[\"']?)"
+    r"[^\s\"',}]+",
     re.IGNORECASE,
 )
 
@@ -23,7 +27,8 @@ _SECRETS = re.compile(
 def scrub(text: str) -> str:
     """Replace anything that looks like a secret with `***`."""
     def _mask(match: re.Match[str]) -> str:
-        return (match.group("bearer") or match.group("field") or "") + "***"
+        return (match.group("bearer") or match.group("cookie") or match.group("field")
+                or "") + "***"
     return _SECRETS.sub(_mask, text)
 
 

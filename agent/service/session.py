@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from seatkeeper.core.protocol import LeaseEnvelope
 from seatkeeper.service.private import write_secret
 
 FILE = "session.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,11 +68,30 @@ def keys_to_pin(served: dict[str, str], configured: str | None) -> dict[str, str
     return pinned
 
 
+def check_ours(envelope: LeaseEnvelope, session: Session) -> LeaseEnvelope:
+    """The lease, if it names this device and account; else `ForeignLease`.
+
+    A signature proves the server issued the lease, not to whom: a lease copied from
+    another device (or handed over by whoever answers for the server) must not make
+    this one believe it holds a seat.
+    """
+    lease = envelope.lease
+    if lease.device.id != session.device_id or lease.account_id != session.account_id:
+        raise errors.ForeignLease(
+            f"The seat lease {lease.lease_id} names another device ({lease.device.name}) or "
+            "account, not this device; it is not trusted.")
+    return envelope
+
+
 def verified_lease(session: Session | None) -> LeaseEnvelope | None:
-    """The saved lease, if it still verifies against the pinned keys (a tampered file: None)."""
+    """The saved lease, if it verifies against the pinned keys and names this device and
+    account (a tampered or copied file: None)."""
     if session is None or session.lease is None:
         return None
     try:
-        return LeaseEnvelope.verified(session.lease, session.public_keys)
+        return check_ours(LeaseEnvelope.verified(session.lease, session.public_keys), session)
+    except errors.ForeignLease as exc:
+        log.warning("%s", exc)
+        return None
     except errors.SeatkeeperError:
         return None

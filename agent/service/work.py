@@ -83,6 +83,8 @@ class Work:
                     fresh, kept_token = self._acquire(client)
             else:
                 fresh, kept_token = self._acquire(client)
+            if self._session is not None:
+                saved.check_ours(fresh, self._session)
         except errors.LeaseRevoked as exc:
             self._refused(exc, drop_lease=True)
             return None
