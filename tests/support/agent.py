@@ -48,14 +48,14 @@ class AgentProcess:
 
     def __init__(self, home: Path, *, server_url: str | None = None,
                  device_name: str = "scenario-pc", seat_retry_s: float = 1,
-                 env: dict[str, str] | None = None, **config: Any) -> None:
+                 env: dict[str, str | None] | None = None, **config: Any) -> None:
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.config: dict[str, Any] = {"device_name": device_name,
                                        "seat_retry_s": seat_retry_s, **config}
         if server_url is not None:
             self.config["server_url"] = server_url
-        self.extra_env = dict(env or {})
+        self.extra_env: dict[str, str | None] = dict(env or {})
         self.out_path = self.home / "agent.out"
         self._proc: subprocess.Popen[bytes] | None = None
         self._out: IO[bytes] | None = None
@@ -88,10 +88,13 @@ class AgentProcess:
 
     @property
     def env(self) -> dict[str, str]:
+        """The agent's environment; an `env=` value of None removes that variable."""
         base = {k: v for k, v in os.environ.items() if not k.startswith("SEATKEEPER_")}
-        return {**base, "SEATKEEPER_HOME": str(self.home),
-                "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-                "PYTHONUNBUFFERED": "1", "SEATKEEPER_PLATFORM": "null", **self.extra_env}
+        merged: dict[str, str | None] = {
+            **base, "SEATKEEPER_HOME": str(self.home),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+            "PYTHONUNBUFFERED": "1", "SEATKEEPER_PLATFORM": "null", **self.extra_env}
+        return {key: value for key, value in merged.items() if value is not None}
 
     def write_config(self, **changes: Any) -> None:
         """Merge `changes` into the config (None removes a key) and write config.toml."""
