@@ -70,6 +70,16 @@ class Agent(Work):
             log.info("a logout of %s is queued; finishing it locally", self._session.email)
             self._forget_login(self._session)
         self._envelope = saved.verified_lease(self._session) if self._token else None
+        if self._envelope is not None and self._session is not None and any(
+                item.kind == "release" and item.lease_id == self._envelope.lease.lease_id
+                for item in self.outbox.pending()):
+            # A crash came between queuing this lease's release and forgetting it locally:
+            # trusting it now would show a seat that the outbox is about to give back.
+            log.info("the release of lease %s is queued; finishing it locally",
+                     self._envelope.lease.lease_id)
+            self._envelope = None
+            self._session = self._session.with_lease(None, None)
+            saved.save(self.paths.data_dir, self._session)
         self._server_clock = ServerClock(self.paths.data_dir)
         if self._envelope is not None:
             self._server_clock.seen(self._envelope.lease.server_time)
