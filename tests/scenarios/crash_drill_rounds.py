@@ -209,6 +209,10 @@ class Drill:
             device.control().call(action)
         self.wait_status(device, pid, settled, SETTLE_TIMEOUT_S)
         self.stop(pid)
+        if action == "release":
+            # Stopping gives the new seat back for shutdown, through the outbox: let it
+            # finish before the outbox is checked.
+            self.reap_stopped(block=True)
 
     def recover_with_cli(self, device: DrillDevice, action: str, lease_id: str) -> None:
         for _attempt in range(3):
