@@ -133,6 +133,7 @@ class Agent(Work):
         log.info("logged in as %s on %s (device %s)", new.email, new.server_url, new.device_id)
         with self._lock:
             self._session, self._token, self._envelope = new, result.token, None
+            self._server_clock.forget()
             self._message = None
             self._clients.clear()
             self._apply(Facts(signed_in=True))

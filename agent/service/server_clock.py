@@ -13,6 +13,7 @@ time as of the moment the agent last ran.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -47,6 +48,12 @@ class ServerClock:
         if current is None or server_time > current:
             self._base, self._base_at = server_time, self._monotonic()
             self.save()
+
+    def forget(self) -> None:
+        """A new login (perhaps to another server): its clock is learnt afresh."""
+        self._base = None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
 
     def floor(self) -> dt.datetime | None:
         """The latest server time seen, plus the time this process has run since."""
