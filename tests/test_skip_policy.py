@@ -22,9 +22,9 @@ def run_pytest(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_skipped_test_fails_the_run_under_ci_only() -> None:
-    """The PostgreSQL half skipped (no database given): fine locally, a failure under CI,
+    """The PostgreSQL case skipped (no database given): fine locally, a failure under CI,
     naming each skipped test and why it skipped."""
-    selection = ("tests/test_harness.py::test_server_answers_health",)
+    selection = ("tests/test_harness.py::test_server_answers_health[postgresql]",)
     local = run_pytest(*selection)
     assert local.returncode == 0, local.stdout + local.stderr
     ci = run_pytest(*selection, CI="true")
