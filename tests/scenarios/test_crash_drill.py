@@ -25,7 +25,8 @@ recording costs one).
 Processes are forked from this one (the agent is imported once), so a round costs
 milliseconds of start-up, not an interpreter's. They are real processes: the kill
 is a real SIGKILL. The devices log in beforehand, against an account whose password
-hash has cheap argon2 costs (see `cheap_password_hash`). About 45 s for 100 rounds.
+hash has cheap argon2 costs (see `cheap_password_hash`). About 60 s for 100 rounds, per
+database.
 Rounds: SEATKEEPER_DRILL_ROUNDS (100 per database); seed: SEATKEEPER_DRILL_SEED (printed).
 """
 
