@@ -223,7 +223,10 @@ def _logout(config: Config, args: argparse.Namespace) -> int:
 
 
 def _release(config: Config, args: argparse.Namespace) -> int:
-    status = Front(config).call("release")
+    front = Front(config)
+    status = front.call("release")
+    if front._local is not None and status["pending"]:
+        status = front.call("deliver")  # no agent runs to deliver it: try at once
     queued = any(item["kind"] == "release" for item in status.get("pending") or ())
     print("Seat released; you stay logged in." + (" (Queued until the server answers.)"
                                                    if queued else ""))

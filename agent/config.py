@@ -52,6 +52,11 @@ class Paths:
     runtime_dir: Path
 
     @property
+    def folders(self) -> tuple[Path, ...]:
+        """The agent's own folders: configuration, data, logs, runtime (owner-only)."""
+        return (self.config_file.parent, self.data_dir, self.log_dir, self.runtime_dir)
+
+    @property
     def outbox(self) -> Path:
         return self.data_dir / "outbox.sqlite3"
 

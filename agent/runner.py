@@ -24,6 +24,7 @@ from seatkeeper.service.control import ControlServer, local_api_address
 from seatkeeper.service.daemon import Agent
 from seatkeeper.service.hooks import AgentEvents
 from seatkeeper.service.instance import AlreadyRunning, InstanceLock
+from seatkeeper.service.private import private_dirs
 
 log = logging.getLogger("seatkeeper.agent")
 # How long Quit waits for the server to confirm the seat's release.
@@ -66,6 +67,7 @@ class Controls:
 
 def run(config: Config, *, headless: bool) -> int:
     """Run until SIGTERM/SIGINT (or the tray's Quit); exit code 0 on a clean stop."""
+    private_dirs(config.paths.folders)
     lock = InstanceLock(config.paths.runtime_dir)
     try:
         lock.acquire()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,33 +107,82 @@ def artefacts_dir() -> Path:
     return path
 
 
-# With SEATKEEPER_TEST_REQUIRE_TESTS=1 (CI), a run in which no test passed fails:
-# a suite that skipped everything has proved nothing.
+# Under CI (environment CI set, or SEATKEEPER_TEST_REQUIRE_TESTS=1) nothing skips silently:
+# a run in which no test passed fails (a suite that skipped everything has proved nothing),
+# and so does any skipped test not on the reasoned allow-list tests/skip-allowlist.txt.
 
+ALLOWLIST = Path(__file__).with_name("skip-allowlist.txt")
 _passed = 0
+_skipped: dict[str, str] = {}
 _NOTHING_RAN = pytest.StashKey[bool]()
+_UNALLOWED = pytest.StashKey[list[str]]()
+
+
+def under_ci() -> bool:
+    """CI, or a run that promised to run everything (.ci/run sets both)."""
+    return bool(os.environ.get("CI")) or os.environ.get("SEATKEEPER_TEST_REQUIRE_TESTS") == "1"
+
+
+def read_allowlist(path: Path = ALLOWLIST) -> list[str]:
+    """The allow-list's node id patterns (fnmatch); each line must give its reason."""
+    patterns = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        pattern, _, reason = line.partition("#")
+        if not reason.strip():
+            raise pytest.UsageError(f"{path}:{number}: an allowed skip needs its reason "
+                                    "after a '#'")
+        patterns.append(pattern.strip())
+    return patterns
+
+
+def unallowed_skips(skipped: dict[str, str], patterns: list[str]) -> list[str]:
+    """The skipped node ids (with their reasons) that no pattern allows."""
+    return [f"{nodeid}: {reason}" for nodeid, reason in sorted(skipped.items())
+            if not any(fnmatch.fnmatchcase(nodeid, pattern) for pattern in patterns)]
+
+
+def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    longrepr = report.longrepr
+    return str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     global _passed
     if report.when == "call" and report.passed:
         _passed += 1
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped[report.nodeid] = _skip_reason(report)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.skipped:
+        _skipped[report.nodeid] = _skip_reason(report)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if (
-        os.environ.get("SEATKEEPER_TEST_REQUIRE_TESTS") == "1"
-        and exitstatus == pytest.ExitCode.OK
-        and _passed == 0
-        and not session.config.option.collectonly
-    ):
+    if not under_ci() or session.config.option.collectonly:
+        return
+    if exitstatus == pytest.ExitCode.OK and _passed == 0:
         session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
         session.config.stash[_NOTHING_RAN] = True
+    unallowed = unallowed_skips(_skipped, read_allowlist())
+    if unallowed:
+        session.config.stash[_UNALLOWED] = unallowed
+        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if terminalreporter.config.stash.get(_NOTHING_RAN, False):
+    config = terminalreporter.config
+    if config.stash.get(_NOTHING_RAN, False):
+        terminalreporter.write_line("FAILED: no test passed (under CI)", red=True, bold=True)
+    unallowed = config.stash.get(_UNALLOWED, [])
+    if unallowed:
         terminalreporter.write_line(
-            "FAILED: no test passed (SEATKEEPER_TEST_REQUIRE_TESTS=1)", red=True, bold=True
-        )
+            f"FAILED: {len(unallowed)} test(s) skipped under CI and not on "
+            f"{ALLOWLIST.relative_to(REPO_ROOT)}:", red=True, bold=True)
+        for line in unallowed:
+            terminalreporter.write_line(f"  {line}", red=True)

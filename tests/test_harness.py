@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.agent import AgentProcess
 from tests.support.api import Api
 from tests.support.procs import ServerProcess
 
@@ -55,3 +63,34 @@ def test_short_server_hands_out_short_leases(short_api: Api) -> None:
     assert acquired.status_code == 201, acquired.text
     lease = acquired.json()["lease"]
     assert (lease["ttl_s"], lease["heartbeat_interval_s"]) == (2, 1)
+
+
+def test_a_dead_daemon_is_never_taken_for_a_running_one(api: Api, tmp_path: Path) -> None:
+    """The daemon dies by itself: status() and wait_for() fail at once (no CLI fallback that
+    rebuilds an `active` state from disk), and teardown reports its exit status."""
+    account, _license = api.new_account(seats=1)
+    agent = AgentProcess(tmp_path / "crashing-pc", server_url=api.url)
+    agent.login(account["email"], account["password"])
+    agent.start()
+    agent.wait_for("active")
+    assert agent.pid is not None
+    os.kill(agent.pid, signal.SIGKILL)  # not through agent.kill(): the test did not mean it
+    started = time.monotonic()
+    with pytest.raises(AssertionError, match="exited by itself"):
+        agent.wait_for("active")
+    assert time.monotonic() - started < 5
+    assert agent.cli("status", "--json").stdout.count('"active"') == 1  # what the CLI would say
+    agent.start()
+    agent.wait_for("active")
+    os.kill(agent.pid, signal.SIGKILL)
+    with pytest.raises(AssertionError, match="ended with status -9"):
+        agent.close()
+
+
+def test_teardown_accepts_a_daemon_the_test_killed(api: Api, tmp_path: Path) -> None:
+    """A daemon ended by `kill()` on purpose is no teardown failure; the CLI then answers."""
+    agent = AgentProcess(tmp_path / "killed-pc", server_url=api.url)
+    agent.start()
+    agent.kill()
+    assert agent.status()["state"] == "signed_out"
+    agent.close()

@@ -134,6 +134,12 @@ class BadSignature(NetworkError):
     user_action_required = True
 
 
+class ForeignLease(BadSignature):
+    default_message = "The license server sent a seat lease for another device or account."
+    hint = ("The lease is not trusted; check the server address, or log out and in again.")
+    user_action_required = True
+
+
 class InsecureServerURL(NetworkError):
     default_message = "The server address uses plain http:// to a host that is not this computer."
     hint = "Use an https:// address."

@@ -2,7 +2,8 @@
 
 `decide(facts, now)` is the one place the state is chosen. It is pure: the
 caller passes the facts and the local wall-clock time; lease expiry is judged
-on the server's clock, `now + facts.clock_skew_s`.
+on the server's clock, `now + facts.clock_skew_s`, but never earlier than
+`facts.server_time_floor` (a local clock turned back does not stretch a lease).
 
 When the server is unreachable and the last lease has run out by the server's
 clock, the seat is no longer held, so the state is NOT `offline` (which
@@ -91,13 +92,19 @@ class Facts:
     contact_failure: str | None = None
     # server_time - local time at receipt, in seconds.
     clock_skew_s: float = 0.0
+    # The server's clock is at least this (the last server time seen, advanced by the
+    # monotonic clock): turning the local clock back cannot turn the estimate back.
+    server_time_floor: dt.datetime | None = None
     # A problem the user must fix (configuration, TLS trust, signature); None: none.
     error: str | None = None
 
 
 def server_now(facts: Facts, now: dt.datetime) -> dt.datetime:
-    """The server's clock as estimated from the local `now` and the measured skew."""
-    return now + dt.timedelta(seconds=facts.clock_skew_s)
+    """The server's clock as estimated from the local `now` and the measured skew, never
+    earlier than the floor of server time already seen."""
+    estimate = now + dt.timedelta(seconds=facts.clock_skew_s)
+    floor = facts.server_time_floor
+    return estimate if floor is None or estimate >= floor else floor
 
 
 def lease_held(facts: Facts, now: dt.datetime) -> bool:

@@ -3,9 +3,11 @@
 The caller passes the `requests.Session` (tests inject theirs); `make_session()`
 builds the production one: keep-alive, environment proxies (`trust_env`), TLS
 verified against the OS trust store through `truststore` plus an optional CA
-bundle. Every requests/urllib3 failure becomes one class of
-`seatkeeper.core.errors`; answers are parsed into `seatkeeper.core.protocol` values and
-leases are verified against the pinned key before they are returned.
+bundle. Plain http:// (allowed only to this computer) never goes through a proxy:
+the device token would otherwise leave the machine unencrypted. Every requests/urllib3
+failure becomes one class of `seatkeeper.core.errors`; answers are parsed into
+`seatkeeper.core.protocol` values and leases are verified against the pinned key
+before they are returned.
 """
 
 from __future__ import annotations
@@ -120,6 +122,10 @@ class Client:
                  clock: Callable[[], float] = time.time) -> None:
         self.server_url = check_server_url(server_url)
         self.session = session if session is not None else make_session(ca_bundle)
+        if self.server_url.startswith("http://"):
+            # Loopback only (check_server_url); a proxy would carry it off this computer.
+            self.session.trust_env = False
+            self.session.proxies.clear()
         self.token = token
         self.public_keys: dict[str, str] = dict(public_keys or {})
         self.timeout = timeout

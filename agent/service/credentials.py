@@ -5,10 +5,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 from pathlib import Path
 
-from seatkeeper.service.private import owner_only
+from seatkeeper.service.private import write_secret
 
 log = logging.getLogger(__name__)
 SERVICE = "seatkeeper"
@@ -48,7 +47,7 @@ class CredentialStore:
         else:
             log.warning("no OS keyring is available; the device token is kept in %s, "
                         "readable only by you", self.file)
-        _write_private(self.file, token)
+        write_secret(self.file, token)
 
     def load(self) -> str | None:
         if self.use_keyring:
@@ -75,17 +74,3 @@ class CredentialStore:
                 pass
         with contextlib.suppress(FileNotFoundError):
             self.file.unlink()
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read, atomically (never briefly world-readable)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    owner_only(path.parent)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    owner_only(tmp)  # on Windows, before the token is in it
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

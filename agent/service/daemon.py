@@ -30,6 +30,8 @@ from seatkeeper.service.credentials import CredentialStore
 from seatkeeper.service.identity import device_fingerprint, device_platform
 from seatkeeper.service.jobs import Jobs
 from seatkeeper.service.outbox import Outbox, deliver
+from seatkeeper.service.private import private_dirs
+from seatkeeper.service.server_clock import ServerClock
 from seatkeeper.service.view import build_status
 from seatkeeper.service.work import Work
 
@@ -56,6 +58,7 @@ class Agent(Work):
         self._lock = threading.RLock()
         self._seat_lock = threading.Lock()
         self._outbox_lock = threading.Lock()
+        private_dirs(self.paths.folders)
         self.credentials = credentials or CredentialStore(self.paths.data_dir)
         self.outbox = Outbox(self.paths.outbox)
         self._session = saved.load(self.paths.data_dir)
@@ -67,12 +70,26 @@ class Agent(Work):
             log.info("a logout of %s is queued; finishing it locally", self._session.email)
             self._forget_login(self._session)
         self._envelope = saved.verified_lease(self._session) if self._token else None
+        if self._envelope is not None and self._session is not None and any(
+                item.kind == "release" and item.lease_id == self._envelope.lease.lease_id
+                for item in self.outbox.pending()):
+            # A crash came between queuing this lease's release and forgetting it locally:
+            # trusting it now would show a seat that the outbox is about to give back.
+            log.info("the release of lease %s is queued; finishing it locally",
+                     self._envelope.lease.lease_id)
+            self._envelope = None
+            self._session = self._session.with_lease(None, None)
+            saved.save(self.paths.data_dir, self._session)
+        self._server_clock = ServerClock(self.paths.data_dir)
+        if self._envelope is not None:
+            self._server_clock.seen(self._envelope.lease.server_time)
         self._clients: dict[str, Client] = {}
         self._subscribers: list[Callable[[Status], None]] = []
         self._seat_failures = 0
         self._outbox_failures = 0
         self._facts = Facts(signed_in=self._token is not None,
-                            lease_expires_at=self._lease_expiry())
+                            lease_expires_at=self._lease_expiry(),
+                            server_time_floor=self._server_clock.floor())
         self._state = decide(self._facts, self._now())
         self._holders: tuple[Holder, ...] = ()
         self._message: str | None = None
@@ -116,6 +133,7 @@ class Agent(Work):
         log.info("logged in as %s on %s (device %s)", new.email, new.server_url, new.device_id)
         with self._lock:
             self._session, self._token, self._envelope = new, result.token, None
+            self._server_clock.forget()
             self._message = None
             self._clients.clear()
             self._apply(Facts(signed_in=True))
@@ -251,6 +269,7 @@ class Agent(Work):
         self._kick("seat")
 
     def stop(self) -> None:
+        self._server_clock.save()
         if self.jobs is not None:
             self.jobs.stop()
         for client in list(self._clients.values()):
@@ -278,6 +297,7 @@ class Agent(Work):
             if self._token is None or self._facts.seat_released or self._facts.discovery_chosen:
                 return  # logged out or released while the request was in flight
             self._envelope = envelope
+            self._server_clock.seen(envelope.lease.server_time)
             token = envelope.lease.release_token or release_token
             if self._session is not None:
                 keep = token or self._session.release_token
@@ -356,7 +376,7 @@ class Agent(Work):
     def _apply(self, facts: Facts) -> None:
         """The one place state changes: decide, log `from -> to`, tell the front ends."""
         with self._lock:
-            self._facts = facts
+            self._facts = facts = self._with_floor(facts)
             new = decide(facts, self._now())
             if new is self._state:
                 return
@@ -370,8 +390,13 @@ class Agent(Work):
             except Exception:
                 log.exception("a status subscriber failed")
 
+    def _with_floor(self, facts: Facts) -> Facts:
+        """The facts with the server-time floor as of now (kept on disk now and then)."""
+        self._server_clock.save_if_due()
+        return replace(facts, server_time_floor=self._server_clock.floor())
+
     def _status(self) -> Status:
-        return build_status(self._facts, self._now(), session=self._session,
+        return build_status(self._with_floor(self._facts), self._now(), session=self._session,
                             signed_in=self._token is not None, envelope=self._envelope,
                             holders=self._holders, message=self._message,
                             pending=self.outbox.pending(), config=self.config)

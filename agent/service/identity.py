@@ -14,7 +14,7 @@ from typing import Any
 
 from seatkeeper.core.errors import StorageError
 from seatkeeper.core.identity import fingerprint, is_install_id, platform_name
-from seatkeeper.service.private import owner_only
+from seatkeeper.service.private import NOFOLLOW, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +98,12 @@ def install_id(data_dir: Path) -> str:
     """
     path = data_dir / INSTALL_ID_FILE
     try:
-        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        owner_only(data_dir)
+        private_dir(data_dir)
         if path.exists():
             return _read_install_id(path)
         value = secrets.token_hex(16)
         temp = data_dir / f".{INSTALL_ID_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o600)
         try:
             with os.fdopen(fd, "w", encoding="ascii") as handle:
                 handle.write(value + "\n")

@@ -8,14 +8,18 @@ import os
 import re
 from pathlib import Path
 
-from seatkeeper.service.private import owner_only
+from seatkeeper.service.private import open_private, private_dir
 
 LOG_FILE = "seatkeeper.log"
-# Device, release and admin tokens, bearer headers, and password fields in any text.
+# Seatkeeper's tokens by their prefix (skd_ device, skr_ release, ska_ admin, skc_ device
+# code, skp_ portal session), bearer headers, cookies (the portal's session and sign-in
+# CSRF cookies), and password, token and device-code fields in any text.
 _SECRETS = re.compile(
-    r"(?P<token>\bsk[adr]_[A-Za-z0-9_\-]{8,})"
+    r"(?P<token>\bsk[a-z]_[A-Za-z0-9_\-]{8,})"
     r"|(?P<bearer>Bearer\s+)\S+"
-    r"|(?P<field>(?:password|token|release_token)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+",
+    r"|(?P<cookie>(?:seatkeeper_portal|seatkeeper_signin|csrf)=)[^\s;,\"']+"
+    r"|(?P<field>(?:password|token|release_token|device_code|csrf)[\"']?\s*[:=]\s*[\"']?)"
+    r"[^\s\"',}]+",
     re.IGNORECASE,
 )
 
@@ -23,7 +27,8 @@ _SECRETS = re.compile(
 def scrub(text: str) -> str:
     """Replace anything that looks like a secret with `***`."""
     def _mask(match: re.Match[str]) -> str:
-        return (match.group("bearer") or match.group("field") or "") + "***"
+        return (match.group("bearer") or match.group("cookie") or match.group("field")
+                or "") + "***"
     return _SECRETS.sub(_mask, text)
 
 
@@ -44,13 +49,9 @@ class ScrubSecrets(logging.Filter):
 
 def setup(log_dir: Path, level: str = "INFO", *, to_stderr: bool = False) -> Path:
     """Log to a rotating, owner-only file (and stderr if asked); returns the file's path."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(log_dir, 0o700)
-    owner_only(log_dir)
+    private_dir(log_dir)
     path = log_dir / LOG_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.close(fd)
-    owner_only(path)
+    os.close(open_private(path, os.O_WRONLY | os.O_APPEND))
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=5,
                                                    encoding="utf-8")
     handlers: list[logging.Handler] = [handler]

@@ -34,7 +34,7 @@ from seatkeeper.core.errors import (
     Unavailable,
 )
 from seatkeeper.core.state import PendingItem
-from seatkeeper.service.private import owner_only
+from seatkeeper.service.private import open_private, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -103,14 +103,9 @@ def _token_key(token: str) -> str:
 
 
 def _private_file(path: Path) -> None:
-    """Create the folder (0700) and the file (0600) before SQLite opens it."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    owner_only(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)
-    owner_only(path)
-    if os.name == "posix":
-        os.chmod(path, 0o600)
+    """Create the folder (0700) and the file (0600) before SQLite opens it; no symlink."""
+    private_dir(path.parent)
+    os.close(open_private(path, os.O_RDWR))
 
 
 class Outbox:
@@ -119,8 +114,8 @@ class Outbox:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        _private_file(self.path)
         try:
-            _private_file(self.path)
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S,
                                        isolation_level=None, check_same_thread=False)
             self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
+import logging
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from seatkeeper.core import errors
 from seatkeeper.core.protocol import LeaseEnvelope
-from seatkeeper.service.private import owner_only
+from seatkeeper.service.private import write_secret
 
 FILE = "session.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,16 +49,7 @@ def load(data_dir: Path) -> Session | None:
 
 def save(data_dir: Path, session: Session) -> None:
     """Write atomically, owner-only, synced: a crash leaves the old file or the new one."""
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    owner_only(data_dir)
-    path = data_dir / FILE
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(asdict(session), handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_secret(data_dir / FILE, json.dumps(asdict(session)))
 
 
 def clear(data_dir: Path) -> None:
@@ -76,11 +68,30 @@ def keys_to_pin(served: dict[str, str], configured: str | None) -> dict[str, str
     return pinned
 
 
+def check_ours(envelope: LeaseEnvelope, session: Session) -> LeaseEnvelope:
+    """The lease, if it names this device and account; else `ForeignLease`.
+
+    A signature proves the server issued the lease, not to whom: a lease copied from
+    another device (or handed over by whoever answers for the server) must not make
+    this one believe it holds a seat.
+    """
+    lease = envelope.lease
+    if lease.device.id != session.device_id or lease.account_id != session.account_id:
+        raise errors.ForeignLease(
+            f"The seat lease {lease.lease_id} names another device ({lease.device.name}) or "
+            "account, not this device; it is not trusted.")
+    return envelope
+
+
 def verified_lease(session: Session | None) -> LeaseEnvelope | None:
-    """The saved lease, if it still verifies against the pinned keys (a tampered file: None)."""
+    """The saved lease, if it verifies against the pinned keys and names this device and
+    account (a tampered or copied file: None)."""
     if session is None or session.lease is None:
         return None
     try:
-        return LeaseEnvelope.verified(session.lease, session.public_keys)
+        return check_ours(LeaseEnvelope.verified(session.lease, session.public_keys), session)
+    except errors.ForeignLease as exc:
+        log.warning("%s", exc)
+        return None
     except errors.SeatkeeperError:
         return None

@@ -26,9 +26,12 @@ from seatkeeper.core.errors import (
 
 
 def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 (also IPv4-mapped) and `localhost` are this computer."""
+    """127.0.0.0/8, ::1 (also IPv4-mapped) and `localhost` are this computer.
+
+    Names under `.localhost` are not: not every resolver keeps them on this computer.
+    """
     host = host.strip("[]").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
         address = ipaddress.ip_address(host)

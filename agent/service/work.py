@@ -83,6 +83,8 @@ class Work:
                     fresh, kept_token = self._acquire(client)
             else:
                 fresh, kept_token = self._acquire(client)
+            if self._session is not None:
+                saved.check_ours(fresh, self._session)
         except errors.LeaseRevoked as exc:
             self._refused(exc, drop_lease=True)
             return None
@@ -108,13 +110,17 @@ class Work:
     def _acquire(self, client: Client) -> tuple[LeaseEnvelope, str | None]:
         """Ask for a seat: the lease, and its release token if we had queued it to give back.
 
-        A device that still holds a lease gets that same lease back, renewed. If its
-        release still waits in the outbox, delivering it afterwards would end the seat
-        shown as held; so, while a release waits, ask with no delivery in flight (under
-        the outbox lock) and cancel the queued release of the lease we got back.
+        A release still queued (a shutdown's, a crash's) is delivered first, under the
+        outbox lock, so the seat given back stays given back and a new one is taken. If
+        it cannot be delivered now, the server may hand back that same lease (the device
+        still holds it): the queued release is then cancelled, since delivering it later
+        would end the seat shown as held.
         """
         queued = any(item.kind == "release" for item in self.outbox.pending())
+        delivered = 0
         with self._outbox_lock if queued else contextlib.nullcontext():
+            if queued:
+                delivered = deliver(self.outbox, client, client.server_url)
             envelope = client.acquire(
                 app_name=self.config.app_name, app_version=self.config.app_version,
                 app_release_date=self.config.app_release_date, license_id=self._license_id)
@@ -122,12 +128,13 @@ class Work:
                     and item.lease_id == envelope.lease.lease_id] if queued else []
             for item in kept:
                 self.outbox.mark_done(item.id)
+        if delivered or kept:
+            with self._lock:
+                self._refresh_outbox_facts()
         if not kept:
             return envelope, None
         log.info("the server gave back lease %s, whose release was still queued: keeping "
                  "the seat, the release is cancelled", envelope.lease.lease_id)
-        with self._lock:
-            self._refresh_outbox_facts()
         return envelope, next((i.release_token for i in kept if i.release_token), None)
 
     def _seat_backoff(self) -> float:

@@ -24,6 +24,7 @@ from tests.agent.faultserver import (
     reset_mid_response,
 )
 from tests.agent.leases import Signer, lease_json
+from tests.support.http_proxy import RecordingProxy
 
 FAST = (2.0, 0.3)
 
@@ -179,13 +180,30 @@ def test_deliver_over_http(server: FaultServer, tmp_path: Path) -> None:
     assert server.seen[1].headers["Authorization"] == "Bearer queued-token"
 
 
-def test_environment_proxy_is_honoured(server: FaultServer,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """HTTP_PROXY from the environment is used (trust_env stays on)."""
-    monkeypatch.setenv("HTTP_PROXY", server.url)
-    monkeypatch.setenv("NO_PROXY", "")
-    Client("http://localhost:9", make_session(), timeout=FAST).health()
-    assert server.seen[0].path == "http://localhost:9/v1/health"
+def test_environment_proxy_is_honoured_for_https(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTPS_PROXY from the environment carries https:// requests (trust_env stays on)."""
+    with RecordingProxy() as trap:
+        monkeypatch.setenv("HTTPS_PROXY", trap.url)
+        monkeypatch.setenv("NO_PROXY", "")
+        with pytest.raises(errors.NetworkError):
+            Client("https://licenses.example.test", make_session(), timeout=FAST).health()
+    assert [seen.line.split()[:2] for seen in trap.seen] == [
+        ["CONNECT", "licenses.example.test:443"]]
+
+
+def test_plain_http_bypasses_every_proxy(server: FaultServer,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """http:// to loopback goes straight to the server, whatever the proxy variables say."""
+    server.set(reply(200, {"status": "ok"}))
+    with RecordingProxy() as trap:
+        for name in ("HTTP_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+            monkeypatch.setenv(name, trap.url)
+        monkeypatch.setenv("NO_PROXY", "")
+        session = make_session()
+        session.proxies["http"] = trap.url
+        Client(server.url, session, token="skd_secret", timeout=FAST).health()
+    assert trap.seen == []
+    assert [s.path for s in server.seen] == ["/v1/health"]
 
 
 @pytest.mark.parametrize(("url", "allowed"), [
@@ -193,6 +211,7 @@ def test_environment_proxy_is_honoured(server: FaultServer,
     ("http://[::1]:8000", True), ("http://[::ffff:127.0.0.1]", True),
     ("https://licenses.example.com", True), ("http://licenses.example.com", False),
     ("http://10.0.0.1", False), ("http://localhost.example.com", False),
+    ("http://evil.localhost", False),
 ])
 def test_plain_http_only_to_loopback(url: str, allowed: bool) -> None:
     """Plain http:// is refused with InsecureServerURL unless the host is loopback."""

@@ -162,6 +162,23 @@ def test_logs_never_show_secrets(tmp_path: Path) -> None:
     logging.getLogger().handlers.clear()
 
 
+def test_logs_never_show_device_codes_or_portal_cookies(tmp_path: Path) -> None:
+    """A browser login's device code and the portal's cookies are scrubbed too."""
+    path = logs.setup(tmp_path / "logs", "DEBUG")
+    log = logging.getLogger("seatkeeper.test")
+    log.info("polling with %s", "skc_DeviceCode0123456789abcdef")
+    log.info('body {"device_code": "opaque-code-1234", "user_code": "WDJB-MJHT"}')
+    log.info("request Cookie: seatkeeper_portal=skp_PortalCookie0123; seatkeeper_signin=csrf99")
+    log.info("answer Set-Cookie: seatkeeper_portal=anything-else; Path=/portal; HttpOnly")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    text = path.read_text()
+    for secret in ("skc_Device", "opaque-code-1234", "skp_Portal", "csrf99", "anything-else"):
+        assert secret not in text, f"{secret} is in the log:\n{text}"
+    assert "WDJB-MJHT" in text  # the code the person types is shown to them anyway
+    logging.getLogger().handlers.clear()
+
+
 def test_a_kick_during_a_run_is_not_pushed_back() -> None:
     """A job that reschedules itself later never delays a kick that came while it ran."""
     runs: list[float] = []

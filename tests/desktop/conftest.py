@@ -10,6 +10,7 @@ import pytest
 
 from tests.desktop.screen import Desktop, TrayAgent, missing_tools
 from tests.scenarios.common import ScenarioServer
+from tests.support.agent import close_all
 from tests.support.api import Api
 
 TrayAgentFactory = Callable[..., TrayAgent]
@@ -57,5 +58,4 @@ def make_tray_agent(desktop: Desktop, tmp_path: Path) -> Iterator[TrayAgentFacto
         return agent
 
     yield make
-    for agent in made:
-        agent.stop(timeout=10)
+    close_all(list(made), timeout=10)

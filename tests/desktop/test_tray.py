@@ -16,7 +16,7 @@ from seatkeeper.core.state import SeatState
 from seatkeeper.tray import icons
 
 from tests.desktop.conftest import TrayAgentFactory
-from tests.desktop.screen import Box, Desktop, TrayAgent, share_of_colour
+from tests.desktop.screen import Box, Desktop, TrayAgent, shape_likeness, share_of_colour
 from tests.scenarios.common import ScenarioServer, live_leases
 from tests.support.api import Api
 from tests.support.proxy import FaultProxy
@@ -39,15 +39,22 @@ def choose_from_menu(agent: TrayAgent, desktop: Desktop, label: str) -> None:
 
 
 def shows(desktop: Desktop, state: SeatState, timeout: float = 10.0) -> Box:
-    """Wait until the docked icon is drawn in `state`'s colour; its place."""
+    """Wait until the docked icon is `state`'s own: its colour, and of the icons in that
+    colour, the shape most like `state`'s (a red triangle is not a red octagon); its place."""
     deadline = time.monotonic() + timeout
     while True:
         box = desktop.wait_for_icon()
-        share = share_of_colour(desktop.icon_image(box), icons.COLOURS[state][:3])
-        if share >= ICON_COLOUR_SHARE:
+        image = desktop.icon_image(box)
+        colour = icons.COLOURS[state][:3]
+        share = share_of_colour(image, colour)
+        likeness = shape_likeness(image, colour)
+        looks_like = max(likeness, key=lambda kind: likeness[kind])
+        if share >= ICON_COLOUR_SHARE and looks_like is state:
             return box
         assert time.monotonic() < deadline, (
-            f"the icon is not drawn in {state.value}'s colour ({share:.0%} of its pixels)")
+            f"the icon is not {state.value}'s: {share:.0%} of its pixels in its colour, its "
+            f"shape most like {looks_like.value} "
+            f"({ {kind.value: round(v, 2) for kind, v in likeness.items()} })")
         time.sleep(0.2)
 
 
@@ -97,8 +104,8 @@ def test_log_out_from_the_tray_frees_the_seat(
 def test_every_state_is_drawn_in_the_tray(
         desktop: Desktop, tray_server: ScenarioServer, tray_api: Api,
         make_tray_agent: TrayAgentFactory) -> None:
-    """Each state of the table reaches the docked icon (its colour on screen); a screenshot
-    of each, and of the menus that offer a choice, is kept as a test artefact."""
+    """Each state of the table reaches the docked icon (its colour and its own shape on
+    screen); a screenshot of each, and of the menus that offer a choice, is kept."""
     shot = desktop.screenshot
 
     # Asking for a seat: the server does not answer yet.

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.agent import AgentProcess
+from tests.support.agent import AgentProcess, close_all
 from tests.support.api import Api
 from tests.support.procs import REPO_ROOT, ServerProcess
 
@@ -116,8 +116,7 @@ def make_agent(tmp_path: Path) -> Iterator[Callable[..., AgentProcess]]:
         return agent
 
     yield make
-    for agent in made:
-        agent.stop(timeout=5)
+    close_all(made)
 
 
 class BrowserLogin:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.scenarios.common import ScenarioServer
-from tests.support.agent import AgentProcess
+from tests.support.agent import AgentProcess, close_all
 from tests.support.api import Api
 from tests.support.proxy import FaultProxy
 
@@ -62,5 +62,5 @@ def make_agent(tmp_path: Path) -> Iterator[AgentFactory]:
         return agent
 
     yield make
-    for agent in made:
-        agent.stop(timeout=5)
+    close_all(made)
+

@@ -48,6 +48,9 @@ class Tally:
     acks: list[float] = field(default_factory=list)
     cli_runs: list[float] = field(default_factory=list)  # `seatkeeper logout`, fork to exit
     round_s: list[float] = field(default_factory=list)
+    # Requests sent again because a crash came between sending and recording: per stage.
+    retries: collections.Counter[str] = field(default_factory=collections.Counter)
+    deliveries: int = 0
     phases: dict[str, list[float]] = field(default_factory=lambda: collections.defaultdict(list))
 
     def phase(self, name: str, since: float) -> float:
@@ -131,13 +134,13 @@ class Drill:
         raise AssertionError(f"daemon {pid} never reached the wanted state; last status "
                              f"{json.dumps(status)[:800]}; see {device.home / 'drill.log'}")
 
-    def logout_via_daemon(self, device: DrillDevice, pid: int, delay: float) -> bool:
-        """Ask the daemon to log out, SIGKILL it `delay` s later; whether it acknowledged."""
+    def ask_daemon(self, device: DrillDevice, pid: int, op: str, delay: float) -> bool:
+        """Ask the daemon for `op`, SIGKILL it `delay` s later; whether it acknowledged."""
         acked = False
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.connect(str(socket_path(device.runtime_dir)))
             start = time.monotonic()
-            sock.sendall(b'{"op": "logout"}\n')
+            sock.sendall(json.dumps({"op": op}).encode() + b"\n")
             deadline = start + delay
             buffer = b""
             while (left := deadline - time.monotonic()) > 0 and not acked:
@@ -155,46 +158,73 @@ class Drill:
             self.kill(pid)
         return acked
 
-    def logout_via_cli(self, device: DrillDevice, delay: float) -> None:
-        pid = self.fork(device, run_cli("logout"))
+    def ask_cli(self, device: DrillDevice, op: str, delay: float) -> None:
+        pid = self.fork(device, run_cli(op))
         time.sleep(delay)
         self.kill(pid)
 
-    def stage(self, device: DrillDevice) -> str:
+    def stage(self, device: DrillDevice, action: str, lease_id: str) -> str:
         """Where the kill landed, from the outbox and the server (the outbox checked first)."""
-        rows = [r for r in outbox_rows(device.outbox) if r[0] == "logout"]
-        on_server = self.view.logouts(device.device_id) > 0
+        rows = [r for r in outbox_rows(device.outbox) if r[0] == action]
+        if action == "release":
+            on_server = bool(self.view.lease_events(lease_id, "release"))
+        else:
+            on_server = self.view.logouts(device.device_id) > 0
         if not rows:
             return "done" if on_server else "before"
         if on_server:
             return "applied_unrecorded"
         if rows[0][1]:
             return "released"
+        if action == "release":
+            return "queued"
         # Killed between queuing the logout and forgetting the login (token still on disk):
         # the window of the bug this drill found (tests/agent/test_logout_crash.py).
         token_kept = (device.home / "data" / "device-token").exists()
         return "queued_login_kept" if token_kept else "queued"
 
-    def recover_with_daemon(self, device: DrillDevice, durable: bool) -> None:
-        settled: Callable[[dict[str, Any]], bool] = \
-            lambda s: s["state"] == "signed_out" and not s["pending"]  # noqa: E731
+    def deliveries(self, device: DrillDevice, action: str, lease_id: str) -> dict[str, int]:
+        """Each request the queued item needs, and how many of it reached the server."""
+        proxy = self.view.proxy
+        counted = {"release": proxy.forwarded("DELETE", f"/v1/seats/{lease_id}")}
+        if action == "logout":
+            counted["logout"] = proxy.forwarded("POST", "/v1/auth/logout", device.token)
+        return counted
+
+    def recover_with_daemon(self, device: DrillDevice, action: str, durable: bool,
+                            lease_id: str) -> None:
+        if action == "logout":
+            settled: Callable[[dict[str, Any]], bool] = \
+                lambda s: s["state"] == "signed_out" and not s["pending"]  # noqa: E731
+        elif durable:
+            # The restart delivers the queued release first, then takes a new seat.
+            settled = lambda s: (s["state"] == "active" and not s["pending"]  # noqa: E731
+                                 and s["lease"]["lease_id"] != lease_id)
+        else:
+            settled = lambda s: s["state"] == "released" and not s["pending"]  # noqa: E731
         pid = self.fork(device, run_daemon)
         if not durable:
             # The killed process never took the request: the user asks again.
             self.wait_status(device, pid, lambda s: s["state"] in ("active", "acquiring"))
-            device.control().call("logout")
+            device.control().call(action)
         self.wait_status(device, pid, settled, SETTLE_TIMEOUT_S)
         self.stop(pid)
+        if action == "release":
+            # Stopping gives the new seat back for shutdown, through the outbox: let it
+            # finish before the outbox is checked.
+            self.reap_stopped(block=True)
 
-    def recover_with_cli(self, device: DrillDevice) -> None:
+    def recover_with_cli(self, device: DrillDevice, action: str, lease_id: str) -> None:
         for _attempt in range(3):
             forked = time.monotonic()
-            pid = self.fork(device, run_cli("logout"))
+            pid = self.fork(device, run_cli(action))
             status = reap(pid, SETTLE_TIMEOUT_S)
             self.live.discard(pid)
-            self.tally.cli_runs.append(time.monotonic() - forked)
-            assert status is not None, f"`seatkeeper logout` hung; see {device.home}/drill.log"
-            if not outbox_rows(device.outbox):
+            if action == "logout":
+                self.tally.cli_runs.append(time.monotonic() - forked)
+            assert status is not None, f"`seatkeeper {action}` hung; see {device.home}/drill.log"
+            if not outbox_rows(device.outbox) and (
+                    action == "logout" or self.view.lease_events(lease_id, "release")):
                 return
         raise AssertionError(f"the outbox of {device.home} never emptied")
 
@@ -203,32 +233,42 @@ class Drill:
     def round(self, number: int, device: DrillDevice) -> str:
         started = time.monotonic()
         self.reap_stopped()
+        action = self.rng.choice(("logout", "release"))
         mode = self.rng.choice(("daemon", "cli"))
         recovery = self.rng.choice(("daemon", "cli"))
         delay = self.delay(mode)
         pid, status = self.start_daemon(device, lambda s: s["state"] == "active")
         mark = self.tally.phase("seat", started)
         assert status["lease"], status
+        lease_id: str = status["lease"]["lease_id"]
         assert self.view.holds_seat(device.device_id)
         acked = False
         if mode == "daemon":
-            acked = self.logout_via_daemon(device, pid, delay)
+            acked = self.ask_daemon(device, pid, action, delay)
         else:
             self.kill(pid)  # no agent runs now; the seat stays held
-            self.logout_via_cli(device, delay)
-        mark = self.tally.phase("logout+kill", mark)
-        stage = self.stage(device)  # also: the outbox is intact right after the kill
+            self.ask_cli(device, action, delay)
+        mark = self.tally.phase(f"{action}+kill", mark)
+        time.sleep(0.02)  # let the proxy count what the killed process had sent
+        at_kill = self.deliveries(device, action, lease_id)
+        stage = self.stage(device, action, lease_id)  # also: the outbox is intact
         durable = stage != "before"
         assert durable or not acked, \
-            f"round {number}: the daemon acknowledged the logout but nothing was kept"
+            f"round {number}: the daemon acknowledged the {action} but nothing was kept"
         if recovery == "daemon":
-            self.recover_with_daemon(device, durable)
+            self.recover_with_daemon(device, action, durable, lease_id)
         else:
-            self.recover_with_cli(device)
+            self.recover_with_cli(device, action, lease_id)
         mark = self.tally.phase(f"recover:{recovery}", mark)
-        self.check_after(number, device)
+        where = f"round {number} ({device.home}, {action} {mode}/{stage})"
+        self.check_delivered_once(where, stage, at_kill,
+                                  self.deliveries(device, action, lease_id))
+        if action == "logout":
+            self.check_logged_out(where, device)
+        else:
+            self.check_released(where, device, lease_id)
         self.tally.phase("check", mark)
-        key = f"{mode}/{stage}"
+        key = f"{action}:{mode}/{stage}"
         self.tally.stages[key] += 1
         self.tally.modes[f"{mode}->{recovery}"] += 1
         if stage != "before":
@@ -238,10 +278,24 @@ class Drill:
             else:
                 self.window[mode] = min(MAX_KILL_DELAY_S, max(self.window[mode], delay * 1.5))
         self.tally.round_s.append(time.monotonic() - started)
-        return f"{mode} kill at {delay * 1000:5.1f} ms -> {stage:<18} recovered by {recovery}"
+        return (f"{action:<7} {mode:<6} kill at {delay * 1000:5.1f} ms -> {stage:<18} "
+                f"recovered by {recovery}")
 
-    def check_after(self, number: int, device: DrillDevice) -> None:
-        where = f"round {number} ({device.home})"
+    def check_delivered_once(self, where: str, stage: str, at_kill: dict[str, int],
+                             total: dict[str, int]) -> None:
+        """Each request of the queued item reached the server, and at most once more after
+        the crash than before it (none more once the outbox had recorded it done)."""
+        for step, count in total.items():
+            assert count >= 1, f"{where}: the {step} request never reached the server"
+            again = count - at_kill[step]
+            assert again <= 1, f"{where}: the {step} request was sent {again} times after " \
+                f"the crash (want at most 1)"
+            if stage == "done" or (stage == "released" and step == "release"):
+                assert again == 0, f"{where}: a {step} already confirmed was sent again"
+            self.tally.deliveries += count
+            self.tally.retries[stage] += count - 1
+
+    def check_logged_out(self, where: str, device: DrillDevice) -> None:
         assert outbox_rows(device.outbox) == [], f"{where}: the outbox is not empty"
         assert self.view.token_status(device.token) == 401, \
             f"{where}: the device token still works: the logout was lost"
@@ -250,12 +304,27 @@ class Drill:
         assert logouts == 1, f"{where}: {logouts} logout events on the server (want 1)"
         releases = self.view.events(device.device_id, "release")
         assert releases == ["logout"], f"{where}: the seat's releases were {releases}"
+        status = self.local_status(device)
+        assert (status["state"], status["pending"]) == ("signed_out", []), \
+            f"{where}: the agent says {status['state']} with {status['pending']}"
+
+    def check_released(self, where: str, device: DrillDevice, lease_id: str) -> None:
+        assert outbox_rows(device.outbox) == [], f"{where}: the outbox is not empty"
+        assert not self.view.lease_live(lease_id), f"{where}: the lease is still live"
+        releases = self.view.lease_events(lease_id, "release")
+        assert releases == ["user"], f"{where}: the lease's releases were {releases}"
+        assert self.view.token_status(device.token) == 200, \
+            f"{where}: a release signed the device out"
+        status = self.local_status(device)
+        assert status["account"] is not None and status["pending"] == [], \
+            f"{where}: the agent says {status['state']} with {status['pending']}"
+
+    def local_status(self, device: DrillDevice) -> dict[str, Any]:
+        """What the agent itself says, read from its files."""
         config = load_config(env={"SEATKEEPER_HOME": str(device.home)}, system_file=NOWHERE)
         agent = Agent(config, credentials=CredentialStore(config.paths.data_dir,
                                                           use_keyring=False))
         try:
-            status = agent.status().to_json()
+            return agent.status().to_json()
         finally:
             agent.outbox.close()
-        assert (status["state"], status["pending"]) == ("signed_out", []), \
-            f"{where}: the agent says {status['state']} with {status['pending']}"

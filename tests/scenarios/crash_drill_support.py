@@ -13,17 +13,21 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 import seatkeeper.cli
 import seatkeeper.runner
+import sqlalchemy
 from seatkeeper.config import load_config
 from seatkeeper.service.control import ControlClient, socket_path
 from seatkeeper.service.credentials import CredentialStore
 from seatkeeper.service.daemon import Agent
 from seatkeeper.service.session import load as load_session
+from sqlalchemy.pool import NullPool
 
 from tests.support.api import Api
+from tests.support.proxy import FaultProxy
 
 NO_KEYRING = "keyring.backends.fail.Keyring"
 NOWHERE = Path("/nonexistent/seatkeeper/config.toml")  # no system-wide file in the drill
@@ -156,20 +160,37 @@ def outbox_rows(path: Path) -> list[tuple[str, int]]:
         db.close()
 
 
+DETAILS_BY_DEVICE = sqlalchemy.text(
+    "SELECT detail FROM audit_events WHERE event = :event AND device_id = :value ORDER BY id")
+DETAILS_BY_LEASE = sqlalchemy.text(
+    "SELECT detail FROM audit_events WHERE event = :event AND lease_id = :value ORDER BY id")
+
+
 class ServerView:
-    def __init__(self, api: Api, db_path: Path, license_id: str) -> None:
-        self.api, self.db_path, self.license_id = api, db_path, license_id
+    """What the server says: its database (SQLite or PostgreSQL), its admin API, and the
+    fault proxy in front of it, which counts the requests that reached it."""
+
+    def __init__(self, api: Api, db_url: str, license_id: str, proxy: FaultProxy) -> None:
+        self.api, self.license_id, self.proxy = api, license_id, proxy
+        self.db = sqlalchemy.create_engine(db_url, poolclass=NullPool)
         self.http = requests.Session()
+
+    def close(self) -> None:
+        self.db.dispose()
+        self.http.close()
+
+    def _details(self, column: str, value: str, event: str) -> list[str | None]:
+        query = DETAILS_BY_DEVICE if column == "device_id" else DETAILS_BY_LEASE
+        with self.db.connect() as conn:
+            return [row[0] for row in conn.execute(query, {"event": event, "value": value})]
 
     def events(self, device_id: str, event: str) -> list[str | None]:
         """The `detail` of each audit event of this kind for the device, oldest first."""
-        db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
-        try:
-            return [row[0] for row in db.execute(
-                "SELECT detail FROM audit_events WHERE event = ? AND device_id = ? ORDER BY id",
-                (event, device_id))]
-        finally:
-            db.close()
+        return self._details("device_id", device_id, event)
+
+    def lease_events(self, lease_id: str, event: str) -> list[str | None]:
+        """The `detail` of each audit event of this kind for the lease, oldest first."""
+        return self._details("lease_id", lease_id, event)
 
     def logouts(self, device_id: str) -> int:
         return len(self.events(device_id, "logout"))
@@ -178,13 +199,20 @@ class ServerView:
         return self.http.get(f"{self.api.url}/v1/account", timeout=10,
                              headers={"Authorization": f"Bearer {token}"}).status_code
 
-    def holds_seat(self, device_id: str) -> bool:
+    def live_leases(self) -> list[dict[str, Any]]:
         response = self.api.admin_get(f"/v1/admin/licenses/{self.license_id}")
         assert response.status_code == 200, response.text
-        return any(lease["device"]["id"] == device_id for lease in response.json()["leases"])
+        leases: list[dict[str, Any]] = response.json()["leases"]
+        return leases
+
+    def holds_seat(self, device_id: str) -> bool:
+        return any(lease["device"]["id"] == device_id for lease in self.live_leases())
+
+    def lease_live(self, lease_id: str) -> bool:
+        return any(lease["lease_id"] == lease_id for lease in self.live_leases())
 
 
-def cheap_password_hash(db_path: Path, account_id: str, password: str) -> None:
+def cheap_password_hash(db_url: str, account_id: str, password: str) -> None:
     """Re-hash the drill account's password with minimal argon2 costs.
 
     The drill is about logging out; each of its ~100 logins would otherwise spend
@@ -194,9 +222,10 @@ def cheap_password_hash(db_path: Path, account_id: str, password: str) -> None:
     from argon2 import PasswordHasher
 
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(password)
-    db = sqlite3.connect(db_path, timeout=30)
+    engine = sqlalchemy.create_engine(db_url, poolclass=NullPool)
     try:
-        with db:
-            db.execute("UPDATE accounts SET password_hash = ? WHERE id = ?", (cheap, account_id))
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text("UPDATE accounts SET password_hash = :hash "
+                                         "WHERE id = :id"), {"hash": cheap, "id": account_id})
     finally:
-        db.close()
+        engine.dispose()

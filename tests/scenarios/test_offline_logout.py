@@ -56,4 +56,8 @@ def test_logout_while_offline_survives_a_crash_and_frees_the_seat_once(
     releases = scenario_server.audit(device_id, "release")
     assert [(row["lease_id"], row["detail"]) for row in releases] \
         == [(active["lease"]["lease_id"], "logout")]
+    # Delivered once, counted on the wire: the server ignores a repeated logout, so its
+    # audit trail alone would not show a doubled delivery.
+    assert proxy.forwarded("DELETE", f"/v1/seats/{active['lease']['lease_id']}") == 1
+    assert proxy.forwarded("POST", "/v1/auth/logout", token) == 1
     assert agent.alive

@@ -78,7 +78,8 @@ def test_shutdown_releases_the_seat_before_letting_go_of_the_lock(
 def test_shutdown_during_an_outage_queues_the_release_and_still_lets_go_in_time(
         scenario_server: ScenarioServer, scenario_api: Api, make_agent: AgentFactory,
         logind: Logind, proxy: FaultProxy) -> None:
-    """Server stalled: the release waits in the outbox, the lock closes within the budget."""
+    """Server stalled: the release waits in the outbox, the lock closes within the budget;
+    the next start delivers that release (once) before taking a new seat."""
     account, _ = scenario_api.new_account(seats=1)
     agent = hooked(make_agent, logind, "field-pc", proxy.url)
     lease_id = started(agent, account)
@@ -97,11 +98,11 @@ def test_shutdown_during_an_outage_queues_the_release_and_still_lets_go_in_time(
     proxy.cut()
     proxy.restore()
     agent.start()
-    agent.wait_for("active", until=lambda s: not s["pending"])
-    row = lease_row(scenario_server.db_path, lease_id)
-    # Delivered first (released for shutdown), or, if the seat request won the race, the
-    # server gave the same lease back and the queued release was rightly cancelled.
-    assert row["release_reason"] == "shutdown" or agent.status()["lease"]["lease_id"] == lease_id
+    # The next start delivers the queued release first, then takes a new seat.
+    again = agent.wait_for("active", until=lambda s: not s["pending"])
+    assert lease_row(scenario_server.db_path, lease_id)["release_reason"] == "shutdown"
+    assert proxy.forwarded("DELETE", f"/v1/seats/{lease_id}") == 1
+    assert again["lease"]["lease_id"] != lease_id
 
 
 def test_cancelled_shutdown_takes_the_seat_and_the_lock_again(

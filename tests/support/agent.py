@@ -7,11 +7,17 @@
         agent.cli("logout")                       # any command, as a CompletedProcess
         agent.kill()                              # SIGKILL
         agent.stop()                              # SIGTERM, then SIGKILL after a grace period
+        agent.close()                             # teardown: stop, and check the exit status
 
 The agent never touches a real keyring (the fail backend is forced, so the device
 token goes to an owner-only file) nor the machine's logind (the `null` platform,
 unless a test asks for another), and none of the caller's `SEATKEEPER_*`
 variables leak into it. Leaving the `with` block stops the daemon, whatever happened.
+
+A daemon that dies while the test expects it running is a failure, never hidden:
+`status()` and `wait_for()` raise instead of falling back to the CLI (which rebuilds
+the state from disk, so a crashed daemon could look `active`), and `close()` (the
+fixtures' teardown) asserts that a daemon the test did not kill exits with status 0.
 """
 
 from __future__ import annotations
@@ -42,17 +48,20 @@ class AgentProcess:
 
     def __init__(self, home: Path, *, server_url: str | None = None,
                  device_name: str = "scenario-pc", seat_retry_s: float = 1,
-                 env: dict[str, str] | None = None, **config: Any) -> None:
+                 env: dict[str, str | None] | None = None, **config: Any) -> None:
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.config: dict[str, Any] = {"device_name": device_name,
                                        "seat_retry_s": seat_retry_s, **config}
         if server_url is not None:
             self.config["server_url"] = server_url
-        self.extra_env = dict(env or {})
+        self.extra_env: dict[str, str | None] = dict(env or {})
         self.out_path = self.home / "agent.out"
         self._proc: subprocess.Popen[bytes] | None = None
         self._out: IO[bytes] | None = None
+        # The test ended the daemon on purpose (stop, kill): from then on the CLI answers.
+        self._ended = False
+        self._killed = False
         self.write_config()
 
     # -- where things are ---------------------------------------------------------------
@@ -79,10 +88,13 @@ class AgentProcess:
 
     @property
     def env(self) -> dict[str, str]:
+        """The agent's environment; an `env=` value of None removes that variable."""
         base = {k: v for k, v in os.environ.items() if not k.startswith("SEATKEEPER_")}
-        return {**base, "SEATKEEPER_HOME": str(self.home),
-                "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-                "PYTHONUNBUFFERED": "1", "SEATKEEPER_PLATFORM": "null", **self.extra_env}
+        merged: dict[str, str | None] = {
+            **base, "SEATKEEPER_HOME": str(self.home),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+            "PYTHONUNBUFFERED": "1", "SEATKEEPER_PLATFORM": "null", **self.extra_env}
+        return {key: value for key, value in merged.items() if value is not None}
 
     def write_config(self, **changes: Any) -> None:
         """Merge `changes` into the config (None removes a key) and write config.toml."""
@@ -130,6 +142,7 @@ class AgentProcess:
             raise RuntimeError("agent already running")
         self._close_out()
         self._out = self.out_path.open("ab")
+        self._ended = self._killed = False
         self._proc = subprocess.Popen(
             self.run_command(), cwd=REPO_ROOT, env=self.env,
             stdin=subprocess.DEVNULL, stdout=self._out, stderr=subprocess.STDOUT)
@@ -149,6 +162,7 @@ class AgentProcess:
 
     def kill(self) -> None:
         """SIGKILL, as a crash or a pulled plug would."""
+        self._ended = self._killed = True
         if self._proc is not None:
             if self._proc.poll() is None:
                 self._proc.kill()
@@ -160,6 +174,7 @@ class AgentProcess:
         proc = self._proc
         if proc is None:
             return None
+        self._ended = True
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -180,17 +195,31 @@ class AgentProcess:
         return ControlClient(str(socket_path(self.runtime_dir)), timeout=30).call(op, **args)
 
     def status(self) -> dict[str, Any]:
-        """`status --json`: from the daemon's socket when it runs, else from the CLI."""
-        if self.alive:
-            try:
-                result: dict[str, Any] = self.control("status")
-                return {**result, "running": True}
-            except (AgentNotRunning, ControlError):
-                pass
+        """`status --json`: from the running daemon's socket; from the CLI only when the test
+        ended the daemon (or never started it). A daemon that died on its own fails here."""
+        if self._proc is not None and not self._ended:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:
+                self.assert_alive()
+                try:
+                    result: dict[str, Any] = self.control("status")
+                    return {**result, "running": True}
+                except (AgentNotRunning, ControlError, OSError) as exc:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"the agent runs but its control socket does not "
+                                             f"answer ({exc}):\n{self.logs_tail()}") from None
+                time.sleep(POLL_S)
         done = self.cli("status", "--json")
         assert done.returncode == 0, f"status failed ({done.returncode}):\n{_output(done)}"
         parsed: dict[str, Any] = json.loads(done.stdout)
         return parsed
+
+    def assert_alive(self) -> None:
+        """Fail, with the log, if the daemon the test started has exited by itself."""
+        if self._proc is not None and not self._ended and self._proc.poll() is not None:
+            self._ended = True
+            raise AssertionError(f"the agent exited by itself with status "
+                                 f"{self._proc.returncode}:\n{self.logs_tail()}")
 
     def wait_for(self, state: str, timeout: float = 20.0,
                  until: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
@@ -242,9 +271,32 @@ class AgentProcess:
     def __enter__(self) -> AgentProcess:
         return self
 
+    def close(self, timeout: float = 5.0) -> None:
+        """Teardown: stop the daemon; unless the test killed it, it must exit with status 0
+        (a crash, or a SIGTERM that ends in an error, fails the test here)."""
+        checked = self._proc is not None and not self._killed
+        code = self.stop(timeout)
+        if checked:
+            assert code == 0, (f"the agent's daemon ended with status {code} (0 expected):\n"
+                               f"{self.logs_tail()}")
+
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.stop(timeout=5)
+        if exc_type is None:
+            self.close()
+        else:
+            self.stop(timeout=5)  # the test's own failure is the one to report
+
+
+def close_all(agents: list[AgentProcess], timeout: float = 5.0) -> None:
+    """Stop every agent; then fail if any daemon did not end cleanly (see AgentProcess.close)."""
+    problems = []
+    for agent in agents:
+        try:
+            agent.close(timeout)
+        except AssertionError as exc:
+            problems.append(f"{agent.home.name}: {exc}")
+    assert not problems, "\n".join(problems)
 
 
 def _toml(value: Any) -> str:

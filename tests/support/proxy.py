@@ -13,6 +13,11 @@ Beyond the TCP faults, answers a person can name:
 
 With `tls=` (a server-side `ssl.SSLContext`) the proxy terminates TLS: the agent
 speaks HTTPS to `proxy.url` and the upstream gets plain HTTP.
+
+Every request it forwards to the server is counted where it happens, on the wire:
+
+    proxy.forwarded("DELETE", "/v1/seats/L1")           # requests that reached the server
+    proxy.forwarded("POST", "/v1/auth/logout", token)   # ... carrying this bearer token
 """
 
 from __future__ import annotations
@@ -24,10 +29,51 @@ import socket
 import ssl
 import struct
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 Mode = Literal["pass", "cut", "stall", "reset", "respond", "truncate"]
 MAX_MESSAGE = 1 << 20
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """One request the proxy passed on to the server: method, path (no query), bearer."""
+
+    method: str
+    path: str
+    bearer: str | None
+
+
+class RequestReader:
+    """Splits one connection's client-to-server bytes into requests (keep-alive aware)."""
+
+    def __init__(self, record: Callable[[Forwarded], None]) -> None:
+        self._record = record
+        self._buffer = b""
+        self._body_left = 0
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+        while True:
+            if self._body_left:
+                taken = min(self._body_left, len(self._buffer))
+                self._buffer, self._body_left = self._buffer[taken:], self._body_left - taken
+                if self._body_left:
+                    return
+            head, found, rest = self._buffer.partition(b"\r\n\r\n")
+            if not found:
+                return
+            self._buffer = rest
+            lines = head.decode("latin-1").split("\r\n")
+            parts = lines[0].split(" ")
+            headers = {k.strip().lower(): v.strip() for k, _, v in
+                       (line.partition(":") for line in lines[1:])}
+            self._body_left = int(headers.get("content-length") or 0)
+            auth = headers.get("authorization", "")
+            self._record(Forwarded(parts[0], parts[1].split("?")[0] if len(parts) > 1 else "",
+                                   auth[7:] if auth.startswith("Bearer ") else None))
 
 
 class FaultProxy:
@@ -45,6 +91,18 @@ class FaultProxy:
         self._closed = False
         self.port = self._listen(port)
         self.accepted = 0
+        self.requests: list[Forwarded] = []
+
+    def forwarded(self, method: str, path: str, bearer: str | None = None) -> int:
+        """How many `method path` requests (with this bearer token, if given) reached the
+        server through this proxy so far."""
+        with self._lock:
+            return sum(1 for seen in self.requests if seen.method == method
+                       and seen.path == path and (bearer is None or seen.bearer == bearer))
+
+    def _count(self, request: Forwarded) -> None:
+        with self._lock:
+            self.requests.append(request)
 
     @property
     def url(self) -> str:
@@ -200,6 +258,7 @@ class FaultProxy:
             if request is None:
                 return
             upstream.sendall(request)
+            RequestReader(self._count).feed(request)
             answer = _read_message(upstream) or b""
             head, _, body = answer.partition(b"\r\n\r\n")
             client.sendall(head + b"\r\n\r\n" + body[: max(1, len(body) // 2)])
@@ -212,7 +271,9 @@ class FaultProxy:
                 _hard_close(sock)
 
     def _pump(self, a: socket.socket, b: socket.socket) -> None:
+        """Relay both ways; what the client (`a`) sends is counted once it is passed on."""
         peers = {a: b, b: a}
+        requests = RequestReader(self._count)
         try:
             while self.mode == "pass":
                 # A TLS socket may hold decrypted bytes that select() cannot see.
@@ -225,6 +286,8 @@ class FaultProxy:
                     if not data:
                         return
                     peers[sock].sendall(data)
+                    if sock is a:
+                        requests.feed(data)
         except OSError:
             return
         finally:
