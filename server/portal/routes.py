@@ -12,13 +12,15 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from seatkeeper_server import errors, security
+from seatkeeper_server.api import client_address
 from seatkeeper_server.context import Context
 from seatkeeper_server.portal import sessions, views
 from seatkeeper_server.portal.sessions import Visitor
-from seatkeeper_server.services import accounts, auth, device_grant, devices
+from seatkeeper_server.services import accounts, auth, device_grant, devices, limits
 from seatkeeper_server.services.auth import Caller
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
+MAX_FORM_FIELDS = 20
 
 NOTICES = {
     "switch-on": "Remote device deactivation is on.",
@@ -35,9 +37,29 @@ def _ctx(request: Request) -> Context:
     return context
 
 
+class BadForm(Exception):
+    """A form this portal never sends: answered with a 400 page saying what was wrong."""
+
+
 async def _form(request: Request) -> dict[str, str]:
-    fields = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=20)
+    try:
+        fields = parse_qs((await request.body()).decode("utf-8", "replace"),
+                          max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise BadForm(f"The form has more than {MAX_FORM_FIELDS} fields; the portal's forms "
+                      "have a few.") from None
+    for name, values in fields.items():
+        if any("\x00" in text for text in (name, *values)):
+            # PostgreSQL can neither store nor compare a string holding NUL.
+            raise BadForm(f"The form's field {name.replace(chr(0), '')!r} holds a NUL "
+                          "character, which no email, password or code contains.")
     return {name: values[0] for name, values in fields.items()}
+
+
+def bad_form_page(exc: BadForm) -> Response:
+    return views.page("message.html", status=400, title="Form not valid",
+                      heading="This form cannot be read",
+                      text=f"{exc} Go back, reload the page and try again.")
 
 
 def _visitor(request: Request) -> Visitor | None:
@@ -111,20 +133,20 @@ async def sign_in(request: Request) -> Response:
     c = _ctx(request)
     email = accounts.normalise_email(form.get("email", ""))[:320]
     target = form.get("next", "")
-    address = request.client.host if request.client else "unknown"
     try:
         with c.transaction() as session:
-            auth.check_rate_limit(session, email, address, c.now())
+            # Counted as a failure from here on, until the password checks out.
+            reservation = limits.reserve_login(session, email, client_address(request),
+                                               c.now())
             stored = auth.password_hash_for(session, email)
     except errors.RateLimited as exc:
         response = _sign_in_page(request, 429, exc.message, email, target)
         response.headers.update(exc.headers or {})
         return response
     if not security.verify_password(stored, form.get("password", "")[:1024]):
-        with c.transaction() as session:
-            auth.record_failure(session, email, address, c.now())
         return _sign_in_page(request, 401, "The email or the password is wrong.", email, target)
     with c.transaction() as session:
+        limits.give_back(session, reservation)
         account = accounts.find_account(session, email)
         assert account is not None
         cookie = sessions.create(session, account.id, c.now())
@@ -221,7 +243,10 @@ def device_form(request: Request, code: str = "") -> Response:
         "Start the login on the device again for a new code.")
     return views.page("device.html", status=404 if error else 200, title="Approve a device",
                       visitor=visitor, code=device_grant.normalise_user_code(code),
-                      pending=pending, error=error)
+                      pending=pending, error=error,
+                      asked_ago=pending and views.ago(pending.created_at, c.now()),
+                      asked_utc=pending and views.utc(pending.created_at),
+                      here=client_address(request))
 
 
 @router.post("/device")
