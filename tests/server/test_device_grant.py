@@ -114,3 +114,13 @@ def test_the_user_code_is_matched_without_case_or_dash(api: Api,
     grant = start(api, name="typed-by-hand")
     typed = grant["user_code"].replace("-", " ").lower()
     assert "typed-by-hand" in visitor.get("/portal/device", params={"code": typed}).text
+
+
+def test_the_approve_page_says_when_and_from_where_the_login_was_asked(
+        api: Api, portal: tuple[Portal, dict]) -> None:
+    """The page shows how long ago the code was asked for and from which address."""
+    visitor, _ = portal
+    grant = start(api, name="night-shift-pc")
+    page = visitor.get(f"/portal/device?code={grant['user_code']}").text
+    assert re.search(r"<dt>Asked</dt><dd>just now \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\)", page), page
+    assert re.search(r"<dt>From address</dt><dd>127\.0\.0\.1\s+\(where you are now\)", page), page
