@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -15,13 +14,6 @@ from tests.support.api import Api, expect
 def login(api: Api, body: dict, client: str | None = None) -> requests.Response:
     """POST /v1/auth/password from `client` (a 127.0.0.0/8 source address), or a fresh one."""
     return post_from(client or address(), f"{api.url}/v1/auth/password", json=body)
-
-
-def in_parallel(api: Api, bodies: list[dict], client: str | None = None
-                ) -> list[requests.Response]:
-    """Several logins at once (argon2 is slow; the server verifies in parallel)."""
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        return list(pool.map(lambda body: login(api, body, client), bodies))
 
 
 def test_login_returns_token_account_and_device(api: Api) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 
 from tests.support.api import Api, expect
 from tests.support.procs import REPO_ROOT, ServerProcess, free_port
@@ -222,3 +224,22 @@ def test_a_bad_forwarded_allow_ips_stops_the_start(tmp_path: Path, db: str, valu
     result = cli(tmp_path, "--db", db, "--port", str(free_port()),
                  "--forwarded-allow-ips", value)
     assert "--forwarded-allow-ips" in one_clear_line(result, status=2)
+
+
+def test_admin_commands_are_recorded_as_the_user_who_ran_them(tmp_path: Path, db: str) -> None:
+    """`seatkeeper-server admin` records its changes as `admin:<operating-system user>`."""
+    made = cli(tmp_path, "--db", db, "admin", "create-account", "--email", "eve@example.test")
+    assert made.returncode == 0, made.stderr
+    account = json.loads(made.stdout.splitlines()[0])
+    assert cli(tmp_path, "--db", db, "admin", "create-license", "--account", account["id"],
+               "--name", "PIX4Dmatic Yearly").returncode == 0
+    engine = create_engine(db)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text(
+                "SELECT event, actor FROM audit_events WHERE account_id = :a ORDER BY id"),
+                {"a": account["id"]}).all()
+    finally:
+        engine.dispose()
+    me = f"admin:{getpass.getuser()}"
+    assert [tuple(row) for row in rows] == [("account_created", me), ("license_created", me)]
