@@ -73,3 +73,23 @@ def test_a_logout_and_an_admin_release_at_once_record_one_release(api: Api) -> N
         assert [r.status_code for r in responses] == [204, 204]
         assert len(events(api, device, "release")) == 1
         assert len(events(api, device, "logout")) == 1
+
+
+def test_two_deactivations_of_one_device_at_once_record_one(api: Api) -> None:
+    """Another device deactivated twice at once (two taps, two tabs): both 200, one
+    `deactivate` and one release of its seat."""
+    for _ in range(ROUNDS // 2):
+        caller = api.new_device()
+        assert caller.account is not None
+        target = api.login(caller.account["email"], caller.account["password"])
+        expect(caller.put("/v1/account/remote-deactivation", json={"enabled": True}), 200)
+        lease = expect(target.acquire(), 201)["lease"]
+        twin = clone(caller, api)
+        responses = race([partial(d.post, f"/v1/devices/{target.id}/deactivate")
+                          for d in (caller, twin)])
+        no_server_errors(responses)
+        assert [r.status_code for r in responses] == [200, 200]
+        assert len(events(api, target, "deactivate")) == 1
+        (released,) = events(api, target, "release")
+        assert (released["lease_id"], released["detail"]) == (lease["lease_id"],
+                                                              "remote_deactivation")
