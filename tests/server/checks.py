@@ -93,7 +93,7 @@ def address() -> str:
     return f"127.{secrets.randbelow(255) + 1}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
 
 
-class _SourceAddress(HTTPAdapter):
+class SourceAddress(HTTPAdapter):
     """Connections that leave from one local address."""
 
     def __init__(self, source: str) -> None:
@@ -108,7 +108,7 @@ class _SourceAddress(HTTPAdapter):
 def client_at(source: str) -> requests.Session:
     """A requests session whose connections come from `source` (a 127.0.0.0/8 address)."""
     session = requests.Session()
-    adapter = _SourceAddress(source)
+    adapter = SourceAddress(source)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session

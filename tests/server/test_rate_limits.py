@@ -16,9 +16,10 @@ from functools import partial
 
 import requests
 
-from tests.server.checks import address, error, login_body, post_from
+from tests.server.checks import SourceAddress, address, error, login_body, post_from
 from tests.server.test_concurrency import no_server_errors, race
 from tests.support.api import Api, expect
+from tests.support.portal import Portal
 
 
 def login(api: Api, body: dict, client: str | None = None) -> requests.Response:
@@ -123,3 +124,23 @@ def test_x_forwarded_for_is_ignored_by_default(api: Api) -> None:
     with ThreadPoolExecutor(max_workers=5) as pool:
         assert statuses(list(pool.map(attempt, range(10)))) == {401: 10}
     error(attempt(99), 429, "RATE_LIMITED")
+
+
+def test_the_portals_sign_in_counts_with_the_api(api: Api) -> None:
+    """Ten failures through the API lock the portal's sign-in from that address too (429
+    page with Retry-After); the owner signs in on the portal from elsewhere."""
+    account, client = api.create_account(), address()
+    body = login_body(account["email"], "wrong-password")
+    assert statuses(race([partial(login, api, body, client) for _ in range(10)])) == {401: 10}
+    for source, status in ((client, 429), (address(), 303)):
+        visitor = Portal(api.url)
+        adapter = SourceAddress(source)
+        visitor.session.mount("http://", adapter)
+        try:
+            response = visitor.sign_in(account["email"], account["password"])
+        finally:
+            visitor.close()
+        assert response.status_code == status, response.text
+        if status == 429:
+            assert "Too many failed logins" in response.text
+            assert int(response.headers["Retry-After"]) >= 1
