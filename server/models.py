@@ -124,6 +124,17 @@ class LoginFailure(Base):
     address: Mapped[str] = mapped_column(String(64))
 
 
+class CodeMiss(Base):
+    """A user code typed on the approve page that matched nothing waiting, per account."""
+
+    __tablename__ = "user_code_misses"
+    __table_args__ = (Index("ix_user_code_misses_account", "account_id", "at"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    account_id: Mapped[str] = mapped_column(String(40))
+
+
 class Setting(Base):
     """Server-wide values kept across restarts (the admin token's hash)."""
 

@@ -18,6 +18,7 @@ from seatkeeper_server.portal import sessions, views
 from seatkeeper_server.portal.sessions import Visitor
 from seatkeeper_server.services import accounts, auth, device_grant, devices, limits
 from seatkeeper_server.services.auth import Caller
+from sqlalchemy.orm import Session
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 MAX_FORM_FIELDS = 20
@@ -236,17 +237,40 @@ def device_form(request: Request, code: str = "") -> Response:
     if visitor is None:
         return _sign_in_first(request)
     c = _ctx(request)
-    with c.transaction() as session:
-        pending = device_grant.find_pending(session, code, c.now()) if code else None
-    error = None if pending or not code else (
+    try:
+        with c.transaction() as session:
+            pending = _look_up(session, visitor, code, c.now()) if code else None
+    except errors.RateLimited as exc:
+        return _device_page(request, visitor, "", None, exc)
+    return _device_page(request, visitor, code, pending)
+
+
+def _look_up(session: Session, visitor: Visitor, code: str,
+             now: int) -> device_grant.PendingLogin | None:
+    """The login waiting behind a typed code; a miss counts toward the guessing limit."""
+    limits.check_user_code_guessing(session, visitor.account_id, now)
+    pending = device_grant.find_pending(session, code, now)
+    if pending is None:
+        limits.record_user_code_miss(session, visitor.account_id, now)
+    return pending
+
+
+def _device_page(request: Request, visitor: Visitor, code: str,
+                 pending: device_grant.PendingLogin | None,
+                 refusal: errors.RateLimited | None = None) -> Response:
+    """The approve page: the login waiting, the form for a code, or why neither."""
+    now = _ctx(request).now()
+    error = refusal.message if refusal else None if pending or not code else (
         "No device is waiting for this code: it may be mistyped, used already or expired. "
         "Start the login on the device again for a new code.")
-    return views.page("device.html", status=404 if error else 200, title="Approve a device",
-                      visitor=visitor, code=device_grant.normalise_user_code(code),
-                      pending=pending, error=error,
-                      asked_ago=pending and views.ago(pending.created_at, c.now()),
-                      asked_utc=pending and views.utc(pending.created_at),
-                      here=client_address(request))
+    response = views.page(
+        "device.html", status=refusal.status if refusal else 404 if error else 200,
+        title="Approve a device", visitor=visitor, code=device_grant.normalise_user_code(code),
+        pending=pending, error=error, here=client_address(request),
+        asked_ago=pending and views.ago(pending.created_at, now),
+        asked_utc=pending and views.utc(pending.created_at))
+    response.headers.update(refusal.headers if refusal and refusal.headers else {})
+    return response
 
 
 @router.post("/device")
@@ -261,10 +285,18 @@ async def device_decide(request: Request) -> Response:
         return _redirect(f"/portal/device?code={quote(code, safe='')}")
     approve = form.get("decision") == "approve"
     c = _ctx(request)
-    with c.transaction() as session:
-        decided = device_grant.decide(session, code, visitor.account_id, approve, c.now())
+    try:
+        with c.transaction() as session:
+            # Guessing by posting decisions counts like guessing on the page.
+            if _look_up(session, visitor, code, c.now()) is None:
+                decided = None
+            else:
+                decided = device_grant.decide(session, code, visitor.account_id, approve,
+                                              c.now())
+    except errors.RateLimited as exc:
+        return _device_page(request, visitor, "", None, exc)
     if decided is None:
-        return _redirect(f"/portal/device?code={quote(code, safe='')}")
+        return _device_page(request, visitor, code, None)
     if approve:
         heading = f"{decided.name} is signed in"
         text = "The device finishes signing in within a few seconds. You can close this page."

@@ -18,7 +18,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from seatkeeper_server import errors
-from seatkeeper_server.models import DeviceCode, LoginFailure, PortalSession
+from seatkeeper_server.models import CodeMiss, DeviceCode, LoginFailure, PortalSession
 from sqlalchemy import ColumnElement, delete, func, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -39,6 +39,7 @@ PER_ACCOUNT = Limit(100, 3600)
 PER_ADDRESS = Limit(30, 300)
 DEVICE_CODES_PER_ADDRESS = Limit(30, 300)
 PENDING_CODES_PER_ADDRESS = 20
+USER_CODE_MISSES_PER_ACCOUNT = Limit(10, 300)
 KEEP_FAILURES_S = max(PER_ACCOUNT_ADDRESS.window_s, PER_ACCOUNT.window_s, PER_ADDRESS.window_s)
 
 
@@ -132,6 +133,22 @@ def check_device_codes(session: Session, address: str, now: int) -> None:
                       "waiting for approval. Approve or let them expire first.")
 
 
+def check_user_code_guessing(session: Session, account_id: str, now: int) -> None:
+    """429 once a signed-in account typed 10 user codes in 5 minutes that matched nothing.
+
+    RFC 8628 section 5.1: the short user code must not be guessable by trying them all.
+    """
+    lock(session, f"user-code-misses:{account_id}")
+    wait = _retry_after(session, CodeMiss.account_id == account_id, CodeMiss.at,
+                        USER_CODE_MISSES_PER_ACCOUNT, now)
+    if wait is not None:
+        raise _refuse(wait, "Too many codes that match no waiting device were typed.")
+
+
+def record_user_code_miss(session: Session, account_id: str, now: int) -> None:
+    session.add(CodeMiss(at=now, account_id=account_id))
+
+
 def prune(session: Session, now: int, device_code_ttl_s: int) -> int:
     """Delete what no limit or login needs any more; returns how many rows went."""
     gone = 0
@@ -142,6 +159,7 @@ def prune(session: Session, now: int, device_code_ttl_s: int) -> int:
         delete(DeviceCode).where(DeviceCode.expires_at <= now - max(
             device_code_ttl_s, DEVICE_CODES_PER_ADDRESS.window_s)),
         delete(PortalSession).where(PortalSession.expires_at <= now),
+        delete(CodeMiss).where(CodeMiss.at <= now - USER_CODE_MISSES_PER_ACCOUNT.window_s),
     ):
         gone += session.execute(statement).rowcount or 0  # type: ignore[attr-defined]
     return gone

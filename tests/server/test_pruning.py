@@ -2,8 +2,8 @@
 
 Login failures are kept an hour (the longest limit's window), device-login codes ten
 minutes past their expiry (so a late poll still hears `expired_token`), portal sessions
-until they expire. Old rows are written straight into the database; the short-lease
-server sweeps every second.
+until they expire, user codes that matched nothing for the 5 minutes they count. Old
+rows are written straight into the database; the short-lease server sweeps every second.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def count(engine: Engine, sql: str, **values: Any) -> int:
 
 def test_old_failures_codes_and_sessions_are_pruned_fresh_ones_kept(
         short_api: Api, database: Engine) -> None:
-    """An hour-old failure, a long-expired code and an expired session go; fresh ones stay."""
+    """An hour-old failure, a long-expired code, an expired session and an old code miss
+    go; fresh ones stay."""
     now, tag = int(time.time()), secrets.token_hex(6)
     account = short_api.create_account()
     for at in (now - 3700, now - 60):
@@ -57,16 +58,22 @@ def test_old_failures_codes_and_sessions_are_pruned_fresh_ones_kept(
                hash=f"{tag}{suffix}", account=account["id"], created=expires - 43200,
                expires=expires)
 
-    def remaining() -> tuple[int, int, int]:
+    for at in (now - 400, now - 30):
+        insert(database, "INSERT INTO user_code_misses (at, account_id) VALUES (:at, :a)",
+               at=at, a=account["id"])
+
+    def remaining() -> tuple[int, int, int, int]:
         return (count(database, "SELECT count(*) FROM login_failures WHERE email = :e",
                       e=f"{tag}@example.test"),
                 count(database, "SELECT count(*) FROM device_codes WHERE hash LIKE :h",
                       h=f"{tag}%"),
                 count(database, "SELECT count(*) FROM portal_sessions WHERE hash LIKE :h",
-                      h=f"{tag}%"))
+                      h=f"{tag}%"),
+                count(database, "SELECT count(*) FROM user_code_misses WHERE account_id = :a",
+                      a=account["id"]))
 
-    assert remaining() == (2, 2, 2)
-    wait_for(lambda: remaining() == (1, 1, 1), timeout=10)
+    assert remaining() == (2, 2, 2, 2)
+    wait_for(lambda: remaining() == (1, 1, 1, 1), timeout=10)
     with database.connect() as conn:
         kept = conn.execute(text("SELECT hash FROM device_codes WHERE hash LIKE :h"),
                             {"h": f"{tag}%"}).scalars().all()

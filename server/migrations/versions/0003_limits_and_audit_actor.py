@@ -1,4 +1,5 @@
-"""Rate limits per (account, address) and per address for device codes; the audit's actor.
+"""Rate limits per (account, address), per address for device codes, per account for user
+codes typed on the approve page; the audit's actor.
 
 Revision ID: 0003
 Revises: 0002
@@ -14,6 +15,15 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "user_code_misses",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                  autoincrement=True, nullable=False),
+        sa.Column("at", sa.BigInteger(), nullable=False),
+        sa.Column("account_id", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_user_code_misses_account", "user_code_misses", ["account_id", "at"])
     op.create_index("ix_login_failures_email_address", "login_failures",
                     ["email", "address", "at"])
     with op.batch_alter_table("device_codes") as batch:
@@ -38,3 +48,5 @@ def downgrade() -> None:
     with op.batch_alter_table("device_codes") as batch:
         batch.drop_column("address")
     op.drop_index("ix_login_failures_email_address", table_name="login_failures")
+    op.drop_index("ix_user_code_misses_account", table_name="user_code_misses")
+    op.drop_table("user_code_misses")
