@@ -238,6 +238,7 @@ def admin_get_license(request: Request, license_id: str,
 
 
 _ID = r"^[A-Za-z0-9_-]+$"
+_AUDIT_QUERY = frozenset({"event", "account_id", "device_id", "since", "limit", "cursor"})
 
 
 def admin_audit(
@@ -253,6 +254,13 @@ def admin_audit(
                                         description="`next` of the page before")] = None,
 ) -> dict[str, Any]:
     """The audit trail, newest first, a page at a time."""
+    # A mistyped filter (`devce_id`) would otherwise answer the whole trail.
+    unknown = sorted(set(request.query_params) - _AUDIT_QUERY)
+    if unknown:
+        raise errors.InvalidRequest(
+            f"The request is not valid: unknown query parameter {unknown[0]!r}; this "
+            f"endpoint takes {', '.join(sorted(_AUDIT_QUERY))}.",
+            {"fields": {name: "is not a parameter of this endpoint" for name in unknown}})
     try:
         after = None if since is None else parse_rfc3339(since)
     except ValueError as exc:

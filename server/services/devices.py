@@ -30,10 +30,16 @@ def _sign_out(session: Session, device: Device) -> None:
 def logout(session: Session, token: str | None, now: int) -> None:
     """Revoke this token and release this device's seat; again is a no-op (still 204).
 
-    The token's row is locked (PostgreSQL) before it is read: of two simultaneous logouts
-    with one token, the second waits, then sees it revoked and records nothing.
+    Rows are locked (PostgreSQL) in the one order every change here takes them: the
+    device's leases, the device, its tokens. So of two simultaneous logouts with one
+    token the second waits, then sees the token revoked and records nothing; and a
+    heartbeat, a deactivation or a new login of the device never deadlocks with it.
     """
     caller = device_caller(session, token, allow_revoked=True)
+    if caller.revoked_reason is not None:
+        return
+    seats.lock_open_leases(session, caller.device_id)
+    session.get(Device, caller.device_id, with_for_update=True, populate_existing=True)
     row = session.get(Token, caller.token_hash, with_for_update=True, populate_existing=True)
     if row is None or row.revoked_at is not None:
         return

@@ -247,13 +247,21 @@ def admin_release(session: Session, lease_id: str, now: int) -> None:
     _end(session, lease, now, "admin", audit.ADMIN_TOKEN)
 
 
+def lock_open_leases(session: Session, device_id: str) -> list[Lease]:
+    """A device's open leases, locked (PostgreSQL) in id order until the transaction ends.
+
+    Leases come first in the order every change locks rows in: leases, device, tokens.
+    """
+    return list(session.scalars(select(Lease).where(Lease.device_id == device_id,
+                                                    Lease.released_at.is_(None))
+                                .order_by(Lease.id).with_for_update()
+                                .execution_options(populate_existing=True)).all())
+
+
 def release_device(session: Session, device_id: str, reason: str, now: int,
                    actor: str) -> None:
     """End every open lease of a device (logout, remote deactivation)."""
-    for lease in session.scalars(select(Lease).where(Lease.device_id == device_id,
-                                                     Lease.released_at.is_(None))
-                                 .order_by(Lease.id).with_for_update()
-                                 .execution_options(populate_existing=True)).all():
+    for lease in lock_open_leases(session, device_id):
         _end(session, lease, now, reason, actor)
 
 

@@ -123,9 +123,10 @@ def test_only_the_admin_token_reads_the_trail(api: Api) -> None:
 @pytest.mark.parametrize(("query", "field"), [
     ({"limit": "0"}, "limit"), ({"limit": "1001"}, "limit"), ({"since": "yesterday"}, "since"),
     ({"event": "coffee"}, "event"), ({"cursor": "bm90LWEtY3Vyc29y"}, "cursor"),
-    ({"account_id": "acc\x00"}, "account_id"),
+    ({"account_id": "acc\x00"}, "account_id"), ({"devce_id": "dev_1"}, "devce_id"),
 ])
 def test_a_bad_query_is_400_naming_it(api: Api, query: dict[str, str], field: str) -> None:
-    """limit outside 1..1000, a non-RFC 3339 since, an unknown event, a forged cursor: 400."""
+    """limit outside 1..1000, a non-RFC 3339 since, an unknown event, a forged cursor, a
+    mistyped parameter: 400."""
     response = api.admin_get("/v1/admin/audit", params=query)
     assert field in error(response, 400, "INVALID_REQUEST")["fields"]
