@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request, Response, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
-from seatkeeper_server import errors, schemas
+from seatkeeper_server import errors, schemas, security
 from seatkeeper_server.context import Context
-from seatkeeper_server.services import accounts, auth, device_grant, devices, seats
+from seatkeeper_server.services import accounts, audit, auth, device_grant, devices, limits, seats
 from seatkeeper_server.services.auth import Caller
 from seatkeeper_server.timeutil import parse_rfc3339, to_rfc3339
 from sqlalchemy.exc import IntegrityError
@@ -88,26 +88,31 @@ async def keys(request: Request) -> dict[str, Any]:
     return {"keys": ctx(request).signer.keys()}
 
 
+def client_address(request: Request) -> str:
+    """The address the limits count (forwarded headers only from --forwarded-allow-ips)."""
+    return limits.address_key(request.client.host if request.client else None)
+
+
 def login_password(request: Request, body: schemas.PasswordLogin) -> dict[str, Any]:
     c = ctx(request)
     email = accounts.normalise_email(body.email)
-    address = request.client.host if request.client else "unknown"
     with c.transaction() as session:
-        auth.check_rate_limit(session, email, address, c.now())
+        # Counted as a failure from here on, until the password checks out.
+        reservation = limits.reserve_login(session, email, client_address(request), c.now())
         stored = auth.password_hash_for(session, email)
     # argon2 takes tens of milliseconds: never while holding a transaction.
-    if not auth.security.verify_password(stored, body.password):
-        with c.transaction() as session:
-            auth.record_failure(session, email, address, c.now())
-        raise auth.errors.Unauthenticated("The email or the password is wrong.")
+    if not security.verify_password(stored, body.password):
+        raise errors.Unauthenticated("The email or the password is wrong.")
     device = body.device
     try:
         with c.transaction() as session:
+            limits.give_back(session, reservation)
             return auth.complete_login(session, email, device.fingerprint, device.name,
                                        device.platform, c.now())
     except IntegrityError:
         # A simultaneous login from the same machine created the device first: join it.
         with c.transaction() as session:
+            limits.give_back(session, reservation)
             return auth.complete_login(session, email, device.fingerprint, device.name,
                                        device.platform, c.now())
 
@@ -116,7 +121,8 @@ def device_authorize(request: Request, body: schemas.DeviceInfo) -> dict[str, An
     c = ctx(request)
     with c.transaction() as session:
         return device_grant.start(session, body.fingerprint, body.name, body.platform,
-                                  c.now(), str(request.base_url), c.grant)
+                                  c.now(), str(request.base_url), c.grant,
+                                  client_address(request))
 
 
 def device_token(request: Request, body: schemas.DeviceCodeRequest) -> Any:
@@ -210,7 +216,8 @@ def admin_create_account(request: Request, body: schemas.CreateAccount,
                          _: None = Depends(admin)) -> dict[str, str]:
     c = ctx(request)
     with c.transaction() as session:
-        return accounts.create_account(session, body.email, body.password, c.now())
+        return accounts.create_account(session, body.email, body.password, c.now(),
+                                       actor=audit.ADMIN_TOKEN)
 
 
 def admin_create_license(request: Request, body: schemas.CreateLicense,
@@ -219,7 +226,8 @@ def admin_create_license(request: Request, body: schemas.CreateLicense,
     expires_at = None if body.expires_at is None else parse_rfc3339(body.expires_at)
     with c.transaction() as session:
         return accounts.create_license(session, body.account_id, body.name, body.kind,
-                                       body.seats, expires_at, body.support_until, c.now())
+                                       body.seats, expires_at, body.support_until, c.now(),
+                                       actor=audit.ADMIN_TOKEN)
 
 
 def admin_get_license(request: Request, license_id: str,
@@ -227,6 +235,40 @@ def admin_get_license(request: Request, license_id: str,
     c = ctx(request)
     with c.transaction() as session:
         return accounts.license_with_leases(session, license_id, c.now())
+
+
+_ID = r"^[A-Za-z0-9_-]+$"
+_AUDIT_QUERY = frozenset({"event", "account_id", "device_id", "since", "limit", "cursor"})
+
+
+def admin_audit(
+    request: Request, _: Annotated[None, Depends(admin)],
+    event: Annotated[Literal[audit.EVENTS] | None, Query(  # type: ignore[valid-type]
+        description="Only events of this kind")] = None,
+    account_id: Annotated[str | None, Query(max_length=40, pattern=_ID)] = None,
+    device_id: Annotated[str | None, Query(max_length=40, pattern=_ID)] = None,
+    since: Annotated[str | None, Query(description="RFC 3339: only events at or after it",
+                                       examples=["2026-11-29T08:00:00Z"])] = None,
+    limit: Annotated[int, Query(ge=1, le=audit.MAX_LIMIT)] = audit.DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=100, pattern=_ID,
+                                        description="`next` of the page before")] = None,
+) -> dict[str, Any]:
+    """The audit trail, newest first, a page at a time."""
+    # A mistyped filter (`devce_id`) would otherwise answer the whole trail.
+    unknown = sorted(set(request.query_params) - _AUDIT_QUERY)
+    if unknown:
+        raise errors.InvalidRequest(
+            f"The request is not valid: unknown query parameter {unknown[0]!r}; this "
+            f"endpoint takes {', '.join(sorted(_AUDIT_QUERY))}.",
+            {"fields": {name: "is not a parameter of this endpoint" for name in unknown}})
+    try:
+        after = None if since is None else parse_rfc3339(since)
+    except ValueError as exc:
+        raise errors.InvalidRequest(f"The request is not valid: since {exc}.",
+                                    {"fields": {"since": str(exc)}}) from None
+    with ctx(request).transaction() as session:
+        return audit.events_json(session, event=event, account_id=account_id,
+                                 device_id=device_id, since=after, limit=limit, cursor=cursor)
 
 
 def admin_release_lease(request: Request, lease_id: str, _: None = Depends(admin)) -> Response:

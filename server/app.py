@@ -14,7 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from seatkeeper_server import __version__, api, errors, portal, schemas
 from seatkeeper_server.context import Context
-from seatkeeper_server.services import seats
+from seatkeeper_server.services import limits, seats
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -41,7 +41,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], int, Any, tuple[int, ...]]] = [
     ("GET",    "/v1/health",                        api.health,               200, schemas.Health,        ()),
     ("GET",    "/v1/keys",                          api.keys,                 200, schemas.Keys,          ()),
     ("POST",   "/v1/auth/password",                 api.login_password,       200, schemas.LoginResult,   (*_BODY, 401, 429)),
-    ("POST",   "/v1/auth/device",                   api.device_authorize,     200, schemas.DeviceAuthorization, _BODY),
+    ("POST",   "/v1/auth/device",                   api.device_authorize,     200, schemas.DeviceAuthorization, (*_BODY, 429)),
     ("POST",   "/v1/auth/device/token",             api.device_token,         200, schemas.LoginResult,   (400, 413)),
     ("POST",   "/v1/auth/logout",                   api.logout,               204, None,                  _AUTH),
     ("GET",    "/v1/account",                       api.account,              200, schemas.AccountOut,    _AUTH),
@@ -55,6 +55,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], int, Any, tuple[int, ...]]] = [
     ("POST",   "/v1/admin/licenses",                api.admin_create_license, 201, schemas.LicenseOut,    (*_BODY, 401, 403, 404)),
     ("GET",    "/v1/admin/licenses/{license_id}",   api.admin_get_license,    200, schemas.AdminLicense,  (401, 403, 404)),
     ("DELETE", "/v1/admin/leases/{lease_id}",       api.admin_release_lease,  204, None,                  (401, 403, 404)),
+    ("GET",    "/v1/admin/audit",                   api.admin_audit,          200, schemas.AuditPage,     (400, 401, 403)),
 ]  # fmt: skip
 
 
@@ -113,11 +114,17 @@ def _sweeper(context: Context, stop: threading.Event, period: float) -> None:
                 count = seats.sweep(session, context.now())
             if count:
                 log.info("reclaimed %d lease(s) whose heartbeat stopped", count)
+            with context.transaction() as session:
+                limits.prune(session, context.now(), context.grant.expires_in_s)
         except Exception:
             log.exception("reclaim sweep failed; trying again in %.0f s", period)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(portal.BadForm)
+    async def bad_form(_: Request, exc: portal.BadForm) -> Response:
+        return portal.bad_form_page(exc)
+
     @app.exception_handler(errors.ApiError)
     async def api_error(_: Request, exc: errors.ApiError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)

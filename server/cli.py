@@ -41,8 +41,9 @@ def _positive(text: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seatkeeper-server", description="The Seatkeeper reference license server.",
-        epilog="The admin token comes from SEATKEEPER_ADMIN_TOKEN, or is generated and "
-               "printed once at first start.")
+        epilog="The admin token comes from SEATKEEPER_ADMIN_TOKEN (at least 32 characters), "
+               "or is generated at first start into the file admin-token in the data "
+               "directory.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--db", help="database URL (default: SQLite in the data directory; "
                         "or postgresql+psycopg://user@host:5432/dbname)")
@@ -59,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--signing-key", type=Path, metavar="PATH",
                         help="Ed25519 PEM key that signs leases (default: made in the data "
                         "directory at first start)")
+    parser.add_argument("--forwarded-allow-ips", metavar="LIST",
+                        default=os.environ.get("SEATKEEPERD_FORWARDED_ALLOW_IPS"),
+                        help="comma-separated addresses or networks of reverse proxies whose "
+                        "X-Forwarded-For/-Proto headers are trusted (environment "
+                        "SEATKEEPERD_FORWARDED_ALLOW_IPS; default: none, headers ignored)")
     parser.add_argument("--demo", action="store_true",
                         help="create (once) demo@example.com with a 2-seat license")
     sub = parser.add_subparsers(dest="command")
@@ -110,15 +116,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _admin(runtime: Any, args: argparse.Namespace) -> int:
-    from seatkeeper_server.services import accounts
+    import getpass
+
+    from seatkeeper_server.services import accounts, audit
 
     context = runtime.open_context(args, data_dir())
+    actor = audit.admin(getpass.getuser())
     with context.transaction() as session:
         now = context.now()
         if args.action == "create-account":
             given = sys.stdin.readline().rstrip("\n") if args.password_stdin else ""
             password = given or secrets.token_urlsafe(12)
-            print(json.dumps(accounts.create_account(session, args.email, password, now)))
+            print(json.dumps(accounts.create_account(session, args.email, password, now,
+                                                     actor=actor)))
             if not given:
                 print(f"password (shown once): {password}")
             return 0
@@ -134,7 +144,7 @@ def _admin(runtime: Any, args: argparse.Namespace) -> int:
                 raise errors.InvalidRequest(f"--expires-at/--support-until {exc}") from None
             print(json.dumps(accounts.create_license(
                 session, found.id, args.name, args.kind, args.seats, expires,
-                args.support_until, now)))
+                args.support_until, now, actor=actor)))
             return 0
         print(json.dumps(accounts.overview(session, now), indent=2))
         return 0

@@ -100,25 +100,39 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     at: Mapped[int] = mapped_column(BigInteger, index=True)
-    event: Mapped[str] = mapped_column(String(40))
+    event: Mapped[str] = mapped_column(String(40), index=True)
+    # device:<id> | admin:<name> | admin-token | portal:<account id> | system
+    actor: Mapped[str] = mapped_column(String(80), default="system")
     account_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
-    device_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    device_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     lease_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     license_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class LoginFailure(Base):
-    """A failed password login, counted per account email and per client address."""
+    """A failed password login (or one still being checked), per account email and address."""
 
     __tablename__ = "login_failures"
     __table_args__ = (Index("ix_login_failures_email", "email", "at"),
-                      Index("ix_login_failures_address", "address", "at"))
+                      Index("ix_login_failures_address", "address", "at"),
+                      Index("ix_login_failures_email_address", "email", "address", "at"))
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     at: Mapped[int] = mapped_column(BigInteger)
     email: Mapped[str] = mapped_column(String(320))
     address: Mapped[str] = mapped_column(String(64))
+
+
+class CodeMiss(Base):
+    """A user code typed on the approve page that matched nothing waiting, per account."""
+
+    __tablename__ = "user_code_misses"
+    __table_args__ = (Index("ix_user_code_misses_account", "account_id", "at"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    account_id: Mapped[str] = mapped_column(String(40))
 
 
 class Setting(Base):
@@ -134,6 +148,7 @@ class DeviceCode(Base):
     """A pending device login (RFC 8628): the device code is stored only as its hash."""
 
     __tablename__ = "device_codes"
+    __table_args__ = (Index("ix_device_codes_address", "address", "created_at"),)
 
     hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_code: Mapped[str] = mapped_column(String(16), unique=True)
@@ -147,6 +162,8 @@ class DeviceCode(Base):
     # pending | approved | denied | redeemed
     status: Mapped[str] = mapped_column(String(12))
     account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
+    # Where the request came from (limits.address_key), shown on the approve page.
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class PortalSession(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import secrets
@@ -23,6 +24,28 @@ from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger("seatkeeper.server")
 DEMO_EMAIL = "demo@example.com"
+MIN_ADMIN_TOKEN = 32
+ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 (a file name, not a secret)
+
+
+def forwarded_allow_ips(text: str | None) -> list[str]:
+    """`10.0.0.5, 192.168.1.0/24` -> the addresses and networks whose X-Forwarded-For is true.
+
+    Empty (the default): no proxy is trusted. `*` trusts every client: only for a server
+    that nothing but its proxy can reach.
+    """
+    entries = [item.strip() for item in (text or "").split(",") if item.strip()]
+    for entry in entries:
+        if entry == "*":
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise StartupError(
+                f"--forwarded-allow-ips: {entry!r} is not an IP address or network; give the "
+                "reverse proxy's addresses, e.g. 127.0.0.1 or 10.0.0.0/8, comma-separated"
+            ) from None
+    return entries
 
 
 class StartupError(RuntimeError):
@@ -63,21 +86,56 @@ def _redact(url: str) -> str:
         return "(the given URL)"
 
 
-def _admin_token(context: Context) -> None:
-    """Take SEATKEEPER_ADMIN_TOKEN, or make one at first start and print it once."""
+def given_admin_token() -> str | None:
+    """SEATKEEPER_ADMIN_TOKEN if set, refused (StartupError) when it is guessable or malformed."""
     given = os.environ.get("SEATKEEPER_ADMIN_TOKEN")
+    if not given:
+        return None
+    if len(given) < MIN_ADMIN_TOKEN or not security.well_formed_token(given):
+        raise StartupError(
+            f"SEATKEEPER_ADMIN_TOKEN must be {MIN_ADMIN_TOKEN} to {security.MAX_TOKEN_LENGTH} "
+            f"printable ASCII characters (it has {len(given)}): a short one can be guessed. "
+            "Make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    return given
+
+
+def _admin_token(context: Context, given: str | None, data: Path) -> None:
+    """Take SEATKEEPER_ADMIN_TOKEN, or make one at first start into an owner-only file.
+
+    Never printed: a service manager keeps standard output in its journal.
+    """
     with context.transaction() as session:
         if given:
-            if not security.well_formed_token(given):
-                raise StartupError("SEATKEEPER_ADMIN_TOKEN must be 1 to 256 printable ASCII "
-                                   "characters")
             auth.set_admin_token(session, given)
             return
         if auth.has_admin_token(session):
             return
         token = security.new_token("ska")
+        path = data / ADMIN_TOKEN_FILE
+        try:
+            write_secret(path, token + "\n")
+        except OSError as exc:
+            raise StartupError(f"cannot write the generated admin token to {path}: "
+                               f"{exc.strerror or exc}. Set SEATKEEPER_ADMIN_TOKEN instead, "
+                               "or make the folder writable.") from None
         auth.set_admin_token(session, token)
-    print(f"Admin token (shown once, keep it safe): {token}", flush=True)
+    print(f"Admin token generated: it is in {path} (readable by this user only).", flush=True)
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Write a new owner-only file, never through a symlink or into someone else's file."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def _demo(context: Context, data: Path) -> None:
@@ -89,10 +147,7 @@ def _demo(context: Context, data: Path) -> None:
             made = accounts.create_account(session, DEMO_EMAIL, password, context.now())
             accounts.create_license(session, made["id"], "PIX4Dmapper Yearly", "subscription", 2,
                                     context.now() + 365 * 86400, None, context.now())
-            data.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(password + "\n")
+            write_secret(path, password + "\n")
     password = path.read_text().strip() if path.exists() else "(unknown: see demo-password)"
     print(f"Demo account: {DEMO_EMAIL}  password: {password}  (license: PIX4Dmapper Yearly, "
           "2 seats)", flush=True)
@@ -102,17 +157,24 @@ def serve(args: argparse.Namespace, data: Path) -> int:
     import uvicorn
     from seatkeeper_server.app import create_app
 
+    given = given_admin_token()  # before anything is opened: a weak token stops the start
+    proxies = forwarded_allow_ips(args.forwarded_allow_ips)
     context = open_context(args, data)
-    _admin_token(context)
+    _admin_token(context, given, data)
     if args.demo:
         _demo(context, data)
     app = create_app(context)
     print(f"Seatkeeper license server {__version__} on http://{args.host}:{args.port} "
           f"(database {_redact(args.db or 'sqlite:///' + str(data / 'server.db'))}, "
-          f"lease TTL {args.lease_ttl} s, heartbeat every {args.heartbeat_interval} s)",
+          f"lease TTL {args.lease_ttl} s, heartbeat every {args.heartbeat_interval} s, "
+          f"X-Forwarded-For {'trusted from ' + ','.join(proxies) if proxies else 'ignored'})",
           flush=True)
+    # Forwarded headers only from the proxies the operator named: uvicorn would otherwise
+    # trust them from loopback (or its own FORWARDED_ALLOW_IPS), letting anyone on this
+    # host pick the address the rate limits count.
     config = uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
-                            log_level="warning", timeout_graceful_shutdown=10)
+                            log_level="warning", timeout_graceful_shutdown=10,
+                            proxy_headers=bool(proxies), forwarded_allow_ips=proxies or [])
     started = time.monotonic()
     # uvicorn finishes the requests in flight on SIGTERM/SIGINT, then raises the signal again
     # for the handler it found in place: a quiet one lets the process exit 0 (not killed by

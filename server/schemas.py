@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from seatkeeper_server.services import names
 from seatkeeper_server.timeutil import parse_date, parse_rfc3339
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -27,10 +28,19 @@ class Request(BaseModel):
         return value
 
 
+def _storable_name(value: str) -> str:
+    reason = names.problem(value)
+    if reason is not None:
+        raise ValueError(reason)
+    return value
+
+
 class DeviceInfo(Request):
     fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     name: Text
     platform: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+
+    _names = field_validator("name", "platform")(_storable_name)
 
 
 class PasswordLogin(Request):
@@ -67,6 +77,8 @@ class CreateAccount(Request):
     email: Annotated[str, StringConstraints(min_length=3, max_length=320)]
     password: Annotated[str, StringConstraints(min_length=8, max_length=1024)]
 
+    _names = field_validator("email")(_storable_name)
+
 
 class CreateLicense(Request):
     account_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
@@ -75,6 +87,8 @@ class CreateLicense(Request):
     seats: Annotated[int, Field(ge=1, le=100_000)]
     expires_at: RFC3339 | None = None
     support_until: Date | None = None
+
+    _names = field_validator("name")(_storable_name)
 
     @field_validator("expires_at")
     @classmethod
@@ -230,3 +244,23 @@ class DeviceGrantError(BaseModel):
     error: Literal["authorization_pending", "slow_down", "access_denied", "expired_token",
                    "invalid_request"]
     error_description: str | None = None
+
+
+class AuditEventOut(BaseModel):
+    at: RFC3339
+    event: str = Field(description="login, logout, acquire, release, reclaim, deactivate, "
+                       "remote_deactivation_on|off, device_login_approved|denied, "
+                       "account_created, license_created (docs/protocol.md)")
+    actor: str = Field(description="device:<id>, admin:<name>, admin-token, portal:<account id> "
+                       "or system", examples=["device:dev_0123456789abcdef01234567"])
+    account_id: str | None
+    device_id: str | None
+    lease_id: str | None
+    license_id: str | None
+    detail: str | None
+
+
+class AuditPage(BaseModel):
+    events: list[AuditEventOut]
+    next: str | None = Field(description="Pass back as `cursor` for the next (older) page; "
+                             "null on the last page")

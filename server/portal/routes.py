@@ -12,13 +12,16 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from seatkeeper_server import errors, security
+from seatkeeper_server.api import client_address
 from seatkeeper_server.context import Context
 from seatkeeper_server.portal import sessions, views
 from seatkeeper_server.portal.sessions import Visitor
-from seatkeeper_server.services import accounts, auth, device_grant, devices
+from seatkeeper_server.services import accounts, auth, device_grant, devices, limits
 from seatkeeper_server.services.auth import Caller
+from sqlalchemy.orm import Session
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
+MAX_FORM_FIELDS = 20
 
 NOTICES = {
     "switch-on": "Remote device deactivation is on.",
@@ -35,9 +38,29 @@ def _ctx(request: Request) -> Context:
     return context
 
 
+class BadForm(Exception):
+    """A form this portal never sends: answered with a 400 page saying what was wrong."""
+
+
 async def _form(request: Request) -> dict[str, str]:
-    fields = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=20)
+    try:
+        fields = parse_qs((await request.body()).decode("utf-8", "replace"),
+                          max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise BadForm(f"The form has more than {MAX_FORM_FIELDS} fields; the portal's forms "
+                      "have a few.") from None
+    for name, values in fields.items():
+        if any("\x00" in text for text in (name, *values)):
+            # PostgreSQL can neither store nor compare a string holding NUL.
+            raise BadForm(f"The form's field {name.replace(chr(0), '')!r} holds a NUL "
+                          "character, which no email, password or code contains.")
     return {name: values[0] for name, values in fields.items()}
+
+
+def bad_form_page(exc: BadForm) -> Response:
+    return views.page("message.html", status=400, title="Form not valid",
+                      heading="This form cannot be read",
+                      text=f"{exc} Go back, reload the page and try again.")
 
 
 def _visitor(request: Request) -> Visitor | None:
@@ -111,20 +134,20 @@ async def sign_in(request: Request) -> Response:
     c = _ctx(request)
     email = accounts.normalise_email(form.get("email", ""))[:320]
     target = form.get("next", "")
-    address = request.client.host if request.client else "unknown"
     try:
         with c.transaction() as session:
-            auth.check_rate_limit(session, email, address, c.now())
+            # Counted as a failure from here on, until the password checks out.
+            reservation = limits.reserve_login(session, email, client_address(request),
+                                               c.now())
             stored = auth.password_hash_for(session, email)
     except errors.RateLimited as exc:
         response = _sign_in_page(request, 429, exc.message, email, target)
         response.headers.update(exc.headers or {})
         return response
     if not security.verify_password(stored, form.get("password", "")[:1024]):
-        with c.transaction() as session:
-            auth.record_failure(session, email, address, c.now())
         return _sign_in_page(request, 401, "The email or the password is wrong.", email, target)
     with c.transaction() as session:
+        limits.give_back(session, reservation)
         account = accounts.find_account(session, email)
         assert account is not None
         cookie = sessions.create(session, account.id, c.now())
@@ -214,14 +237,40 @@ def device_form(request: Request, code: str = "") -> Response:
     if visitor is None:
         return _sign_in_first(request)
     c = _ctx(request)
-    with c.transaction() as session:
-        pending = device_grant.find_pending(session, code, c.now()) if code else None
-    error = None if pending or not code else (
+    try:
+        with c.transaction() as session:
+            pending = _look_up(session, visitor, code, c.now()) if code else None
+    except errors.RateLimited as exc:
+        return _device_page(request, visitor, "", None, exc)
+    return _device_page(request, visitor, code, pending)
+
+
+def _look_up(session: Session, visitor: Visitor, code: str,
+             now: int) -> device_grant.PendingLogin | None:
+    """The login waiting behind a typed code; a miss counts toward the guessing limit."""
+    limits.check_user_code_guessing(session, visitor.account_id, now)
+    pending = device_grant.find_pending(session, code, now)
+    if pending is None:
+        limits.record_user_code_miss(session, visitor.account_id, now)
+    return pending
+
+
+def _device_page(request: Request, visitor: Visitor, code: str,
+                 pending: device_grant.PendingLogin | None,
+                 refusal: errors.RateLimited | None = None) -> Response:
+    """The approve page: the login waiting, the form for a code, or why neither."""
+    now = _ctx(request).now()
+    error = refusal.message if refusal else None if pending or not code else (
         "No device is waiting for this code: it may be mistyped, used already or expired. "
         "Start the login on the device again for a new code.")
-    return views.page("device.html", status=404 if error else 200, title="Approve a device",
-                      visitor=visitor, code=device_grant.normalise_user_code(code),
-                      pending=pending, error=error)
+    response = views.page(
+        "device.html", status=refusal.status if refusal else 404 if error else 200,
+        title="Approve a device", visitor=visitor, code=device_grant.normalise_user_code(code),
+        pending=pending, error=error, here=client_address(request),
+        asked_ago=pending and views.ago(pending.created_at, now),
+        asked_utc=pending and views.utc(pending.created_at))
+    response.headers.update(refusal.headers if refusal and refusal.headers else {})
+    return response
 
 
 @router.post("/device")
@@ -236,10 +285,18 @@ async def device_decide(request: Request) -> Response:
         return _redirect(f"/portal/device?code={quote(code, safe='')}")
     approve = form.get("decision") == "approve"
     c = _ctx(request)
-    with c.transaction() as session:
-        decided = device_grant.decide(session, code, visitor.account_id, approve, c.now())
+    try:
+        with c.transaction() as session:
+            # Guessing by posting decisions counts like guessing on the page.
+            if _look_up(session, visitor, code, c.now()) is None:
+                decided = None
+            else:
+                decided = device_grant.decide(session, code, visitor.account_id, approve,
+                                              c.now())
+    except errors.RateLimited as exc:
+        return _device_page(request, visitor, "", None, exc)
     if decided is None:
-        return _redirect(f"/portal/device?code={quote(code, safe='')}")
+        return _device_page(request, visitor, code, None)
     if approve:
         heading = f"{decided.name} is signed in"
         text = "The device finishes signing in within a few seconds. You can close this page."

@@ -40,7 +40,7 @@ def ago(then: int | None, now: int) -> str:
     return "just now"
 
 
-def _utc(epoch: int) -> str:
+def utc(epoch: int) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -52,7 +52,7 @@ def license_rows(session: Session, account_id: str, now: int) -> list[dict[str, 
             until = (f"Support & Upgrade until {lic['support_until']}" if lic["support_until"]
                      else "Support & Upgrade without end")
         elif lic["expires_at"]:
-            until = f"Expires {_utc(parse_rfc3339(lic['expires_at']))}"
+            until = f"Expires {utc(parse_rfc3339(lic['expires_at']))}"
         else:
             until = "Does not expire"
         rows.append({**lic, "until": until,
@@ -67,7 +67,7 @@ def device_rows(session: Session, account_id: str, now: int) -> list[dict[str, A
         beat = device["last_heartbeat_at"]
         epoch = None if beat is None else parse_rfc3339(beat)
         rows.append({**device, "heartbeat_ago": ago(epoch, now),
-                     "heartbeat_utc": None if epoch is None else _utc(epoch)})
+                     "heartbeat_utc": None if epoch is None else utc(epoch)})
     return rows
 
 

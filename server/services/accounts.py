@@ -7,7 +7,7 @@ from typing import Any
 
 from seatkeeper_server import errors, security
 from seatkeeper_server.models import Account, Device, Lease, License
-from seatkeeper_server.services import render
+from seatkeeper_server.services import audit, names, render
 from seatkeeper_server.timeutil import to_rfc3339
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,8 +19,10 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def create_account(session: Session, email: str, password: str, now: int) -> dict[str, str]:
+def create_account(session: Session, email: str, password: str, now: int, *,
+                   actor: str = audit.SYSTEM) -> dict[str, str]:
     email = normalise_email(email)
+    names.check({"email": email})
     if "@" not in email or email.startswith("@") or email.endswith("@") or " " in email:
         raise errors.InvalidRequest("The email address is not valid.",
                                     {"fields": {"email": "must be an email address"}})
@@ -34,11 +36,14 @@ def create_account(session: Session, email: str, password: str, now: int) -> dic
                       password_hash=security.hash_password(password), created_at=now)
     session.add(account)
     session.flush()
+    audit.record(session, now, "account_created", actor=actor, account_id=account.id)
     return {"id": account.id, "email": account.email}
 
 
 def create_license(session: Session, account_id: str, name: str, kind: str, seats: int,
-                   expires_at: int | None, support_until: str | None, now: int) -> dict[str, Any]:
+                   expires_at: int | None, support_until: str | None, now: int, *,
+                   actor: str = audit.SYSTEM) -> dict[str, Any]:
+    names.check({"name": name})
     if session.get(Account, account_id) is None:
         raise errors.NotFound(f"No account {account_id}.")
     if kind == "perpetual" and expires_at is not None:
@@ -50,6 +55,8 @@ def create_license(session: Session, account_id: str, name: str, kind: str, seat
                   created_ns=time.time_ns())
     session.add(lic)
     session.flush()
+    audit.record(session, now, "license_created", actor=actor, account_id=account_id,
+                 license_id=lic.id, detail=f"{name}: {kind}, {seats} seat(s)")
     return render.license_json(session, lic, now)
 
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from seatkeeper_server import errors, security
-from seatkeeper_server.models import Account, Device, LoginFailure, Setting, Token
+from seatkeeper_server.models import Account, Device, Setting, Token
 from seatkeeper_server.services import audit
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 ADMIN_TOKEN_KEY = "admin_token_hash"  # noqa: S105 (a settings key, not a secret)
-FAILURE_WINDOW_S = 300
-MAX_FAILURES_PER_ACCOUNT = 10
-MAX_FAILURES_PER_ADDRESS = 30
 
 
 @dataclass(frozen=True)
@@ -78,31 +75,9 @@ def has_admin_token(session: Session) -> bool:
 
 # -- password login ---------------------------------------------------------------------
 
-def check_rate_limit(session: Session, email: str, address: str, now: int) -> None:
-    """429 while the account or the address has too many recent failures."""
-    since = now - FAILURE_WINDOW_S
-    for column, value, limit in ((LoginFailure.email, email, MAX_FAILURES_PER_ACCOUNT),
-                                 (LoginFailure.address, address, MAX_FAILURES_PER_ADDRESS)):
-        count, oldest = session.execute(
-            select(func.count(), func.min(LoginFailure.at)).where(column == value,
-                                                                  LoginFailure.at > since)
-        ).one()
-        if count >= limit:
-            retry_after = max(1, int(oldest) + FAILURE_WINDOW_S - now + 1)
-            raise errors.RateLimited(
-                f"Too many failed logins. Try again in {retry_after} seconds.",
-                {"retry_after_s": retry_after}, headers={"Retry-After": str(retry_after)})
-
-
 def password_hash_for(session: Session, email: str) -> str | None:
     account = session.scalars(select(Account).where(Account.email == email)).first()
     return None if account is None else account.password_hash
-
-
-def record_failure(session: Session, email: str, address: str, now: int) -> None:
-    session.add(LoginFailure(at=now, email=email, address=address))
-    # Old rows are of no further use; keep the table small as it goes.
-    session.execute(delete(LoginFailure).where(LoginFailure.at <= now - FAILURE_WINDOW_S))
 
 
 def complete_login(session: Session, email: str, fingerprint: str, name: str, platform: str,
@@ -126,7 +101,8 @@ def complete_login(session: Session, email: str, fingerprint: str, name: str, pl
     token = security.new_token("skd")
     session.add(Token(hash=security.token_hash(token), device_id=device.id,
                       account_id=account.id, created_at=now))
-    audit.record(session, now, "login", account_id=account.id, device_id=device.id)
+    audit.record(session, now, "login", actor=audit.device(device.id), account_id=account.id,
+                 device_id=device.id)
     return {"token": token, "account": {"id": account.id, "email": account.email},
             "device": {"id": device.id, "name": device.name}}
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from seatkeeper_server import security
 from seatkeeper_server.models import Account, DeviceCode
-from seatkeeper_server.services import audit, auth
-from sqlalchemy import delete, select
+from seatkeeper_server.services import audit, auth, limits
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 # No 0/O, 1/I, no vowels at all (RFC 8628 section 6.1: no words, nothing to misread).
@@ -50,6 +50,8 @@ class PendingLogin:
     name: str
     platform: str
     expires_at: int
+    created_at: int
+    address: str | None
 
 
 def normalise_user_code(text: str) -> str:
@@ -66,9 +68,9 @@ def _new_user_code() -> str:
 
 
 def start(session: Session, fingerprint: str, name: str, platform: str, now: int,
-          base_url: str, terms: GrantTerms) -> dict[str, object]:
-    """A new code pair for this device; expired codes are cleared away as it goes."""
-    session.execute(delete(DeviceCode).where(DeviceCode.expires_at <= now - terms.expires_in_s))
+          base_url: str, terms: GrantTerms, address: str) -> dict[str, object]:
+    """A new code pair for this device (429 past the address's limits)."""
+    limits.check_device_codes(session, address, now)
     user_code = _new_user_code()
     while session.scalars(select(DeviceCode.hash).where(
             DeviceCode.user_code == user_code)).first() is not None:
@@ -77,7 +79,7 @@ def start(session: Session, fingerprint: str, name: str, platform: str, now: int
     session.add(DeviceCode(hash=security.token_hash(device_code), user_code=user_code,
                            fingerprint=fingerprint, name=name, platform=platform,
                            created_at=now, expires_at=now + terms.expires_in_s,
-                           interval_s=terms.interval_s, status="pending"))
+                           interval_s=terms.interval_s, status="pending", address=address))
     uri = base_url.rstrip("/") + VERIFICATION_PATH
     return {"device_code": device_code, "user_code": user_code, "verification_uri": uri,
             "verification_uri_complete": f"{uri}?code={user_code}",
@@ -95,8 +97,7 @@ def _pending_row(session: Session, user_code: str, now: int) -> DeviceCode | Non
 def find_pending(session: Session, user_code: str, now: int) -> PendingLogin | None:
     """The login waiting behind this user code, or None (unknown, used, answered, expired)."""
     row = _pending_row(session, user_code, now)
-    return None if row is None else PendingLogin(row.user_code, row.name, row.platform,
-                                                 row.expires_at)
+    return None if row is None else _pending(row)
 
 
 def decide(session: Session, user_code: str, account_id: str, approve: bool,
@@ -107,8 +108,14 @@ def decide(session: Session, user_code: str, account_id: str, approve: bool,
         return None
     row.status, row.account_id = ("approved" if approve else "denied"), account_id
     audit.record(session, now, "device_login_" + ("approved" if approve else "denied"),
-                 account_id=account_id, detail=f"{row.name} ({row.platform})")
-    return PendingLogin(row.user_code, row.name, row.platform, row.expires_at)
+                 actor=audit.portal(account_id), account_id=account_id,
+                 detail=f"{row.name} ({row.platform})")
+    return _pending(row)
+
+
+def _pending(row: DeviceCode) -> PendingLogin:
+    return PendingLogin(row.user_code, row.name, row.platform, row.expires_at, row.created_at,
+                        row.address)
 
 
 def redeem(session: Session, device_code: str, now: int) -> dict[str, object] | str:

@@ -28,17 +28,34 @@ def _sign_out(session: Session, device: Device) -> None:
 
 
 def logout(session: Session, token: str | None, now: int) -> None:
-    """Revoke this token and release this device's seat; again is a no-op (still 204)."""
+    """Revoke this token and release this device's seat; again is a no-op (still 204).
+
+    Rows are locked (PostgreSQL) in the one order every change here takes them: the
+    device's leases, the device, its tokens. So of two simultaneous logouts with one
+    token the second waits, then sees the token revoked and records nothing; and a
+    heartbeat, a deactivation or a new login of the device never deadlocks with it.
+    """
     caller = device_caller(session, token, allow_revoked=True)
     if caller.revoked_reason is not None:
         return
-    session.execute(update(Token).where(Token.hash == caller.token_hash)
-                    .values(revoked_at=now, revoked_reason="logout"))
-    seats.release_device(session, caller.device_id, "logout", now)
+    seats.lock_open_leases(session, caller.device_id)
+    session.get(Device, caller.device_id, with_for_update=True, populate_existing=True)
+    row = session.get(Token, caller.token_hash, with_for_update=True, populate_existing=True)
+    if row is None or row.revoked_at is not None:
+        return
+    row.revoked_at, row.revoked_reason = now, "logout"
+    actor = audit.device(caller.device_id)
+    seats.release_device(session, caller.device_id, "logout", now, actor)
     device = session.get(Device, caller.device_id)
     assert device is not None
     _sign_out(session, device)
-    audit.record(session, now, "logout", account_id=caller.account_id, device_id=device.id)
+    audit.record(session, now, "logout", actor=actor, account_id=caller.account_id,
+                 device_id=device.id)
+
+
+def _actor(caller: Caller) -> str:
+    """A device acting with its token, or the account's owner on the portal (no device)."""
+    return audit.device(caller.device_id) if caller.device_id else audit.portal(caller.account_id)
 
 
 def any_seat_held(session: Session, account_id: str, now: int) -> bool:
@@ -57,7 +74,8 @@ def set_remote_deactivation(session: Session, caller: Caller, enabled: bool, now
     if account.remote_deactivation != enabled:
         account.remote_deactivation = enabled
         audit.record(session, now, "remote_deactivation_" + ("on" if enabled else "off"),
-                     account_id=account.id, device_id=caller.device_id or None)
+                     actor=_actor(caller), account_id=account.id,
+                     device_id=caller.device_id or None)
     return enabled
 
 
@@ -75,11 +93,17 @@ def deactivate(session: Session, caller: Caller, device_id: str, now: int) -> di
     if device.id == caller.device_id:
         raise errors.InvalidRequest("This is the device you are using: log out instead.",
                                     {"fields": {"id": "is the calling device; use logout"}})
-    seats.release_device(session, device.id, "remote_deactivation", now)
+    seats.release_device(session, device.id, "remote_deactivation", now, _actor(caller))
+    # Leases first, then the device: the order heartbeats lock them in. Two simultaneous
+    # deactivations take turns here, and only the one that signed the device out records it.
+    session.refresh(device, with_for_update=True)
+    if not device.logged_in:
+        return render.device_json(session, device, caller.device_id, now)
     session.execute(update(Token).where(Token.device_id == device.id, Token.revoked_at.is_(None))
                     .values(revoked_at=now, revoked_reason="remote_deactivation"))
     device.logged_in = False
-    audit.record(session, now, "deactivate", account_id=account.id, device_id=device.id,
+    audit.record(session, now, "deactivate", actor=_actor(caller), account_id=account.id,
+                 device_id=device.id,
                  detail=f"by device {caller.device_id}" if caller.device_id
                  else "from the portal")
     return render.device_json(session, device, caller.device_id, now)

@@ -134,7 +134,8 @@ def acquire(session: Session, caller: Caller, license_id: str | None, app: AppIn
                           release_token_hash=security.token_hash(release_token))
             session.add(lease)
             _renew(session, lease, now, terms)
-            audit.record(session, now, "acquire", account_id=caller.account_id,
+            audit.record(session, now, "acquire", actor=audit.device(caller.device_id),
+                         account_id=caller.account_id,
                          device_id=caller.device_id, lease_id=lease.id, license_id=lic.id)
             session.flush()
             return _envelope(session, signer, lease, lic, now, terms, release_token), True
@@ -195,47 +196,73 @@ def _revoked(lease: Lease) -> errors.LeaseRevoked:
                                {"reason": lease.release_reason, "lease_id": lease.id})
 
 
-def _end(session: Session, lease: Lease, now: int, reason: str, event: str = "release") -> None:
-    """Close a lease that is still open: released for `reason`, or reclaimed if it expired."""
+def _end(session: Session, lease: Lease, now: int, reason: str, actor: str,
+         event: str = "release") -> None:
+    """Close a lease that is still open: released for `reason`, or reclaimed if it expired.
+
+    The caller holds the lease's row lock (PostgreSQL), so of two simultaneous releases
+    the second sees the first's `released_at` and records nothing: one event per lease.
+    """
     if lease.released_at is not None:
         return
     if lease.expires_at <= now:
         lease.released_at, lease.release_reason = lease.expires_at, "expired"
-        event, reason = "reclaim", "expired"
+        event, reason, actor = "reclaim", "expired", audit.SYSTEM
     else:
         lease.released_at, lease.release_reason = now, reason
-    audit.record(session, now, event, account_id=lease.account_id, device_id=lease.device_id,
-                 lease_id=lease.id, license_id=lease.license_id, detail=reason)
+    audit.record(session, now, event, actor=actor, account_id=lease.account_id,
+                 device_id=lease.device_id, lease_id=lease.id, license_id=lease.license_id,
+                 detail=reason)
+
+
+def _locked(session: Session, lease_id: str) -> Lease | None:
+    """The lease, its row locked until the transaction ends (PostgreSQL; SQLite's is whole)."""
+    return session.get(Lease, lease_id, with_for_update=True, populate_existing=True)
 
 
 def release_by_device(session: Session, caller: Caller, lease_id: str, reason: str,
                       now: int) -> None:
-    _end(session, _caller_lease(session, caller, lease_id), now, reason)
+    _caller_lease(session, caller, lease_id)
+    lease = _locked(session, lease_id)
+    assert lease is not None
+    _end(session, lease, now, reason, audit.device(caller.device_id))
 
 
 def release_by_token(session: Session, release_token: str, lease_id: str, reason: str,
                      now: int) -> None:
     """A release token opens its own lease and nothing else."""
-    lease = session.get(Lease, lease_id)
+    lease = _locked(session, lease_id)
     if (lease is None or not security.well_formed_token(release_token)
             or not security.same_secret(lease.release_token_hash,
                                         security.token_hash(release_token))):
         raise errors.Unauthenticated("The release token is wrong for this lease.")
-    _end(session, lease, now, reason)
+    # Only the device the lease was issued to ever held its release token.
+    _end(session, lease, now, reason, audit.device(lease.device_id))
 
 
 def admin_release(session: Session, lease_id: str, now: int) -> None:
-    lease = session.get(Lease, lease_id)
+    lease = _locked(session, lease_id)
     if lease is None:
         raise errors.NotFound(f"No lease {lease_id}.")
-    _end(session, lease, now, "admin")
+    _end(session, lease, now, "admin", audit.ADMIN_TOKEN)
 
 
-def release_device(session: Session, device_id: str, reason: str, now: int) -> None:
+def lock_open_leases(session: Session, device_id: str) -> list[Lease]:
+    """A device's open leases, locked (PostgreSQL) in id order until the transaction ends.
+
+    Leases come first in the order every change locks rows in: leases, device, tokens.
+    """
+    return list(session.scalars(select(Lease).where(Lease.device_id == device_id,
+                                                    Lease.released_at.is_(None))
+                                .order_by(Lease.id).with_for_update()
+                                .execution_options(populate_existing=True)).all())
+
+
+def release_device(session: Session, device_id: str, reason: str, now: int,
+                   actor: str) -> None:
     """End every open lease of a device (logout, remote deactivation)."""
-    for lease in session.scalars(select(Lease).where(Lease.device_id == device_id,
-                                                     Lease.released_at.is_(None))):
-        _end(session, lease, now, reason)
+    for lease in lock_open_leases(session, device_id):
+        _end(session, lease, now, reason, actor)
 
 
 def sweep(session: Session, now: int, limit: int = 500) -> int:
@@ -244,5 +271,5 @@ def sweep(session: Session, now: int, limit: int = 500) -> int:
                                                   Lease.expires_at <= now)
                               .limit(limit).with_for_update(skip_locked=True)).all()
     for lease in expired:
-        _end(session, lease, now, "expired", event="reclaim")
+        _end(session, lease, now, "expired", audit.SYSTEM, event="reclaim")
     return len(expired)

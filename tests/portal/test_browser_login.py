@@ -100,7 +100,7 @@ def test_an_expired_browser_login_leaves_the_agent_signed_out(
         account, _ = api.new_account()
         visitor.sign_in(account["email"], account["password"])
         assert visitor.get(f"/portal/device?code={login.code}").status_code == 404
-        assert visitor.approve(login.code).status_code == 303  # back to the form: nothing
+        assert visitor.approve(login.code).status_code == 404  # nothing waits for it
     finally:
         visitor.close()
         api.close()

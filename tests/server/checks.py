@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from requests.adapters import HTTPAdapter
 
 from tests.support.api import Api
 
@@ -84,11 +85,40 @@ def next_second() -> None:
 
 
 def address() -> str:
-    """A client address no other test uses, so one test's failed logins never limit another's.
+    """A loopback address no other test uses, so one test's failed logins never limit another's.
 
-    Sent as X-Forwarded-For, which uvicorn trusts from 127.0.0.1 (the tests check it does).
+    The whole of 127.0.0.0/8 reaches the server on 127.0.0.1; requests bind it as their
+    source (`client_at`), so the server sees it as the client's own address.
     """
-    return f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+    return f"127.{secrets.randbelow(255) + 1}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+
+
+class SourceAddress(HTTPAdapter):
+    """Connections that leave from one local address."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kw: Any) -> None:
+        kw["source_address"] = (self.source, 0)
+        super().init_poolmanager(*args, **kw)
+
+
+def client_at(source: str) -> requests.Session:
+    """A requests session whose connections come from `source` (a 127.0.0.0/8 address)."""
+    session = requests.Session()
+    adapter = SourceAddress(source)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def post_from(source: str, url: str, **kw: Any) -> requests.Response:
+    """One POST whose connection comes from `source`."""
+    kw.setdefault("timeout", 30)
+    with client_at(source) as session:
+        return session.post(url, **kw)
 
 
 def login_body(email: str, password: str, fingerprint: str | None = None,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
 import secrets
+import stat
 import subprocess
 import sys
 import threading
@@ -14,17 +16,19 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 
 from tests.support.api import Api, expect
 from tests.support.procs import REPO_ROOT, ServerProcess, free_port
 
-ADMIN_TOKEN_LINE = re.compile(r"Admin token \(shown once, keep it safe\): (\S+)")
+ADMIN_TOKEN_LINE = re.compile(r"Admin token generated: it is in (\S+) \(readable by this user")
 DEMO_LINE = re.compile(r"Demo account: demo@example\.com\s+password: (\S+)")
 
 
-def cli(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def cli(home: Path, *args: str, stdin: str = "", admin_token: str = ""
+        ) -> subprocess.CompletedProcess[str]:
     """Run `python -m seatkeeper_server ARGS` with SEATKEEPER_HOME=home and no admin token set."""
-    env = {**os.environ, "SEATKEEPER_HOME": str(home), "SEATKEEPER_ADMIN_TOKEN": ""}
+    env = {**os.environ, "SEATKEEPER_HOME": str(home), "SEATKEEPER_ADMIN_TOKEN": admin_token}
     return subprocess.run([sys.executable, "-m", "seatkeeper_server", *args], cwd=REPO_ROOT,
                           env=env, input=stdin, capture_output=True, text=True, timeout=60,
                           check=False)
@@ -82,7 +86,8 @@ def test_admin_duplicate_email_is_one_clear_line(tmp_path: Path, db: str) -> Non
 @pytest.mark.parametrize(("args", "says"), [
     (["create-account", "--email", "not-an-email"], "email"),
     (["create-license", "--account", "nobody@example.test", "--name", "X"], "nobody@"),
-], ids=["bad-email", "unknown-account"])
+    (["create-account", "--email", "ann\u202e@example.test"], "bidirectional"),
+], ids=["bad-email", "unknown-account", "bidi-email"])
 def test_admin_refusals_are_one_clear_line(tmp_path: Path, db: str, args: list[str],
                                            says: str) -> None:
     """Refused admin commands say why in one line and exit non-zero."""
@@ -123,14 +128,20 @@ def _log_since(server: ServerProcess, offset: int) -> str:
     return server.log_path.read_text(encoding="utf-8")[offset:]
 
 
-def test_demo_account_is_made_once_and_the_admin_token_printed_once(tmp_path: Path) -> None:
-    """A restart reprints the demo password, not the admin token, and makes no second demo."""
+def test_demo_account_is_made_once_and_the_admin_token_written_once(tmp_path: Path) -> None:
+    """The generated admin token goes to an owner-only file, never to the log; a restart
+    reprints the demo password, keeps the token and makes no second demo."""
     db = f"sqlite:///{tmp_path / 'server.db'}"
     with demo_server(tmp_path, db) as first:
         log = _log_since(first, 0)
-        token_match, demo = ADMIN_TOKEN_LINE.search(log), DEMO_LINE.search(log)
-        assert token_match and demo, log
-        api = Api(first.url, token_match.group(1))
+        path_match, demo = ADMIN_TOKEN_LINE.search(log), DEMO_LINE.search(log)
+        assert path_match and demo, log
+        token_file = Path(path_match.group(1))
+        assert token_file == tmp_path / "home" / "server" / "admin-token"
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        token = token_file.read_text().strip()
+        assert len(token) >= 32 and token not in log
+        api = Api(first.url, token)
         device = api.login("demo@example.com", demo.group(1))
         lease = expect(device.acquire(), 201)["lease"]
         assert lease["license"]["seats_total"] == 2
@@ -141,9 +152,9 @@ def test_demo_account_is_made_once_and_the_admin_token_printed_once(tmp_path: Pa
         again = DEMO_LINE.search(log)
         assert again and again.group(1) == demo.group(1), log
         assert not ADMIN_TOKEN_LINE.search(log), log
-        # The token printed at first start still works.
+        # The token written at first start still works.
         expect(requests.post(f"{second.url}/v1/admin/accounts", timeout=10,
-                             headers={"Authorization": f"Bearer {token_match.group(1)}"},
+                             headers={"Authorization": f"Bearer {token}"},
                              json={"email": "x@example.test", "password": "long-enough"}), 201)
     listed = json.loads(cli(tmp_path, "--db", db, "admin", "list").stdout)
     assert [a["email"] for a in listed].count("demo@example.com") == 1
@@ -196,3 +207,39 @@ def test_sigterm_with_requests_in_flight_loses_nothing_and_exits_0(
                 json={"email": email, "password": "long-enough"})
             assert response.status_code == 400, (email, response.text)
             assert "email" in response.json()["error"]["details"]["fields"]
+
+
+@pytest.mark.parametrize("token", ["x", "s" * 31, "é" * 40])
+def test_a_weak_admin_token_stops_the_start(tmp_path: Path, db: str, token: str) -> None:
+    """SEATKEEPER_ADMIN_TOKEN shorter than 32 characters (or not ASCII): one line, exit 2."""
+    result = cli(tmp_path, "--db", db, "--port", str(free_port()), admin_token=token)
+    line = one_clear_line(result, status=2)
+    assert "SEATKEEPER_ADMIN_TOKEN" in line and "32" in line
+    assert token not in line
+
+
+@pytest.mark.parametrize("value", ["proxy.example.net", "10.0.0.0/33", "127.0.0.1,,nope"])
+def test_a_bad_forwarded_allow_ips_stops_the_start(tmp_path: Path, db: str, value: str) -> None:
+    """--forwarded-allow-ips takes addresses and networks only: anything else, one line, exit 2."""
+    result = cli(tmp_path, "--db", db, "--port", str(free_port()),
+                 "--forwarded-allow-ips", value)
+    assert "--forwarded-allow-ips" in one_clear_line(result, status=2)
+
+
+def test_admin_commands_are_recorded_as_the_user_who_ran_them(tmp_path: Path, db: str) -> None:
+    """`seatkeeper-server admin` records its changes as `admin:<operating-system user>`."""
+    made = cli(tmp_path, "--db", db, "admin", "create-account", "--email", "eve@example.test")
+    assert made.returncode == 0, made.stderr
+    account = json.loads(made.stdout.splitlines()[0])
+    assert cli(tmp_path, "--db", db, "admin", "create-license", "--account", account["id"],
+               "--name", "PIX4Dmatic Yearly").returncode == 0
+    engine = create_engine(db)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text(
+                "SELECT event, actor FROM audit_events WHERE account_id = :a ORDER BY id"),
+                {"a": account["id"]}).all()
+    finally:
+        engine.dispose()
+    me = f"admin:{getpass.getuser()}"
+    assert [tuple(row) for row in rows] == [("account_created", me), ("license_created", me)]

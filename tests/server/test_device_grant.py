@@ -96,7 +96,8 @@ def test_a_denied_code_is_access_denied(api: Api, portal: tuple[Portal, dict]) -
     grant = start(api)
     assert visitor.approve(grant["user_code"], "deny").status_code == 200
     assert grant_error(poll(api, grant)) == "access_denied"
-    assert visitor.approve(grant["user_code"]).status_code == 303  # back to the form
+    again = visitor.approve(grant["user_code"])
+    assert again.status_code == 404 and "No device is waiting for this code" in again.text
     assert grant_error(poll(api, grant)) == "access_denied"
 
 
@@ -114,3 +115,36 @@ def test_the_user_code_is_matched_without_case_or_dash(api: Api,
     grant = start(api, name="typed-by-hand")
     typed = grant["user_code"].replace("-", " ").lower()
     assert "typed-by-hand" in visitor.get("/portal/device", params={"code": typed}).text
+
+
+def test_the_approve_page_says_when_and_from_where_the_login_was_asked(
+        api: Api, portal: tuple[Portal, dict]) -> None:
+    """The page shows how long ago the code was asked for and from which address."""
+    visitor, _ = portal
+    grant = start(api, name="night-shift-pc")
+    page = visitor.get(f"/portal/device?code={grant['user_code']}").text
+    assert re.search(r"<dt>Asked</dt><dd>just now \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\)", page), page
+    assert re.search(r"<dt>From address</dt><dd>127\.0\.0\.1\s+\(where you are now\)", page), page
+
+
+def random_code() -> str:
+    letters = "".join(secrets.choice("BCDFGHJKLMNPQRSTVWXZ") for _ in range(8))
+    return f"{letters[:4]}-{letters[4:]}"
+
+
+@pytest.mark.parametrize("how", ["page", "decision"])
+def test_guessing_user_codes_is_limited_per_account(api: Api, portal: tuple[Portal, dict],
+                                                    how: str) -> None:
+    """Ten codes that match nothing in 5 minutes, typed or posted as decisions: then 429
+    with Retry-After, even for a code that is waiting (RFC 8628 section 5.1)."""
+    visitor, _ = portal
+    for _ in range(10):
+        miss = (visitor.get(f"/portal/device?code={random_code()}") if how == "page"
+                else visitor.approve(random_code()))
+        assert miss.status_code == 404, miss.text
+    grant = start(api)
+    refused = visitor.get(f"/portal/device?code={grant['user_code']}")
+    assert refused.status_code == 429 and "Too many codes" in refused.text
+    assert 1 <= int(refused.headers["Retry-After"]) <= 300
+    assert visitor.approve(grant["user_code"]).status_code == 429
+    assert grant_error(poll(api, grant)) == "authorization_pending"

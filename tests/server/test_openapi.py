@@ -14,7 +14,7 @@ PROTOCOL = {
     ("GET", "/v1/health"): ("none", set()),
     ("GET", "/v1/keys"): ("none", set()),
     ("POST", "/v1/auth/password"): ("none", {400, 401, 413, 429}),
-    ("POST", "/v1/auth/device"): ("none", {400, 413}),
+    ("POST", "/v1/auth/device"): ("none", {400, 413, 429}),
     ("POST", "/v1/auth/device/token"): ("none", {400, 413}),
     ("POST", "/v1/auth/logout"): ("device", {401}),
     ("GET", "/v1/account"): ("device", {401}),
@@ -28,6 +28,7 @@ PROTOCOL = {
     ("POST", "/v1/admin/licenses"): ("admin", {400, 401, 403, 404}),
     ("GET", "/v1/admin/licenses/{license_id}"): ("admin", {401, 403, 404}),
     ("DELETE", "/v1/admin/leases/{lease_id}"): ("admin", {401, 403, 404}),
+    ("GET", "/v1/admin/audit"): ("admin", {400, 401, 403}),
 }
 SECURITY: dict[str, list[dict[str, list[str]]] | None] = {
     "none": None, "device": [{"deviceToken": []}], "admin": [{"adminToken": []}],
