@@ -19,7 +19,7 @@ from typing import Any
 from seatkeeper import __version__, platform
 from seatkeeper.config import Config
 from seatkeeper.service import device_login, logs
-from seatkeeper.service.control import ControlServer
+from seatkeeper.service.control import ControlServer, local_api_address
 from seatkeeper.service.daemon import Agent
 from seatkeeper.service.hooks import AgentEvents
 from seatkeeper.service.instance import AlreadyRunning, InstanceLock
@@ -78,7 +78,7 @@ def run(config: Config, *, headless: bool) -> int:
         log.warning("%s", warning)
     agent = Agent(config)
     controls = Controls(agent)
-    server = ControlServer(config.paths.runtime_dir, controls.handle, agent.watch)
+    server = ControlServer(local_api_address(config.paths), controls.handle, agent.watch)
     stop = threading.Event()
     ending: list[int] = []  # the signal that ends the session, if one did
 
