@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.scenarios.common import ScenarioServer
+from tests.support.api import Api
 from tests.windows import wine
+from tests.windows.desktop import WineDesktop, missing_tools
+from tests.windows.winagent import WindowsAgent
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +39,52 @@ def windows_lane(wheel: Path) -> Iterator[None]:
         yield
     finally:
         wine.stop_wineserver()
+
+
+@pytest.fixture(scope="module")
+def desktop(artefacts_dir: Path) -> Iterator[WineDesktop]:
+    """Xvfb with Wine's explorer desktop (taskbar and notification area) on it."""
+    missing = missing_tools()
+    if missing:
+        pytest.fail(f"the Windows desktop tests need {', '.join(missing)} "
+                    "(./scripts/test installs them when run as root)")
+    with WineDesktop(artefacts_dir / "screenshots" / "windows") as screen:
+        yield screen
+
+
+@pytest.fixture(scope="module")
+def win_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
+    """The real server on SQLite: 60 s leases, a heartbeat every second."""
+    server = ScenarioServer(tmp_path_factory.mktemp("win-server"), lease_ttl=60,
+                            heartbeat_interval=1)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def win_api(win_server: ScenarioServer) -> Iterator[Api]:
+    client = Api(win_server.url, win_server.admin_token)
+    yield client
+    client.close()
+
+
+WindowsAgentFactory = Callable[..., WindowsAgent]
+
+
+@pytest.fixture
+def make_windows_agent(desktop: WineDesktop, tmp_path: Path) -> Iterator[WindowsAgentFactory]:
+    """`make_windows_agent(name, **config)`: an agent under Wine, its windows on `desktop`."""
+    made: list[WindowsAgent] = []
+
+    def make(name: str = "desk-pc", **kw: Any) -> WindowsAgent:
+        kw.setdefault("device_name", name)
+        agent = WindowsAgent(tmp_path / name, desktop.env, **kw)
+        made.append(agent)
+        return agent
+
+    yield make
+    for agent in made:
+        agent.stop(timeout=10)

@@ -37,6 +37,8 @@ EXPLORER_KEY = r"HKCU\Software\Wine\Explorer"
 PROBE = Path(__file__).with_name("probe.py")
 TOOLS = ("Xvfb", "xdotool", "import")
 START_TIMEOUT_S = 60.0
+INK = 96  # grey level below which a pixel is text (disabled entries are lighter)
+MIN_TEXT_PX = 5  # a line of text is taller than a separator
 # Wine takes the Windows display language (MessageBox's button captions among others)
 # from the locale variables, as Windows takes it from the user's language setting. The
 # agent's own words are English (it has no language setting): these tests find buttons
@@ -144,12 +146,33 @@ class WineDesktop:
         size = f"{SCREEN[0]}x{SCREEN[1]}"
         self._reg("add", EXPLORER_KEY, "/v", "Desktop", "/d", DESKTOP_NAME, "/f")
         self._reg("add", rf"{EXPLORER_KEY}\Desktops", "/v", DESKTOP_NAME, "/d", size, "/f")
+        # The shell: a taskbar with Start and the notification area, as on Windows.
+        self._reg("add", rf"{EXPLORER_KEY}\Desktops\{DESKTOP_NAME}", "/v", "EnableShell",
+                  "/t", "REG_DWORD", "/d", "1", "/f")
         # Wine's background programs keep any pipe they inherit open: explorer gets none.
         self._spawn(["wine", "explorer", f"/desktop={DESKTOP_NAME},{size}"], wine_env=True)
+        # A Windows program started before the desktop exists would make one of its own.
+        _wait(self._desktop_shown, "Wine's desktop window", START_TIMEOUT_S)
         self.probe = Probe(self.env)
         _wait(lambda: self.find("Shell_TrayWnd") is not None, "Wine's taskbar",
               START_TIMEOUT_S)
         return self
+
+    def _desktop_shown(self) -> bool:
+        """Whether a window the size of the screen is mapped on the X display."""
+        from Xlib import X
+        from Xlib.display import Display
+
+        x = Display(self.display)
+        try:
+            for window in x.screen().root.query_tree().children:
+                geometry = window.get_geometry()
+                if window.get_attributes().map_state == X.IsViewable and \
+                        (geometry.width, geometry.height) == SCREEN:
+                    return True
+            return False
+        finally:
+            x.close()
 
     def _reg(self, *args: str) -> None:
         subprocess.run(["wine", "reg", *args], env=wine.wine_env(self.env),
@@ -168,6 +191,7 @@ class WineDesktop:
             self.probe = None
         self._reg("delete", EXPLORER_KEY, "/v", "Desktop", "/f")
         self._reg("delete", rf"{EXPLORER_KEY}\Desktops", "/v", DESKTOP_NAME, "/f")
+        self._reg("delete", rf"{EXPLORER_KEY}\Desktops\{DESKTOP_NAME}", "/f")
         for proc in reversed(self._procs):
             if proc.poll() is None:
                 proc.terminate()
@@ -179,7 +203,11 @@ class WineDesktop:
         self._procs.clear()
 
     def __enter__(self) -> WineDesktop:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -254,6 +282,24 @@ class WineDesktop:
         _wait(docked, "one icon in the taskbar's notification area", timeout)
         return icons[0]
 
+    def text_rows(self, window: Window) -> list[Box]:
+        """The lines of dark text in a window (a menu's enabled entries), top to bottom,
+        as the eye finds them: bands of rows with ink, thin lines (separators) left out."""
+        image = self.capture(window.box).convert("L")
+        inked = [any(image.getpixel((x, y)) < INK for x in range(image.width))
+                 for y in range(image.height)]
+        rows: list[Box] = []
+        top = None
+        for y, ink in enumerate([*inked, False]):
+            if ink and top is None:
+                top = y
+            elif not ink and top is not None:
+                if y - top >= MIN_TEXT_PX:
+                    rows.append(Box(window.box.x, window.box.y + top, window.box.width,
+                                    y - top))
+                top = None
+        return rows
+
     def capture(self, box: Box) -> Image.Image:
         path = self.shots / ".capture.png"
         subprocess.run(["import", "-window", "root", "-crop",
@@ -276,7 +322,10 @@ class WineDesktop:
                        env={**os.environ, **self.env}, check=True, timeout=10)
 
     def keys(self, *names: str) -> None:
-        subprocess.run(["xdotool", "key", "--delay", "100", *names],
+        """Press keys on the desktop (its X window gets the keyboard focus first: with no
+        window manager on Xvfb, nobody else gives it)."""
+        subprocess.run(["xdotool", "search", "--name", f"^{DESKTOP_NAME} - Wine desktop$",
+                        "windowfocus", "--sync", "key", "--delay", "100", *names],
                        env={**os.environ, **self.env}, check=True, timeout=10)
 
     def button(self, window: Window, caption: str) -> Window:

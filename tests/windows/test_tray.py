@@ -1,0 +1,100 @@
+"""The tray on Windows (pystray's win32 backend under Wine): icon, menu, Log out…'s MessageBox.
+
+A person's view of it: the icon in the taskbar's notification area, a right-click, the
+menu's Log out… (the last line but Quit), and the MessageBox found by its class and
+title, its buttons by their captions.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from seatkeeper.tray.icons import GREEN
+
+from tests.desktop.screen import share_of_colour
+from tests.scenarios.common import ScenarioServer, live_leases
+from tests.support.api import Api
+from tests.windows.conftest import WindowsAgentFactory
+from tests.windows.desktop import Window, WineDesktop
+from tests.windows.winagent import WindowsAgent
+
+MESSAGE_BOX = "#32770"  # the dialog class MessageBoxW's window has
+POPUP_MENU = "#32768"   # a popup menu's window class
+
+
+def seated(make_agent: WindowsAgentFactory, server: ScenarioServer, api: Api,
+           name: str) -> tuple[WindowsAgent, dict[str, Any]]:
+    """An agent under Wine, logged in, its tray up and its seat held on the server."""
+    account, license = api.new_account(seats=1)
+    agent = make_agent(name, server_url=server.url)
+    agent.login(account["email"], account["password"])
+    agent.start()
+    wait_until(lambda: len(live_leases(api, license["id"])) == 1, "the seat is held")
+    return agent, license
+
+
+def wait_until(condition: Any, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
+        time.sleep(0.2)
+
+
+def open_log_out(desktop: WineDesktop, agent: WindowsAgent) -> Window:
+    """Right-click the tray icon, choose Log out…; the confirmation MessageBox."""
+    icon = desktop.wait_for_tray_icon()
+    desktop.click(icon.centre, button=3)
+    menu = desktop.wait_for_window(POPUP_MENU, pid=agent.pid)
+    time.sleep(0.5)  # let it draw
+    desktop.screenshot("tray-menu")
+    *_, log_out, _quit = desktop.text_rows(menu)
+    desktop.click(log_out.centre)
+    box = desktop.wait_for_window(MESSAGE_BOX, "Seatkeeper", pid=agent.pid)
+    assert any(text.startswith("Log out of Seatkeeper?") for text in box.texts), box.texts
+    return box
+
+
+def test_icon_shows_the_held_seat_in_the_notification_area(
+        desktop: WineDesktop, make_windows_agent: WindowsAgentFactory,
+        win_server: ScenarioServer, win_api: Api) -> None:
+    """`seatkeeper run` adds its icon to the taskbar's notification area, green for a seat."""
+    seated(make_windows_agent, win_server, win_api, "icon-pc")
+    icon = desktop.wait_for_tray_icon()
+
+    def green() -> bool:
+        return share_of_colour(desktop.capture(icon), GREEN[:3]) > 0.15
+
+    wait_until(green, "the icon turns green")
+    desktop.screenshot("tray-active")
+
+
+def test_log_out_ok_frees_the_seat(
+        desktop: WineDesktop, make_windows_agent: WindowsAgentFactory,
+        win_server: ScenarioServer, win_api: Api) -> None:
+    """Log out… opens a MessageBox; OK frees the seat on the server and signs out."""
+    agent, license = seated(make_windows_agent, win_server, win_api, "ok-pc")
+    box = open_log_out(desktop, agent)
+    desktop.screenshot("logout-confirm")
+    desktop.click(desktop.button(box, "OK").box.centre)
+
+    desktop.wait_for_no_window(MESSAGE_BOX, "Seatkeeper", pid=agent.pid)
+    wait_until(lambda: live_leases(win_api, license["id"]) == [], "the seat is freed")
+    agent.wait_for_log("-> signed_out")
+
+
+def test_log_out_cancel_keeps_the_seat(
+        desktop: WineDesktop, make_windows_agent: WindowsAgentFactory,
+        win_server: ScenarioServer, win_api: Api) -> None:
+    """Cancel closes the MessageBox and the seat stays held, heartbeat after heartbeat."""
+    agent, license = seated(make_windows_agent, win_server, win_api, "cancel-pc")
+    [lease] = live_leases(win_api, license["id"])
+    box = open_log_out(desktop, agent)
+    desktop.click(desktop.button(box, "Cancel").box.centre)
+
+    desktop.wait_for_no_window(MESSAGE_BOX, "Seatkeeper", pid=agent.pid)
+    agent.wait_for_log("log out cancelled")
+    time.sleep(3)  # three heartbeats' worth: a logout would have reached the server
+    assert [each["lease_id"] for each in live_leases(win_api, license["id"])] == \
+        [lease["lease_id"]]
+    assert agent.alive
