@@ -286,7 +286,8 @@ class WineDesktop:
         """The lines of dark text in a window (a menu's enabled entries), top to bottom,
         as the eye finds them: bands of rows with ink, thin lines (separators) left out."""
         image = self.capture(window.box).convert("L")
-        inked = [any(image.getpixel((x, y)) < INK for x in range(image.width))
+        grey = image.tobytes()  # one byte per pixel, row after row
+        inked = [min(grey[y * image.width:(y + 1) * image.width]) < INK
                  for y in range(image.height)]
         rows: list[Box] = []
         top = None

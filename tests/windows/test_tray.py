@@ -8,37 +8,19 @@ title, its buttons by their captions.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from seatkeeper.tray.icons import GREEN
 
 from tests.desktop.screen import share_of_colour
-from tests.scenarios.common import ScenarioServer, live_leases
+from tests.scenarios.common import ScenarioServer
 from tests.support.api import Api
 from tests.windows.conftest import WindowsAgentFactory
 from tests.windows.desktop import Window, WineDesktop
+from tests.windows.seats import leases, seated, wait_until
 from tests.windows.winagent import WindowsAgent
 
 MESSAGE_BOX = "#32770"  # the dialog class MessageBoxW's window has
 POPUP_MENU = "#32768"   # a popup menu's window class
-
-
-def seated(make_agent: WindowsAgentFactory, server: ScenarioServer, api: Api,
-           name: str) -> tuple[WindowsAgent, dict[str, Any]]:
-    """An agent under Wine, logged in, its tray up and its seat held on the server."""
-    account, license = api.new_account(seats=1)
-    agent = make_agent(name, server_url=server.url)
-    agent.login(account["email"], account["password"])
-    agent.start()
-    wait_until(lambda: len(live_leases(api, license["id"])) == 1, "the seat is held")
-    return agent, license
-
-
-def wait_until(condition: Any, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
-        time.sleep(0.2)
 
 
 def open_log_out(desktop: WineDesktop, agent: WindowsAgent) -> Window:
@@ -73,13 +55,13 @@ def test_log_out_ok_frees_the_seat(
         desktop: WineDesktop, make_windows_agent: WindowsAgentFactory,
         win_server: ScenarioServer, win_api: Api) -> None:
     """Log out… opens a MessageBox; OK frees the seat on the server and signs out."""
-    agent, license = seated(make_windows_agent, win_server, win_api, "ok-pc")
+    agent, license, _ = seated(make_windows_agent, win_server, win_api, "ok-pc")
     box = open_log_out(desktop, agent)
     desktop.screenshot("logout-confirm")
     desktop.click(desktop.button(box, "OK").box.centre)
 
     desktop.wait_for_no_window(MESSAGE_BOX, "Seatkeeper", pid=agent.pid)
-    wait_until(lambda: live_leases(win_api, license["id"]) == [], "the seat is freed")
+    wait_until(lambda: leases(win_api, license["id"]) == [], "the seat is freed")
     agent.wait_for_log("-> signed_out")
 
 
@@ -87,14 +69,14 @@ def test_log_out_cancel_keeps_the_seat(
         desktop: WineDesktop, make_windows_agent: WindowsAgentFactory,
         win_server: ScenarioServer, win_api: Api) -> None:
     """Cancel closes the MessageBox and the seat stays held, heartbeat after heartbeat."""
-    agent, license = seated(make_windows_agent, win_server, win_api, "cancel-pc")
-    [lease] = live_leases(win_api, license["id"])
+    agent, license, _ = seated(make_windows_agent, win_server, win_api, "cancel-pc")
+    [lease] = leases(win_api, license["id"])
     box = open_log_out(desktop, agent)
     desktop.click(desktop.button(box, "Cancel").box.centre)
 
     desktop.wait_for_no_window(MESSAGE_BOX, "Seatkeeper", pid=agent.pid)
     agent.wait_for_log("log out cancelled")
     time.sleep(3)  # three heartbeats' worth: a logout would have reached the server
-    assert [each["lease_id"] for each in live_leases(win_api, license["id"])] == \
+    assert [each["lease_id"] for each in leases(win_api, license["id"])] == \
         [lease["lease_id"]]
     assert agent.alive

@@ -63,15 +63,15 @@ class WindowsAgent(AgentProcess):
         """`seatkeeper run` (with its tray unless headless), once its log says it runs."""
         if self.alive:
             raise RuntimeError("agent already running")
-        marker = len(self.logs_text())
+        ready = "running headless" if headless else "tray icon shown"
+        seen = self.logs_text().count(ready)
         command = ["-m", "seatkeeper", "run", *(["--headless"] if headless else [])]
         self.proc = subprocess.Popen(wine.wine_command(*command), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      env=wine.wine_env(self.env), cwd=wine.REPO_ROOT)
         self._drain = threading.Thread(target=self._copy_out, args=(self.proc,), daemon=True)
         self._drain.start()
-        ready = "running headless" if headless else "tray icon shown"
-        self.wait_for_log(ready, timeout=START_TIMEOUT_S, after=marker)
+        self.wait_for_log(ready, timeout=START_TIMEOUT_S, seen=seen)
         return self
 
     def _copy_out(self, proc: subprocess.Popen[bytes]) -> None:
@@ -81,15 +81,15 @@ class WindowsAgent(AgentProcess):
                 out.write(line)
                 out.flush()
 
-    def wait_for_log(self, text: str, timeout: float = 20.0, after: int = 0) -> str:
-        """Wait until the agent's output or log shows `text` (past offset `after`)."""
+    def wait_for_log(self, text: str, timeout: float = 20.0, seen: int = 0) -> str:
+        """Wait until the agent's output and log show `text` more than `seen` times."""
         deadline = time.monotonic() + timeout
         while True:
             logs = self.logs_text()
-            if text in logs[after:]:
+            if logs.count(text) > seen:
                 return logs
             if self.proc is not None and self.proc.poll() is not None and \
-                    text not in self.logs_text()[after:]:
+                    self.logs_text().count(text) <= seen:
                 raise AssertionError(f"the agent exited ({self.proc.returncode}) before "
                                      f"its log said {text!r}:\n{self.logs_tail()}")
             if time.monotonic() > deadline:
