@@ -54,12 +54,15 @@ def serve(stream: Stream, handle: Handler, watch: Watcher) -> None:
         line = stream.readline(MAX_LINE)
     except OSError:
         return  # the client hung up, or the channel is closing
+    if not line:
+        return  # connected and left without a word (a probe)
     try:
         request = json.loads(line)
         op, args = str(request["op"]), dict(request.get("args") or {})
     except (ValueError, KeyError, TypeError):
-        _send(stream, {"ok": False, "error": {"code": "BAD_REQUEST",
-                                              "message": "not a control request"}})
+        with contextlib.suppress(OSError):
+            _send(stream, {"ok": False, "error": {"code": "BAD_REQUEST",
+                                                  "message": "not a control request"}})
         return
     try:
         if op == "watch":

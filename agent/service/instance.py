@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from seatkeeper.service.private import owner_only
+
 
 class AlreadyRunning(RuntimeError):
     """Another agent holds the lock; its pid is in the message when known."""
@@ -28,6 +30,7 @@ class InstanceLock:
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(self.path.parent, 0o700)
+        owner_only(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
         try:
             _lock(fd)

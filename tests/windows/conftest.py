@@ -12,8 +12,9 @@ import pytest
 from tests.scenarios.common import ScenarioServer
 from tests.support.api import Api
 from tests.windows import wine
+from tests.windows.agent import WindowsAgent
 from tests.windows.desktop import WineDesktop, missing_tools
-from tests.windows.winagent import WindowsAgent
+from tests.windows.desktop_agent import DesktopAgent
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +43,40 @@ def windows_lane(wheel: Path) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
+    """The real server on SQLite, for every test of this module: 60 s leases, 1 s heartbeat."""
+    running = ScenarioServer(tmp_path_factory.mktemp("server"), lease_ttl=60,
+                             heartbeat_interval=1)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def api(server: ScenarioServer) -> Iterator[Api]:
+    client = Api(server.url, server.admin_token)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_agent(tmp_path: Path, server: ScenarioServer) -> Iterator[Any]:
+    """`make_agent(name)`: a Windows agent with its own home (a device of its own)."""
+    made: list[WindowsAgent] = []
+
+    def make(name: str = "windows-pc", **kw: Any) -> WindowsAgent:
+        agent = WindowsAgent(tmp_path / name, server_url=server.url, device_name=name, **kw)
+        made.append(agent)
+        return agent
+
+    yield make
+    for agent in made:
+        agent.kill()
+
+
+@pytest.fixture(scope="module")
 def desktop(artefacts_dir: Path) -> Iterator[WineDesktop]:
     """Xvfb with Wine's explorer desktop (taskbar and notification area) on it."""
     missing = missing_tools()
@@ -52,36 +87,17 @@ def desktop(artefacts_dir: Path) -> Iterator[WineDesktop]:
         yield screen
 
 
-@pytest.fixture(scope="module")
-def win_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
-    """The real server on SQLite: 60 s leases, a heartbeat every second."""
-    server = ScenarioServer(tmp_path_factory.mktemp("win-server"), lease_ttl=60,
-                            heartbeat_interval=1)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def win_api(win_server: ScenarioServer) -> Iterator[Api]:
-    client = Api(win_server.url, win_server.admin_token)
-    yield client
-    client.close()
-
-
-WindowsAgentFactory = Callable[..., WindowsAgent]
+DesktopAgentFactory = Callable[..., DesktopAgent]
 
 
 @pytest.fixture
-def make_windows_agent(desktop: WineDesktop, tmp_path: Path) -> Iterator[WindowsAgentFactory]:
-    """`make_windows_agent(name, **config)`: an agent under Wine, its windows on `desktop`."""
-    made: list[WindowsAgent] = []
+def make_desktop_agent(desktop: WineDesktop, tmp_path: Path) -> Iterator[DesktopAgentFactory]:
+    """`make_desktop_agent(name, **config)`: an agent under Wine, its windows on `desktop`."""
+    made: list[DesktopAgent] = []
 
-    def make(name: str = "desk-pc", **kw: Any) -> WindowsAgent:
+    def make(name: str = "desk-pc", **kw: Any) -> DesktopAgent:
         kw.setdefault("device_name", name)
-        agent = WindowsAgent(tmp_path / name, desktop.env, **kw)
+        agent = DesktopAgent(tmp_path / name, desktop.env, **kw)
         made.append(agent)
         return agent
 

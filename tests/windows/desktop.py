@@ -8,7 +8,7 @@
 
 Every Windows program of the lane started with `desktop.env` opens its windows on this
 desktop: the prefix's `Explorer\\Desktop` value names it while the desktop runs. The
-desktop is seen from the Windows side by `probe.py` (EnumWindows: class, title, place,
+desktop is seen from the Windows side by `desktop_probe.py` (EnumWindows: class, title, place,
 process) and from the X side by screenshots; clicks and keys go through `xdotool`, the
 way a person's mouse and keyboard do.
 """
@@ -34,7 +34,7 @@ from tests.windows import wine
 SCREEN = (1024, 768)
 DESKTOP_NAME = "seatkeeper-tests"
 EXPLORER_KEY = r"HKCU\Software\Wine\Explorer"
-PROBE = Path(__file__).with_name("probe.py")
+PROBE = Path(__file__).with_name("desktop_probe.py")
 TOOLS = ("Xvfb", "xdotool", "import")
 START_TIMEOUT_S = 60.0
 INK = 96  # grey level below which a pixel is text (disabled entries are lighter)
@@ -80,7 +80,7 @@ class Window:
 
 
 class Probe:
-    """probe.py running under the Windows CPython, one JSON line per request."""
+    """desktop_probe.py running under the Windows CPython, one JSON line per request."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(wine.wine_command(str(wine.windows_path(PROBE))),

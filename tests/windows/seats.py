@@ -11,7 +11,7 @@ import requests
 
 from tests.scenarios.common import ScenarioServer, live_leases
 from tests.support.api import Api
-from tests.windows.winagent import WindowsAgent
+from tests.windows.desktop_agent import DesktopAgent
 
 
 def leases(api: Api, license_id: str) -> list[dict[str, Any]]:
@@ -32,7 +32,7 @@ def wait_until(condition: Any, what: str, timeout: float = 20.0) -> None:
 
 def seated(make_agent: Any, server: ScenarioServer, api: Api, name: str, *,
            url: str | None = None, headless: bool = False
-           ) -> tuple[WindowsAgent, dict[str, Any], str]:
+           ) -> tuple[DesktopAgent, dict[str, Any], str]:
     """An agent under Wine, logged in and running (`url`: through a proxy), its seat held
     on the server: the agent, its license, and the lease id."""
     account, license = api.new_account(seats=1)

@@ -14,7 +14,7 @@ import pytest
 
 from tests.scenarios.common import ScenarioServer
 from tests.support.api import Api
-from tests.windows.conftest import WindowsAgentFactory
+from tests.windows.conftest import DesktopAgentFactory
 from tests.windows.desktop import WineDesktop
 from tests.windows.seats import lease_row, seated, wait_until
 
@@ -44,10 +44,10 @@ def slow_api(slow_server: ScenarioServer) -> Iterator[Api]:
 @pytest.mark.parametrize("headless", [pytest.param(False, id="tray"),
                                       pytest.param(True, id="headless")])
 def test_resume_broadcast_heartbeats_at_once(
-        desktop: WineDesktop, make_windows_agent: WindowsAgentFactory,
+        desktop: WineDesktop, make_desktop_agent: DesktopAgentFactory,
         slow_server: ScenarioServer, slow_api: Api, headless: bool) -> None:
     """PBT_APMRESUMEAUTOMATIC: the lease is renewed within seconds, not in a minute."""
-    agent, _, lease_id = seated(make_windows_agent, slow_server, slow_api, "laptop",
+    agent, _, lease_id = seated(make_desktop_agent, slow_server, slow_api, "laptop",
                                 headless=headless)
     before = lease_row(slow_server.db_path, lease_id)["last_heartbeat_at"]
     time.sleep(1.1)  # the server's clock counts seconds: let a renewal show

@@ -21,10 +21,10 @@ from tests.scenarios.common import ScenarioServer
 from tests.support.api import Api
 from tests.support.proxy import FaultProxy
 from tests.windows import wine
-from tests.windows.conftest import WindowsAgentFactory
+from tests.windows.conftest import DesktopAgentFactory
 from tests.windows.desktop import WineDesktop
+from tests.windows.desktop_agent import DesktopAgent
 from tests.windows.seats import lease_row, leases, seated, wait_until
-from tests.windows.winagent import WindowsAgent
 
 BUDGET_S = 2.0
 SLACK_S = 0.5  # Wine's message round trips and a busy two-core machine
@@ -34,8 +34,8 @@ MODES = [pytest.param(False, id="tray"), pytest.param(True, id="headless")]
 
 
 @pytest.fixture
-def proxy(win_server: ScenarioServer) -> Iterator[FaultProxy]:
-    with FaultProxy(win_server.port) as fault_proxy:
+def proxy(server: ScenarioServer) -> Iterator[FaultProxy]:
+    with FaultProxy(server.port) as fault_proxy:
         yield fault_proxy
 
 
@@ -46,7 +46,7 @@ def end_session(desktop: WineDesktop) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def asked_at(agent: WindowsAgent) -> float:
+def asked_at(agent: DesktopAgent) -> float:
     """When WM_QUERYENDSESSION reached the agent (its log's time stamp), as a Unix time."""
     found = re.findall(r"^(\S+ \S+) INFO seatkeeper.platform: WM_QUERYENDSESSION",
                        agent.logs_text(), re.MULTILINE)
@@ -54,7 +54,7 @@ def asked_at(agent: WindowsAgent) -> float:
     return dt.datetime.strptime(found[-1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
 
-def watch_the_end(agent: WindowsAgent, db: ScenarioServer, lease_id: str
+def watch_the_end(agent: DesktopAgent, db: ScenarioServer, lease_id: str
                   ) -> tuple[float | None, float]:
     """Poll the server's database and the process until it ends: (released_at, ended_at),
     Unix times as this test saw them; the release is checked before the process each
@@ -76,10 +76,10 @@ def watch_the_end(agent: WindowsAgent, db: ScenarioServer, lease_id: str
 
 @pytest.mark.parametrize("headless", MODES)
 def test_end_session_releases_the_seat_before_the_process_ends(
-        desktop: WineDesktop, make_windows_agent: WindowsAgentFactory,
-        win_server: ScenarioServer, win_api: Api, headless: bool) -> None:
+        desktop: WineDesktop, make_desktop_agent: DesktopAgentFactory,
+        server: ScenarioServer, api: Api, headless: bool) -> None:
     """WM_QUERYENDSESSION: the server shows the seat released within 2 s, before the end."""
-    agent, license, lease_id = seated(make_windows_agent, win_server, win_api, "logoff-pc",
+    agent, license, lease_id = seated(make_desktop_agent, server, api, "logoff-pc",
                                       headless=headless)
     if headless:  # the hidden window that hears the end of the session
         assert desktop.find("SeatkeeperSessionWindow", "Seatkeeper", agent.pid,
@@ -87,7 +87,7 @@ def test_end_session_releases_the_seat_before_the_process_ends(
     sent = time.time()
     wineboot = end_session(desktop)
     try:
-        released, ended = watch_the_end(agent, win_server, lease_id)
+        released, ended = watch_the_end(agent, server, lease_id)
     finally:
         wineboot.wait(timeout=30)
     asked = asked_at(agent)
@@ -95,25 +95,25 @@ def test_end_session_releases_the_seat_before_the_process_ends(
     assert released <= ended
     assert released - asked < BUDGET_S + SLACK_S, (released - asked, released - sent)
     assert ended - sent < EXIT_S
-    row = lease_row(win_server.db_path, lease_id)
+    row = lease_row(server.db_path, lease_id)
     assert row["release_reason"] == "shutdown"
     assert "the seat is released" in agent.logs_text()
 
     agent.start(headless=headless)  # the login was kept: the next start takes a seat
-    wait_until(lambda: len(leases(win_api, license["id"])) == 1, "a seat again")
+    wait_until(lambda: len(leases(api, license["id"])) == 1, "a seat again")
 
 
 def test_end_session_with_the_server_stalled_queues_the_release(
-        desktop: WineDesktop, make_windows_agent: WindowsAgentFactory,
-        win_server: ScenarioServer, win_api: Api, proxy: FaultProxy) -> None:
+        desktop: WineDesktop, make_desktop_agent: DesktopAgentFactory,
+        server: ScenarioServer, api: Api, proxy: FaultProxy) -> None:
     """Server stalled: the process still ends in time; the next start delivers the release."""
-    agent, license, lease_id = seated(make_windows_agent, win_server, win_api, "field-pc",
+    agent, license, lease_id = seated(make_desktop_agent, server, api, "field-pc",
                                       url=proxy.url, headless=True)
     proxy.stall()
     sent = time.time()
     wineboot = end_session(desktop)
     try:
-        released, ended = watch_the_end(agent, win_server, lease_id)
+        released, ended = watch_the_end(agent, server, lease_id)
     finally:
         wineboot.wait(timeout=30)
     asked = asked_at(agent)
@@ -125,11 +125,11 @@ def test_end_session_with_the_server_stalled_queues_the_release(
     proxy.cut()
     proxy.restore()
     agent.start(headless=True)
-    wait_until(lambda: lease_row(win_server.db_path, lease_id)["released_at"] is not None
-               or len(leases(win_api, license["id"])) == 1, "the queue is delivered")
-    wait_until(lambda: len(leases(win_api, license["id"])) == 1, "a seat again")
-    row = lease_row(win_server.db_path, lease_id)
+    wait_until(lambda: lease_row(server.db_path, lease_id)["released_at"] is not None
+               or len(leases(api, license["id"])) == 1, "the queue is delivered")
+    wait_until(lambda: len(leases(api, license["id"])) == 1, "a seat again")
+    row = lease_row(server.db_path, lease_id)
     # Delivered first (released for shutdown), or, if the seat request won the race, the
     # server gave the same lease back and the queued release was rightly dropped.
-    [live] = leases(win_api, license["id"])
+    [live] = leases(api, license["id"])
     assert row["release_reason"] == "shutdown" or live["lease_id"] == lease_id, row

@@ -14,16 +14,16 @@ from seatkeeper.tray.icons import GREEN
 from tests.desktop.screen import share_of_colour
 from tests.scenarios.common import ScenarioServer
 from tests.support.api import Api
-from tests.windows.conftest import WindowsAgentFactory
+from tests.windows.conftest import DesktopAgentFactory
 from tests.windows.desktop import Window, WineDesktop
+from tests.windows.desktop_agent import DesktopAgent
 from tests.windows.seats import leases, seated, wait_until
-from tests.windows.winagent import WindowsAgent
 
 MESSAGE_BOX = "#32770"  # the dialog class MessageBoxW's window has
 POPUP_MENU = "#32768"   # a popup menu's window class
 
 
-def open_log_out(desktop: WineDesktop, agent: WindowsAgent) -> Window:
+def open_log_out(desktop: WineDesktop, agent: DesktopAgent) -> Window:
     """Right-click the tray icon, choose Log out…; the confirmation MessageBox."""
     icon = desktop.wait_for_tray_icon()
     desktop.click(icon.centre, button=3)
@@ -38,10 +38,10 @@ def open_log_out(desktop: WineDesktop, agent: WindowsAgent) -> Window:
 
 
 def test_icon_shows_the_held_seat_in_the_notification_area(
-        desktop: WineDesktop, make_windows_agent: WindowsAgentFactory,
-        win_server: ScenarioServer, win_api: Api) -> None:
+        desktop: WineDesktop, make_desktop_agent: DesktopAgentFactory,
+        server: ScenarioServer, api: Api) -> None:
     """`seatkeeper run` adds its icon to the taskbar's notification area, green for a seat."""
-    seated(make_windows_agent, win_server, win_api, "icon-pc")
+    seated(make_desktop_agent, server, api, "icon-pc")
     icon = desktop.wait_for_tray_icon()
 
     def green() -> bool:
@@ -52,31 +52,31 @@ def test_icon_shows_the_held_seat_in_the_notification_area(
 
 
 def test_log_out_ok_frees_the_seat(
-        desktop: WineDesktop, make_windows_agent: WindowsAgentFactory,
-        win_server: ScenarioServer, win_api: Api) -> None:
+        desktop: WineDesktop, make_desktop_agent: DesktopAgentFactory,
+        server: ScenarioServer, api: Api) -> None:
     """Log out… opens a MessageBox; OK frees the seat on the server and signs out."""
-    agent, license, _ = seated(make_windows_agent, win_server, win_api, "ok-pc")
+    agent, license, _ = seated(make_desktop_agent, server, api, "ok-pc")
     box = open_log_out(desktop, agent)
     desktop.screenshot("logout-confirm")
     desktop.click(desktop.button(box, "OK").box.centre)
 
     desktop.wait_for_no_window(MESSAGE_BOX, "Seatkeeper", pid=agent.pid)
-    wait_until(lambda: leases(win_api, license["id"]) == [], "the seat is freed")
+    wait_until(lambda: leases(api, license["id"]) == [], "the seat is freed")
     agent.wait_for_log("-> signed_out")
 
 
 def test_log_out_cancel_keeps_the_seat(
-        desktop: WineDesktop, make_windows_agent: WindowsAgentFactory,
-        win_server: ScenarioServer, win_api: Api) -> None:
+        desktop: WineDesktop, make_desktop_agent: DesktopAgentFactory,
+        server: ScenarioServer, api: Api) -> None:
     """Cancel closes the MessageBox and the seat stays held, heartbeat after heartbeat."""
-    agent, license, _ = seated(make_windows_agent, win_server, win_api, "cancel-pc")
-    [lease] = leases(win_api, license["id"])
+    agent, license, _ = seated(make_desktop_agent, server, api, "cancel-pc")
+    [lease] = leases(api, license["id"])
     box = open_log_out(desktop, agent)
     desktop.click(desktop.button(box, "Cancel").box.centre)
 
     desktop.wait_for_no_window(MESSAGE_BOX, "Seatkeeper", pid=agent.pid)
     agent.wait_for_log("log out cancelled")
     time.sleep(3)  # three heartbeats' worth: a logout would have reached the server
-    assert [each["lease_id"] for each in leases(win_api, license["id"])] == \
+    assert [each["lease_id"] for each in leases(api, license["id"])] == \
         [lease["lease_id"]]
     assert agent.alive

@@ -1,6 +1,6 @@
 """The real agent on the Windows CPython under Wine: one `SEATKEEPER_HOME`, its CLI and daemon.
 
-    agent = WindowsAgent(tmp_path / "pc", desktop.env, server_url=server.url)
+    agent = DesktopAgent(tmp_path / "pc", desktop.env, server_url=server.url)
     agent.login(email, password)          # `seatkeeper login --password-stdin`, on Windows
     agent.start()                         # `seatkeeper run` (tray), or start(headless=True)
     agent.wait_for_log("tray icon shown") # the agent's own log, read from Linux
@@ -28,7 +28,7 @@ START_TIMEOUT_S = 60.0
 CLI_TIMEOUT_S = 90.0
 
 
-class WindowsAgent(AgentProcess):
+class DesktopAgent(AgentProcess):
     """One device's agent under Wine: config file, Windows CLI calls and the daemon."""
 
     def __init__(self, home: Path, desktop_env: dict[str, str], **kw: Any) -> None:
@@ -59,7 +59,7 @@ class WindowsAgent(AgentProcess):
         found = re.findall(r"starting \(pid (\d+),", self.logs_text())
         return int(found[-1]) if found else None
 
-    def start(self, headless: bool = False) -> WindowsAgent:
+    def start(self, headless: bool = False) -> DesktopAgent:
         """`seatkeeper run` (with its tray unless headless), once its log says it runs."""
         if self.alive:
             raise RuntimeError("agent already running")
