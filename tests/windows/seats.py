@@ -40,6 +40,7 @@ def seated(make_agent: Any, server: ScenarioServer, api: Api, name: str, *,
     agent.login(account["email"], account["password"])
     agent.start(headless=headless)
     wait_until(lambda: len(leases(api, license["id"])) == 1, "the seat is held")
+    agent.wait_for_log("-> active")  # the agent knows it too (not only the server)
     [lease] = leases(api, license["id"])
     return agent, license, str(lease["lease_id"])
 
