@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from seatkeeper.tray.icons import GREEN
+from seatkeeper.tray.icons import GREEN, GREY
 
 from tests.desktop.screen import share_of_colour
 from tests.scenarios.common import ScenarioServer
@@ -54,7 +54,7 @@ def test_icon_shows_the_held_seat_in_the_notification_area(
 def test_log_out_ok_frees_the_seat(
         desktop: WineDesktop, make_desktop_agent: DesktopAgentFactory,
         server: ScenarioServer, api: Api) -> None:
-    """Log out… opens a MessageBox; OK frees the seat on the server and signs out."""
+    """Log out… opens a MessageBox; OK frees the seat on the server, the icon turns grey."""
     agent, license, _ = seated(make_desktop_agent, server, api, "ok-pc")
     box = open_log_out(desktop, agent)
     desktop.screenshot("logout-confirm")
@@ -63,6 +63,9 @@ def test_log_out_ok_frees_the_seat(
     desktop.wait_for_no_window(MESSAGE_BOX, "Seatkeeper", pid=agent.pid)
     wait_until(lambda: leases(api, license["id"]) == [], "the seat is freed")
     agent.wait_for_log("-> signed_out")
+    icon = desktop.wait_for_tray_icon()
+    wait_until(lambda: share_of_colour(desktop.capture(icon), GREY[:3]) > 0.15,
+               "the icon turns grey (not logged in)")
 
 
 def test_log_out_cancel_keeps_the_seat(
