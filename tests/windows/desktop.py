@@ -4,13 +4,13 @@
         icon = desktop.wait_for_tray_icon()                   # in the taskbar's notification area
         desktop.click(icon.centre, button=3)                  # right-click, as a person would
         box = desktop.wait_for_window("#32770", "Seatkeeper") # the MessageBox, by class and title
-        desktop.click(desktop.button(box, "OK").centre)
+        desktop.click(desktop.button(box, "OK").box.centre)
 
 Every Windows program of the lane started with `desktop.env` opens its windows on this
 desktop: the prefix's `Explorer\\Desktop` value names it while the desktop runs. The
-desktop is seen from the Windows side by `desktop_probe.py` (EnumWindows: class, title, place,
-process) and from the X side by screenshots; clicks and keys go through `xdotool`, the
-way a person's mouse and keyboard do.
+desktop is seen from the Windows side by `desktop_probe.py` (EnumWindows: class, title,
+place, process) and from the X side by screenshots; clicks go through `xdotool`, the way
+a person's mouse does.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from tests.desktop.screen import Box, _free_display
 from tests.windows import wine
 
 SCREEN = (1024, 768)
-DESKTOP_NAME = "seatkeeper-tests"
 EXPLORER_KEY = r"HKCU\Software\Wine\Explorer"
 PROBE = Path(__file__).with_name("desktop_probe.py")
 TOOLS = ("Xvfb", "xdotool", "import")
@@ -130,6 +129,8 @@ class WineDesktop:
         self.shots = shots
         self.number = _free_display()
         self.display = f":{self.number}"
+        # A name of its own: an explorer of an earlier desktop never serves this one.
+        self.name = f"seatkeeper-tests-{self.number}-{os.getpid()}"
         self._procs: list[subprocess.Popen[bytes]] = []
         self.probe: Probe | None = None
 
@@ -144,13 +145,13 @@ class WineDesktop:
                      "-nolisten", "tcp"])
         _wait(lambda: Path(f"/tmp/.X11-unix/X{self.number}").exists(), "Xvfb")
         size = f"{SCREEN[0]}x{SCREEN[1]}"
-        self._reg("add", EXPLORER_KEY, "/v", "Desktop", "/d", DESKTOP_NAME, "/f")
-        self._reg("add", rf"{EXPLORER_KEY}\Desktops", "/v", DESKTOP_NAME, "/d", size, "/f")
+        self._reg("add", EXPLORER_KEY, "/v", "Desktop", "/d", self.name, "/f")
+        self._reg("add", rf"{EXPLORER_KEY}\Desktops", "/v", self.name, "/d", size, "/f")
         # The shell: a taskbar with Start and the notification area, as on Windows.
-        self._reg("add", rf"{EXPLORER_KEY}\Desktops\{DESKTOP_NAME}", "/v", "EnableShell",
+        self._reg("add", rf"{EXPLORER_KEY}\Desktops\{self.name}", "/v", "EnableShell",
                   "/t", "REG_DWORD", "/d", "1", "/f")
         # Wine's background programs keep any pipe they inherit open: explorer gets none.
-        self._spawn(["wine", "explorer", f"/desktop={DESKTOP_NAME},{size}"], wine_env=True)
+        self._spawn(["wine", "explorer", f"/desktop={self.name},{size}"], wine_env=True)
         # A Windows program started before the desktop exists would make one of its own.
         _wait(self._desktop_shown, "Wine's desktop window", START_TIMEOUT_S)
         self.probe = Probe(self.env)
@@ -190,8 +191,8 @@ class WineDesktop:
             self.probe.close()
             self.probe = None
         self._reg("delete", EXPLORER_KEY, "/v", "Desktop", "/f")
-        self._reg("delete", rf"{EXPLORER_KEY}\Desktops", "/v", DESKTOP_NAME, "/f")
-        self._reg("delete", rf"{EXPLORER_KEY}\Desktops\{DESKTOP_NAME}", "/f")
+        self._reg("delete", rf"{EXPLORER_KEY}\Desktops", "/v", self.name, "/f")
+        self._reg("delete", rf"{EXPLORER_KEY}\Desktops\{self.name}", "/f")
         for proc in reversed(self._procs):
             if proc.poll() is None:
                 proc.terminate()
@@ -320,13 +321,6 @@ class WineDesktop:
     def click(self, point: tuple[int, int], button: int = 1) -> None:
         x, y = point
         subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", str(button)],
-                       env={**os.environ, **self.env}, check=True, timeout=10)
-
-    def keys(self, *names: str) -> None:
-        """Press keys on the desktop (its X window gets the keyboard focus first: with no
-        window manager on Xvfb, nobody else gives it)."""
-        subprocess.run(["xdotool", "search", "--name", f"^{DESKTOP_NAME} - Wine desktop$",
-                        "windowfocus", "--sync", "key", "--delay", "100", *names],
                        env={**os.environ, **self.env}, check=True, timeout=10)
 
     def button(self, window: Window, caption: str) -> Window:
