@@ -83,3 +83,25 @@ def test_log_out_cancel_keeps_the_seat(
     assert [each["lease_id"] for each in leases(api, license["id"])] == \
         [lease["lease_id"]]
     assert agent.alive
+
+
+def test_quit_gives_the_seat_back_and_keeps_the_login(
+        desktop: WineDesktop, make_desktop_agent: DesktopAgentFactory,
+        server: ScenarioServer, api: Api) -> None:
+    """Quit (the menu's last line): the icon goes, the seat is freed, the login stays."""
+    agent, license, _ = seated(make_desktop_agent, server, api, "quit-pc")
+    icon = desktop.wait_for_tray_icon()
+    desktop.click(icon.centre, button=3)
+    menu = desktop.wait_for_window(POPUP_MENU, pid=agent.pid)
+    time.sleep(0.5)  # let it draw
+    *_, quit_line = desktop.text_rows(menu)
+    desktop.click(quit_line.centre)
+
+    assert agent.proc is not None
+    assert agent.proc.wait(timeout=30) == 0, agent.logs_tail()
+    wait_until(lambda: desktop.tray_icons() == [], "the icon leaves the notification area",
+               timeout=10)
+    assert leases(api, license["id"]) == []
+    assert "quit: the seat is released; the login is kept" in agent.logs_text()
+    agent.start()
+    wait_until(lambda: len(leases(api, license["id"])) == 1, "a seat again at the next start")
