@@ -251,6 +251,13 @@ class WineDesktop:
         assert self.probe is not None
         assert self.probe.call("post", hwnd=hwnd, msg=msg, wparam=wparam, lparam=lparam)
 
+    def send(self, hwnd: int, msg: int, wparam: int = 0, lparam: int = 0) -> int | None:
+        """SendMessage, as Windows sends the end of the session: the window's answer."""
+        assert self.probe is not None
+        answer: int | None = self.probe.call("send", hwnd=hwnd, msg=msg, wparam=wparam,
+                                             lparam=lparam)
+        return answer
+
     def tray_icons(self) -> list[Box]:
         """The icons in the taskbar's notification area, as the eye finds them: the
         non-background pixels at the taskbar's right end, one box per 20-pixel slot."""

@@ -4,6 +4,8 @@ Runs under the Windows CPython (never on Linux) and answers JSON lines on stdin:
 
     {"op": "windows"}                       every top-level window, with its children
     {"op": "post", "hwnd": H, "msg": M, "wparam": W, "lparam": L}   PostMessageW
+    {"op": "send", "hwnd": H, "msg": M, "wparam": W, "lparam": L}   SendMessageTimeoutW:
+                                            the window's answer (null if it gave none in 10 s)
     {"op": "quit"}
 
 It creates no window of its own, so `wineboot --end-session` neither asks nor ends it.
@@ -18,6 +20,8 @@ from ctypes import wintypes
 from typing import Any
 
 user32: Any = getattr(ctypes, "windll").user32  # noqa: B009 (Windows only, for mypy too)
+SMTO_NORMAL = 0x0
+SEND_TIMEOUT_MS = 10_000
 ENUM_PROC = getattr(ctypes, "WINFUNCTYPE")(wintypes.BOOL, wintypes.HWND,  # noqa: B009
                                            wintypes.LPARAM)
 
@@ -66,6 +70,13 @@ def answer(request: dict[str, Any]) -> Any:
     if op == "post":
         return bool(user32.PostMessageW(request["hwnd"], request["msg"],
                                         request.get("wparam", 0), request.get("lparam", 0)))
+    if op == "send":
+        result = ctypes.c_size_t()
+        answered = user32.SendMessageTimeoutW(
+            wintypes.HWND(request["hwnd"]), request["msg"], wintypes.WPARAM(request["wparam"]),
+            wintypes.LPARAM(request.get("lparam", 0)), SMTO_NORMAL, SEND_TIMEOUT_MS,
+            ctypes.byref(result))
+        return result.value if answered else None
     raise ValueError(f"unknown op {op!r}")
 
 

@@ -3,8 +3,10 @@ WM_QUERYENDSESSION and WM_ENDSESSION, then ends it, as Windows does at logoff or
 
 The seat is given back on the server before the process ends, within 2 s of the
 question; with the server stalled, the release waits in the outbox, the process still
-ends promptly, and the next start delivers it. With the tray, pystray's hidden window
-answers; headless, a hidden window of the agent's own does.
+ends promptly, and the next start delivers it. A logoff another program vetoes (sent
+here as Windows sends it: WM_QUERYENDSESSION, then WM_ENDSESSION(FALSE)) gives the
+seat back and takes it again. With the tray, pystray's hidden window answers; headless,
+a hidden window of the agent's own does.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ SLACK_S = 0.5  # Wine's message round trips and a busy two-core machine
 # wineboot waits up to 5 s for an answer; the process then ends at once.
 EXIT_S = 10.0
 MODES = [pytest.param(False, id="tray"), pytest.param(True, id="headless")]
+WM_QUERYENDSESSION = 0x0011
+WM_ENDSESSION = 0x0016
 
 
 @pytest.fixture
@@ -133,3 +137,23 @@ def test_end_session_with_the_server_stalled_queues_the_release(
     # server gave the same lease back and the queued release was rightly dropped.
     [live] = leases(api, license["id"])
     assert row["release_reason"] == "shutdown" or live["lease_id"] == lease_id, row
+
+
+@pytest.mark.parametrize("headless", MODES)
+def test_cancelled_end_of_session_takes_the_seat_again(
+        desktop: WineDesktop, make_desktop_agent: DesktopAgentFactory,
+        server: ScenarioServer, api: Api, headless: bool) -> None:
+    """Another program vetoes the logoff: WM_ENDSESSION(FALSE) follows, and the agent,
+    which gave its seat back when asked, takes one again and runs on."""
+    agent, license, lease_id = seated(make_desktop_agent, server, api, "veto-pc",
+                                      headless=headless)
+    windows = [w for w in desktop.windows() if w.pid == agent.pid and w.cls != "IME"]
+    answers = [desktop.send(w.hwnd, WM_QUERYENDSESSION) for w in windows]
+    assert all(answers), f"the agent vetoed the end of the session: {answers}"
+    assert lease_row(server.db_path, lease_id)["release_reason"] == "shutdown"
+
+    for window in windows:
+        desktop.send(window.hwnd, WM_ENDSESSION, 0)  # FALSE: the session goes on
+    wait_until(lambda: len(leases(api, license["id"])) == 1, "a seat again")
+    assert agent.alive
+    assert "shutdown cancelled: asking for a seat again" in agent.logs_text()
