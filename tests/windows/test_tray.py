@@ -21,17 +21,24 @@ from tests.windows.seats import leases, seated, wait_until
 
 MESSAGE_BOX = "#32770"  # the dialog class MessageBoxW's window has
 POPUP_MENU = "#32768"   # a popup menu's window class
+EXPLORER = "ExplorerWClass"  # a folder's window in (Wine's) Explorer
+WM_CLOSE = 0x0010
 
 
-def open_log_out(desktop: WineDesktop, agent: DesktopAgent) -> Window:
-    """Right-click the tray icon, choose Log out…; the confirmation MessageBox."""
+def choose(desktop: WineDesktop, agent: DesktopAgent, from_the_bottom: int) -> None:
+    """Right-click the tray icon and click the menu's Nth line of text from the bottom
+    (1: Quit, 2: Log out…, 3: About Seatkeeper, 4: Open log folder)."""
     icon = desktop.wait_for_tray_icon()
     desktop.click(icon.centre, button=3)
     menu = desktop.wait_for_window(POPUP_MENU, pid=agent.pid)
     time.sleep(0.5)  # let it draw
     desktop.screenshot("tray-menu")
-    *_, log_out, _quit = desktop.text_rows(menu)
-    desktop.click(log_out.centre)
+    desktop.click(desktop.text_rows(menu)[-from_the_bottom].centre)
+
+
+def open_log_out(desktop: WineDesktop, agent: DesktopAgent) -> Window:
+    """Right-click the tray icon, choose Log out…; the confirmation MessageBox."""
+    choose(desktop, agent, 2)
     box = desktop.wait_for_window(MESSAGE_BOX, "Seatkeeper", pid=agent.pid)
     assert any(text.startswith("Log out of Seatkeeper?") for text in box.texts), box.texts
     return box
@@ -90,12 +97,7 @@ def test_quit_gives_the_seat_back_and_keeps_the_login(
         server: ScenarioServer, api: Api) -> None:
     """Quit (the menu's last line): the icon goes, the seat is freed, the login stays."""
     agent, license, _ = seated(make_desktop_agent, server, api, "quit-pc")
-    icon = desktop.wait_for_tray_icon()
-    desktop.click(icon.centre, button=3)
-    menu = desktop.wait_for_window(POPUP_MENU, pid=agent.pid)
-    time.sleep(0.5)  # let it draw
-    *_, quit_line = desktop.text_rows(menu)
-    desktop.click(quit_line.centre)
+    choose(desktop, agent, 1)
 
     assert agent.proc is not None
     assert agent.proc.wait(timeout=30) == 0, agent.logs_tail()
@@ -105,3 +107,15 @@ def test_quit_gives_the_seat_back_and_keeps_the_login(
     assert "quit: the seat is released; the login is kept" in agent.logs_text()
     agent.start()
     wait_until(lambda: len(leases(api, license["id"])) == 1, "a seat again at the next start")
+
+
+def test_open_log_folder_shows_it_in_explorer(
+        desktop: WineDesktop, make_desktop_agent: DesktopAgentFactory,
+        server: ScenarioServer, api: Api) -> None:
+    """Open log folder: an Explorer window of the agent's log folder opens."""
+    agent, _, _ = seated(make_desktop_agent, server, api, "logs-pc")
+    choose(desktop, agent, 4)
+    folder = desktop.wait_for_window(EXPLORER, agent.log_dir.name)
+    desktop.screenshot("log-folder")
+    desktop.post(folder.hwnd, WM_CLOSE)
+    desktop.wait_for_no_window(EXPLORER, agent.log_dir.name)
