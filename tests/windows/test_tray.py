@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+from seatkeeper import __version__
 from seatkeeper.tray.icons import GREEN, GREY
 
 from tests.desktop.screen import share_of_colour
@@ -119,3 +120,20 @@ def test_open_log_folder_shows_it_in_explorer(
     desktop.screenshot("log-folder")
     desktop.post(folder.hwnd, WM_CLOSE)
     desktop.wait_for_no_window(EXPLORER, agent.log_dir.name)
+
+
+def test_about_tells_the_versions_on_windows(
+        desktop: WineDesktop, make_desktop_agent: DesktopAgentFactory,
+        server: ScenarioServer, api: Api) -> None:
+    """About Seatkeeper: a MessageBox with the version, Windows' CPython, the win32 backend."""
+    agent, _, _ = seated(make_desktop_agent, server, api, "about-pc")
+    choose(desktop, agent, 3)
+    box = desktop.wait_for_window(MESSAGE_BOX, "Seatkeeper", pid=agent.pid)
+    words = "\n".join(box.texts)
+    assert words.startswith("About Seatkeeper"), words
+    for line in (f"Seatkeeper {__version__}", "Python 3.13", "Tray backend win32",
+                 f"Server: {server.url}", "This device: about-pc"):
+        assert line in words, words
+    desktop.click(desktop.button(box, "OK").box.centre)
+    desktop.wait_for_no_window(MESSAGE_BOX, "Seatkeeper", pid=agent.pid)
+    assert agent.alive
