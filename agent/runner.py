@@ -112,6 +112,7 @@ def run(config: Config, *, headless: bool) -> int:
             if tray.quit_requested:
                 _release_before_quit(agent)
         else:
+            hooks.watch_session(stop.set)
             print(f"Seatkeeper is running headless ({why}). Use "
                   "`seatkeeper status`, `seatkeeper logout` or `seatkeeper release` from a "
                   "terminal; Ctrl+C stops it.", flush=True)

@@ -50,6 +50,11 @@ class Platform(abc.ABC):
         `exit_now()` ends the agent."""
         return {}
 
+    def watch_session(self, exit_now: Callable[[], None]) -> None:
+        """Without the tray: answer the end of the session and resume on a hidden window of
+        the platform's own (Windows only; elsewhere `start` covers it)."""
+        return None
+
     @abc.abstractmethod
     def autostart_location(self) -> str | None:
         """Where this user's start-at-login entry lives: a file or a registry value (None:

@@ -1,8 +1,9 @@
-"""Windows: end of session through the tray's hidden window, resume, and the Run key.
+"""Windows: end of session through a hidden window, resume, and the Run key.
 
 Windows asks every top-level window `WM_QUERYENDSESSION` before logoff or shutdown
 and waits about 5 s; pystray's window answers 0 for messages it does not know, which
-vetoes the shutdown. The tray installs `window_messages()` on that window: we answer
+vetoes the shutdown. The tray installs `window_messages()` on that window; a headless
+agent gets a hidden window of its own (`watch_session`, windows_window.py). We answer
 TRUE once the seat is released (within the budget, with a shutdown block reason shown
 meanwhile), exit on `WM_ENDSESSION`, and heartbeat on `WM_POWERBROADCAST` resume.
 Each OS call is one small function below; `ctypes.windll` and `winreg` are imported
@@ -95,6 +96,7 @@ class SessionMessages:
 
     def query_end_session(self, _wparam: int, _lparam: int) -> int:
         """Release within the budget, then say yes (TRUE): we never veto a shutdown."""
+        log.info("WM_QUERYENDSESSION: giving the seat back before the session ends")
         hwnd = self.hwnd()
         blocked = _block_reason_create(hwnd, BLOCK_REASON)
         try:
@@ -131,12 +133,26 @@ class WindowsPlatform(Platform):
 
     def __init__(self) -> None:
         self.events: Events | None = None
+        self._window: Any = None
 
     def start(self, events: Events) -> None:
         self.events = events
 
     def stop(self) -> None:
-        return None
+        if self._window is not None:
+            self._window.stop()
+            self._window = None
+
+    def watch_session(self, exit_now: Callable[[], None]) -> None:
+        """Headless: the same answers, on a hidden window of our own (windows_window)."""
+        if self.events is None or self._window is not None:
+            return
+        from seatkeeper.platform.windows_window import MessageWindow
+
+        window = MessageWindow({})
+        window.handlers = SessionMessages(self.events, lambda: window.hwnd, exit_now).handlers()
+        if window.start():
+            self._window = window
 
     def window_messages(self, hwnd: Callable[[], int],
                         exit_now: Callable[[], None]) -> dict[int, Callable[[int, int], int]]:

@@ -24,10 +24,18 @@ class Autostart:
                 "location": self.location, "platform": self.platform}
 
 
-def agent_command() -> list[str]:
-    """How to start this agent from a login entry: the bundle, the script, or the module."""
+def agent_command(platform_name: str = sys.platform) -> list[str]:
+    """How to start this agent from a login entry: the bundle, the script, or the module.
+
+    On Windows the module runs under `pythonw.exe`, which opens no console window at
+    every login (a console script such as `seatkeeper.exe` would).
+    """
     if getattr(sys, "frozen", False):  # a PyInstaller bundle: the executable is the agent
         return [sys.executable, "run"]
+    if platform_name == "win32":
+        windowed = Path(sys.executable).with_name("pythonw.exe")
+        python = str(windowed) if windowed.is_file() else sys.executable
+        return [python, "-m", "seatkeeper", "run"]
     script = Path(sys.executable).with_name("seatkeeper")
     found = str(script) if script.is_file() else shutil.which("seatkeeper")
     if found:

@@ -57,6 +57,7 @@ class Agent(Work):
         self._rng = rng or random.Random()
         self._lock = threading.RLock()
         self._seat_lock = threading.Lock()
+        self._release_reason = "user"  # why the seat was last given back
         self._outbox_lock = threading.Lock()
         private_dirs(self.paths.folders)
         self.credentials = credentials or CredentialStore(self.paths.data_dir)
@@ -165,6 +166,7 @@ class Agent(Work):
         """Give the seat back but stay logged in; no new seat until `acquire` or a restart."""
         with self._lock:
             # Marked released first, so dropping the lease goes straight to `released`.
+            self._release_reason = reason
             self._apply(replace(self._facts, seat_released=True, refusal=None))
             self._queue_release(reason)
         self._kick("outbox")
@@ -178,9 +180,15 @@ class Agent(Work):
         """
         deadline = time.monotonic() + budget_s
         with self._lock:
+            self._release_reason = reason
+            asking = self._envelope is None and self._token is not None
             self._apply(replace(self._facts, seat_released=True, refusal=None))
             self._queue_release(reason)
             url = self._session.server_url if self._session else None
+        if asking and self._seat_lock.acquire(timeout=budget_s / 2):
+            # A seat request in flight has now ended: a seat it got is queued to go back
+            # too (`_took`), and goes with this delivery.
+            self._seat_lock.release()
         if url is None or not self._outbox_lock.acquire(timeout=max(0.0, budget_s)):
             return False
         try:
@@ -294,8 +302,9 @@ class Agent(Work):
     def _took(self, envelope: LeaseEnvelope, client: Client,
               release_token: str | None = None) -> None:
         with self._lock:
-            if self._token is None or self._facts.seat_released or self._facts.discovery_chosen:
-                return  # logged out or released while the request was in flight
+            if self._token is None:
+                return  # logged out while the request was in flight (the logout frees it)
+            late = self._facts.seat_released or self._facts.discovery_chosen
             self._envelope = envelope
             self._server_clock.seen(envelope.lease.server_time)
             token = envelope.lease.release_token or release_token
@@ -306,11 +315,20 @@ class Agent(Work):
                 self._session = self._session.with_lease(
                     envelope.to_json(), keep if (token or same) else None)
                 saved.save(self.paths.data_dir, self._session)
-            self._holders = ()
-            self._message = None  # an earlier failure's words no longer apply
-            self._apply(replace(self._facts, lease_expires_at=envelope.lease.expires_at,
-                                refusal=None, contact_failure=None, error=None,
-                                clock_skew_s=client.clock_skew_s or 0.0))
+            if late:
+                # Released (or Discovery mode chosen) while the request was in flight: the
+                # server has just given a seat we no longer want, so it goes back too.
+                log.info("a seat came back after it was given up: releasing lease %s",
+                         envelope.lease.lease_id)
+                self._queue_release(self._release_reason)
+            else:
+                self._holders = ()
+                self._message = None  # an earlier failure's words no longer apply
+                self._apply(replace(self._facts, lease_expires_at=envelope.lease.expires_at,
+                                    refusal=None, contact_failure=None, error=None,
+                                    clock_skew_s=client.clock_skew_s or 0.0))
+        if late:
+            self._kick("outbox")
 
     def _refused(self, exc: errors.Refusal, *, drop_lease: bool) -> None:
         with self._lock:

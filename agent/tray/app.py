@@ -145,9 +145,12 @@ class TrayApp:
 
     def _on_ui_ready(self, handlers: dict[int, Any]) -> None:
         # pystray's GTK loop resets SIGINT to its default (kill at once); put ours back.
-        for sig, handler in handlers.items():
-            if callable(handler):
-                signal.signal(sig, handler)
+        # Only the main thread may: win32's post() runs this on pystray's setup thread,
+        # and its loop leaves our handlers alone.
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in handlers.items():
+                if callable(handler):
+                    signal.signal(sig, handler)
         self._shown = None
         self._render()
         log.info("tray icon shown (backend %s)", self.backend)
@@ -255,19 +258,25 @@ class TrayApp:
     def _menu(self, entries: tuple[Entry, ...]) -> list[Any]:
         items: list[Any] = []
         for entry in entries:
+            label = self._label(entry.label)
             if entry.separator:
                 items.append(self.pystray.Menu.SEPARATOR)
             elif entry.children:
                 items.append(self.pystray.MenuItem(
-                    entry.label, self.pystray.Menu(*self._menu(entry.children)),
+                    label, self.pystray.Menu(*self._menu(entry.children)),
                     enabled=entry.enabled))
             else:
                 checked = None if entry.checked is None else (
                     lambda _item, value=entry.checked: value)
                 items.append(self.pystray.MenuItem(
-                    entry.label, self._handler(entry.action), checked=checked,
+                    label, self._handler(entry.action), checked=checked,
                     enabled=entry.enabled))
         return items
+
+    def _label(self, text: str) -> str:
+        """Windows menus take `&` as the next letter's access key ("Support & Upgrade",
+        "S&U"): double it there so it shows as itself."""
+        return text.replace("&", "&&") if self.backend == "win32" else text
 
     def _handler(self, action: Action | None) -> Callable[[Any, Any], None] | None:
         if action is None:

@@ -84,14 +84,21 @@ MB_ICONS = {Kind.QUESTION: MB_ICONQUESTION, Kind.INFO: MB_ICONINFORMATION,
 
 
 class Win32Dialogs:
+    """A message box titled with the program's name, the question first in its text (as
+    Windows programs do, and as the GTK dialog shows it)."""
+
     def ask(self, prompt: Prompt) -> bool:
         flags = MB_OKCANCEL | MB_DEFBUTTON2 | MB_ICONS[prompt.kind]
-        return message_box(prompt.title, prompt.text, flags | MB_SETFOREGROUND | MB_TOPMOST) \
-            == IDOK
+        return message_box(WINDOW_TITLE, self.words(prompt),
+                           flags | MB_SETFOREGROUND | MB_TOPMOST) == IDOK
 
     def tell(self, prompt: Prompt) -> None:
-        message_box(prompt.title, prompt.text,
+        message_box(WINDOW_TITLE, self.words(prompt),
                     MB_OK | MB_ICONS[prompt.kind] | MB_SETFOREGROUND | MB_TOPMOST)
+
+    @staticmethod
+    def words(prompt: Prompt) -> str:
+        return f"{prompt.title}\n\n{prompt.text}"
 
 
 # -- macOS: NSAlert ------------------------------------------------------------------

@@ -119,3 +119,14 @@ def test_autostart_not_available_says_so(tmp_path: Path) -> None:
                           check=False)
     assert done.returncode == 1
     assert "not available on this system (null)" in done.stdout
+
+
+def test_windows_login_entry_runs_pythonw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Windows the Run value starts pythonw.exe (no console window at every login)."""
+    from seatkeeper.service import autostart
+
+    (tmp_path / "python.exe").touch()
+    (tmp_path / "pythonw.exe").touch()
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python.exe"))
+    assert autostart.agent_command("win32") == [str(tmp_path / "pythonw.exe"), "-m",
+                                                "seatkeeper", "run"]

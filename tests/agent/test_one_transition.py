@@ -59,3 +59,30 @@ def test_release_goes_straight_to_released(tmp_path: Path) -> None:
     assert agent.release().state is SeatState.RELEASED
     assert seen == [SeatState.RELEASED]
     agent.outbox.close()
+
+
+def test_a_seat_granted_after_release_goes_back_too(tmp_path: Path) -> None:
+    """Released while a seat request was in flight: the seat it brings is queued to go back
+    (found under Wine: a logoff during start-up left the server holding the seat)."""
+    from types import SimpleNamespace
+
+    from seatkeeper.core.protocol import LeaseEnvelope
+
+    config = load_config(env={"SEATKEEPER_HOME": str(tmp_path)},
+                         system_file=tmp_path / "no-system.toml")
+    store = CredentialStore(config.paths.data_dir, use_keyring=False)
+    signer = Signer()
+    saved.save(config.paths.data_dir, saved.Session(
+        server_url=SERVER, account_id="acct-1", email="a@example.test", device_id="dev-1",
+        device_name="survey-laptop", public_keys=signer.keys))
+    store.save("skd_token_one")
+    agent = Agent(config, credentials=store)
+    assert agent.status().state is SeatState.ACQUIRING
+    assert agent.release("shutdown").state is SeatState.RELEASED
+
+    late = LeaseEnvelope.verified(signer.sign(lease_json(lease_id="lease-late")), signer.keys)
+    agent._took(late, SimpleNamespace(clock_skew_s=0.0))  # type: ignore[arg-type]
+    assert agent.status().state is SeatState.RELEASED
+    [item] = agent.outbox.pending()
+    assert (item.kind, item.lease_id) == ("release", "lease-late")
+    agent.outbox.close()

@@ -177,3 +177,15 @@ def test_launch_agent_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert written["ProgramArguments"][-1] == "run"
     plat.disable_autostart()
     assert not path.exists()
+
+
+def test_headless_without_a_window_says_the_seat_is_not_given_back(
+        calls: list[str], caplog: pytest.LogCaptureFixture) -> None:
+    """No window to be had (here: no pywin32): a warning, and the agent runs on."""
+    plat = windows.WindowsPlatform()
+    plat.start(Events(calls))
+    with caplog.at_level("WARNING", logger="seatkeeper.platform"):
+        plat.watch_session(lambda: calls.append("exit"))
+    assert "no window for the end of the session" in caplog.text
+    plat.stop()
+    assert calls == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -75,3 +76,14 @@ def test_win32_hidden_window_answers_query_end_session(home: Path,
         assert app.stop_event.is_set()
     finally:
         del FakeIcon._message_handlers  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("backend", "shown"), [("win32", "License: Survey && Mapping"),
+                                                ("test", "License: Survey & Mapping")])
+def test_win32_menu_shows_an_ampersand_as_itself(home: Path, backend: str, shown: str) -> None:
+    """Windows menus read `&` as an access key: the win32 menu doubles it, others keep it."""
+    agent: Any = FakeAgent(dataclasses.replace(ACTIVE, license_name="Survey & Mapping"))
+    app = tray_app.TrayApp(agent, backend=backend, log_dir=home / "logs",
+                           stop=threading.Event())
+    labels = [getattr(item, "text", "") for item in app.icon.menu]
+    assert shown in labels, labels

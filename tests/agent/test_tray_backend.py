@@ -78,7 +78,7 @@ def test_a_panel_starting_late_is_waited_for() -> None:
 
 
 def test_windows_dialogs_call_message_box(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A question is OK/Cancel with Cancel as default; OK answers True."""
+    """A question is OK/Cancel with Cancel as default, titled Seatkeeper; OK answers True."""
     calls: list[tuple[str, str, int]] = []
 
     def box(title: str, text: str, flags: int) -> int:
@@ -90,7 +90,7 @@ def test_windows_dialogs_call_message_box(monkeypatch: pytest.MonkeyPatch) -> No
     assert win.ask(QUESTION) is True
     win.tell(INFO)
     (title, text, flags), (_, _, info_flags) = calls
-    assert (title, text) == ("Log out of Seatkeeper?", "Your seat will be freed.")
+    assert (title, text) == ("Seatkeeper", "Log out of Seatkeeper?\n\nYour seat will be freed.")
     assert flags & dialogs.MB_OKCANCEL and flags & dialogs.MB_DEFBUTTON2
     assert flags & dialogs.MB_ICONQUESTION and not info_flags & dialogs.MB_OKCANCEL
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,8 @@ from tests.scenarios.common import ScenarioServer
 from tests.support.api import Api
 from tests.windows import wine
 from tests.windows.agent import WindowsAgent
+from tests.windows.desktop import WineDesktop, missing_tools
+from tests.windows.desktop_agent import DesktopAgent
 
 
 @pytest.fixture(scope="session")
@@ -72,3 +74,33 @@ def make_agent(tmp_path: Path, server: ScenarioServer) -> Iterator[Any]:
     yield make
     for agent in made:
         agent.kill()
+
+
+@pytest.fixture(scope="module")
+def desktop(artefacts_dir: Path) -> Iterator[WineDesktop]:
+    """Xvfb with Wine's explorer desktop (taskbar and notification area) on it."""
+    missing = missing_tools()
+    if missing:
+        pytest.fail(f"the Windows desktop tests need {', '.join(missing)} "
+                    "(./scripts/test installs them when run as root)")
+    with WineDesktop(artefacts_dir / "screenshots" / "windows") as screen:
+        yield screen
+
+
+DesktopAgentFactory = Callable[..., DesktopAgent]
+
+
+@pytest.fixture
+def make_desktop_agent(desktop: WineDesktop, tmp_path: Path) -> Iterator[DesktopAgentFactory]:
+    """`make_desktop_agent(name, **config)`: an agent under Wine, its windows on `desktop`."""
+    made: list[DesktopAgent] = []
+
+    def make(name: str = "desk-pc", **kw: Any) -> DesktopAgent:
+        kw.setdefault("device_name", name)
+        agent = DesktopAgent(tmp_path / name, desktop.env, **kw)
+        made.append(agent)
+        return agent
+
+    yield make
+    for agent in made:
+        agent.stop(timeout=10)

@@ -72,7 +72,8 @@ def start_wineserver() -> None:
     Wine's own background processes (services.exe, explorer.exe, …) start with the first
     program and outlive it; started here with no pipes, they never hold a test's pipe open.
     """
-    subprocess.run(["wineserver", "--persistent"], env=wine_env(), timeout=60, check=False)
+    subprocess.run(["wineserver", "--persistent"], env=wine_env(), stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60, check=False)
     subprocess.run(["wine", "wineboot"], env=wine_env(), stdin=subprocess.DEVNULL,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=WINE_TIMEOUT_S,
                    check=False)
