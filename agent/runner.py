@@ -22,8 +22,10 @@ from seatkeeper.core.errors import SeatkeeperError
 from seatkeeper.service import device_login, logs
 from seatkeeper.service.control import ControlServer, local_api_address
 from seatkeeper.service.daemon import Agent
+from seatkeeper.service.framing import ApiError
 from seatkeeper.service.hooks import AgentEvents
 from seatkeeper.service.instance import AlreadyRunning, InstanceLock
+from seatkeeper.service.local_api import LocalApi
 
 log = logging.getLogger("seatkeeper.agent")
 # How long Quit waits for the server to confirm the seat's release.
@@ -60,7 +62,8 @@ class Controls:
     def handle(self, op: str, args: dict[str, Any]) -> Any:
         function = self.ops.get(op)
         if function is None:
-            raise KeyError(f"unknown control operation {op!r}")
+            raise ApiError("UNKNOWN_OP", f"The agent has no operation {op!r}; `hello` lists "
+                           "the local API's operations.")
         return function(**args)
 
 
@@ -80,7 +83,8 @@ def run(config: Config, *, headless: bool) -> int:
     agent = Agent(config)
     controls = Controls(agent)
     try:
-        server = ControlServer(local_api_address(config.paths), controls.handle, agent.watch)
+        address = local_api_address(config.paths)
+        server = ControlServer(address, LocalApi(agent, address, controls.handle).connect)
     except SeatkeeperError as exc:  # the channel's address is taken by someone else
         log.error("%s", exc)
         if not headless:
