@@ -116,8 +116,13 @@ class Work:
         self._took(fresh, client, kept_token)
         if fresh.lease.release_token is not None:
             # A new lease's envelope carries its release token, which applications must not
-            # see; heartbeat at once for one without it (docs/local-api.md, `envelope`).
-            return 0.0
+            # see: heartbeat at once for one without it (docs/local-api.md, `envelope`).
+            try:
+                fresh = client.heartbeat(fresh.lease.lease_id)
+            except errors.SeatkeeperError as exc:
+                log.info("the first heartbeat of a new lease failed (%s); retrying soon", exc)
+                return 1.0
+            self._took(fresh, client)
         return heartbeat_delay(fresh.lease.heartbeat_interval_s, self._rng)
 
     def _acquire(self, client: Client) -> tuple[LeaseEnvelope, str | None]:
