@@ -105,8 +105,8 @@ class SdkApp:
 
     @classmethod
     def start(cls, agent: AgentProcess, app: str, version: str, released: str | None = None,
-              public_key: str | None = None) -> SdkApp:
-        args = [sys.executable, "-m", "tests.support.sdk_app", app, version]
+              public_key: str | None = None, *options: str) -> SdkApp:
+        args = [sys.executable, "-m", "tests.support.sdk_app", app, version, *options]
         args += [released] if released else []
         args += ["--public-key", public_key] if public_key else []
         env = {**agent.env, "SEATKEEPER_LOCAL_API": address(agent)}
@@ -142,6 +142,16 @@ class SdkApp:
         while True:
             line = self.next_line()
             if line.get("closed"):
+                return line
+
+    def ask_seat(self) -> dict[str, Any]:
+        """The application asks `seat` on its own thread; its printed answer."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("seat\n")
+        self.proc.stdin.flush()
+        while True:
+            line = self.next_line()
+            if "seat" in line and "event" not in line:
                 return line
 
     def kill(self) -> None:

@@ -1,6 +1,7 @@
 """A licensed application in its own process, using `seatkeeper.sdk` (the scenario tests').
 
     python -m tests.support.sdk_app APP VERSION [RELEASED] [--public-key KEY]
+                                    [--raising-callback]
 
 It opens a session at SEATKEEPER_LOCAL_API (or the agent's own address), prints
 `{"opened": session_id, "holding": …}` and then every SeatEvent as one JSON line, and
@@ -26,11 +27,15 @@ def main() -> int:
     parser.add_argument("version")
     parser.add_argument("released", nargs="?")
     parser.add_argument("--public-key")
+    parser.add_argument("--raising-callback", action="store_true",
+                        help="the callback raises after printing (the SDK must carry on)")
     args = parser.parse_args()
 
     def told(event: SeatEvent) -> None:
         _print({"event": event.kind, "holding": bool(event.seat and event.seat["holding"]),
                 "state": event.seat and event.seat["state"], "message": event.message})
+        if args.raising_callback:
+            raise RuntimeError("the application's callback has a bug")
 
     try:
         session = SeatSession(args.app, args.version, released=args.released,
@@ -45,7 +50,9 @@ def main() -> int:
         if line.strip() == "close":
             break
         if line.strip() == "seat":
-            _print({"seat": session.refresh(), "holding": session.holding})
+            seat = session.refresh()
+            _print({"seat": seat, "holding": session.holding,
+                    "session_id": session.session_id})
     session.close()
     _print({"closed": True})
     return 0
