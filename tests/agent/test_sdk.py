@@ -84,7 +84,8 @@ def _signed(private: Ed25519PrivateKey, lease: dict[str, object]) -> dict[str, o
 def test_an_envelope_verifies_only_unchanged_and_with_its_key() -> None:
     """The pinned key verifies the lease as signed; a changed lease or another key fails."""
     private, public = _key()
-    lease = {"lease_id": "l1", "expires_at": "2026-11-30T10:00:00Z", "device": {"id": "d"}}
+    lease: dict[str, object] = {"lease_id": "l1", "expires_at": "2026-11-30T10:00:00Z",
+                                "device": {"id": "d"}}
     envelope = _signed(private, lease)
     assert verify_envelope(envelope, public) == lease
     forged = {**envelope, "lease": {**lease, "expires_at": "2027-11-30T10:00:00Z"}}
