@@ -184,6 +184,9 @@ class ApiConnection:
     def watch(self) -> WatchFeed:
         return self.api.watch()
 
+    def has_sessions(self) -> bool:
+        return bool(self.sessions)
+
     def close(self) -> None:
         """The client hung up: the sessions it opened end (a crashed application's too)."""
         for session_id in list(self.sessions):

@@ -197,3 +197,18 @@ def test_the_c_example_opens_and_closes_a_session(
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_session_on_a_watching_connection_ends_when_it_hangs_up(
+        scenario_server: ScenarioServer, scenario_api: Api, make_agent: AgentFactory) -> None:
+    """A connection that opened a session and then watches gives the session back at once
+    when it closes, with no change needed to notice."""
+    agent, _ = _signed_in(make_agent, scenario_api, scenario_server, "watching-app-pc")
+    with raw(agent) as other:
+        app = raw(agent)
+        app.result("open_session", app="PIX4Dmapper", version="4.9.0")
+        app.send(b'{"v": 1, "op": "watch"}\n')
+        assert app.answer()["result"]["event"] == "current"
+        assert len(other.result("seat")["sessions"]) == 1
+        app.close()
+        assert wait_until(lambda: other.result("seat")["sessions"] == [], timeout=2)
