@@ -7,6 +7,7 @@ within about 3 s even while the server is unreachable; SIGINT just stops.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import signal
@@ -64,6 +65,11 @@ class Controls:
         if function is None:
             raise ApiError("UNKNOWN_OP", f"The agent has no operation {op!r}; `hello` lists "
                            "the local API's operations.")
+        try:
+            inspect.signature(function).bind(**args)
+        except TypeError as exc:
+            raise ApiError("INVALID_REQUEST", f"The arguments of {op!r} are not right: "
+                           f"{exc}.") from None
         return function(**args)
 
 

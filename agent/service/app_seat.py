@@ -22,7 +22,7 @@ from typing import Any
 from seatkeeper.config import Config
 from seatkeeper.core import errors
 from seatkeeper.core.protocol import LeaseEnvelope
-from seatkeeper.core.state import Facts, app_idle_release_due, lease_held
+from seatkeeper.core.state import Facts, Status, app_idle_release_due, lease_held
 from seatkeeper.core.wire import format_time
 from seatkeeper.service.client import Client
 from seatkeeper.service.framing import ApiError
@@ -58,6 +58,8 @@ class AppSeat:
     _envelope: LeaseEnvelope | None
     _token: str | None
     _sessions: dict[str, AppSession]
+    _listeners: list[Callable[[], None]]
+    _status: Callable[[], Status]
     _checked_release: dt.date | None
     _license_id: str | None
     _seat_rounds: threading.Condition
@@ -118,6 +120,17 @@ class AppSeat:
             self._kick("idle", self.config.app_idle_release_s)
         return True
 
+    def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback()` whenever a fact may have changed (not only the state)."""
+        with self._lock:
+            self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback)
+
+    def seat_facts(self) -> tuple[Status, LeaseEnvelope | None, list[dict[str, Any]]]:
+        """The status, the latest lease envelope and the open sessions, read together."""
+        with self._lock:
+            return self._status(), self._envelope, self.sessions()
+
     def sessions(self) -> list[dict[str, Any]]:
         with self._lock:
             return [s.to_json() for s in self._sessions.values()]
@@ -145,6 +158,11 @@ class AppSeat:
                      self.config.app_idle_release_s)
             self._queue_release("user")
         self._kick("outbox")
+
+    def _expiry_job(self) -> None:
+        """Offline, nothing else happens when the held seat runs out: decide again then."""
+        with self._lock:
+            self._apply(self._facts)
 
     def _seat_round_started(self) -> None:
         with self._seat_rounds:

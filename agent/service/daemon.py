@@ -1,8 +1,9 @@
-"""The agent's engine and its control interface: status, login, logout, release, watch.
+"""The agent's engine and its control interface: status, login, logout, release, sessions.
 
-One `Agent` per data directory. Its facts (session, lease, last answer, outbox) change
-only under its lock; every change goes through `_apply`, which decides the state with
-the pure `decide`, logs `from -> to`, and notifies subscribers (the tray, `watch`).
+One `Agent` per data directory. Its facts (session, lease, last answer, outbox,
+applications' sessions) change only under its lock; every change goes through `_apply`,
+which decides the state with the pure `decide`, logs `from -> to`, and notifies
+subscribers (the tray) and change listeners (the local API's `watch`).
 Network work runs on the scheduler's worker threads: the seat job (acquire and
 heartbeat), the outbox job (queued releases and logouts) and, while something waits
 for the server, a cheap connectivity probe; their bodies are in `work.py`.
@@ -235,24 +236,13 @@ class Agent(Work, AppSeat):
             self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback)
 
-    def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
-        """Call `callback()` whenever a fact may have changed (not only the state)."""
-        with self._lock:
-            self._listeners.append(callback)
-        return lambda: self._listeners.remove(callback)
-
-    def seat_facts(self) -> tuple[Status, LeaseEnvelope | None, list[dict[str, Any]]]:
-        """The status, the latest lease envelope and the open sessions, read together."""
-        with self._lock:
-            return self._status(), self._envelope, self.sessions()
-
     # -- running ------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start the jobs: deliver what waits in the outbox first, then take a seat."""
         self.jobs = Jobs({"seat": self._seat_job, "outbox": self._outbox_job,
                           "probe": self._probe_job, "idle": self._idle_job,
-                          "expiry": lambda: self._apply(self._facts)})
+                          "expiry": self._expiry_job})
         self.jobs.start()
         self._start_idle_wait()
         self._kick("outbox")

@@ -196,9 +196,6 @@ def error_of(exc: BaseException, op: str) -> tuple[str, str]:
         return "OFFLINE", str(exc)  # the message says why: timeout, untrusted certificate…
     if isinstance(exc, errors.ConfigError | errors.DeviceLoginAnswer):
         return "INVALID_REQUEST", str(exc)
-    if isinstance(exc, TypeError):
-        # An op called with arguments it does not take (the table's lambdas name them).
-        return "INVALID_REQUEST", f"The arguments of {op!r} are not right: {exc}."
     log.error("local API op %s failed", op, exc_info=exc)
     return "INTERNAL", (f"The agent failed while answering {op!r}: {exc or type(exc).__name__}."
                         " Its log has the details.")
