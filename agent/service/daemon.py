@@ -125,7 +125,10 @@ class Agent(Work, AppSeat):
             self._session, self._token, self._envelope = new, result.token, None
             self._message = None
             self._clients.clear()
-            self._apply(Facts(signed_in=True))
+            # A fresh start for the seat; the seat mode and the applications' sessions stay.
+            self._apply(Facts(signed_in=True, seat_mode=self._facts.seat_mode,
+                              app_sessions=self._facts.app_sessions,
+                              app_idle_until=self._facts.app_idle_until))
         self._kick("seat")
         return self.status()
 
