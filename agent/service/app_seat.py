@@ -30,6 +30,9 @@ from seatkeeper.service.framing import ApiError
 log = logging.getLogger("seatkeeper.agent")
 # open_session answers within 10 s (the contract); this leaves a margin for the channel.
 OPEN_ANSWER_S = 9.0
+# A release date checked at once: waiting for a seat round, then the server's answer.
+CHECK_WAIT_S = 2.0
+CHECK_TIMEOUT_S = (2.0, 5.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,10 +179,11 @@ class AppSeat:
     def _check_release_date(self, released: dt.date) -> None:
         """Ask the server now whether the held seat covers an application released on
         `released`; SUPPORT_EXPIRED refuses the session, leaving the state as it was."""
-        if not self._seat_lock.acquire(timeout=OPEN_ANSWER_S / 2):
+        if not self._seat_lock.acquire(timeout=CHECK_WAIT_S):
             return  # a seat round is stuck on the network; the next acquire checks it
         try:
-            client = self._client("seat")
+            # A client of its own with short timeouts: open_session answers within 10 s.
+            client = self._client("session", timeout=CHECK_TIMEOUT_S)
             envelope = client.acquire(
                 app_name=self.config.app_name, app_version=self.config.app_version,
                 app_release_date=max(released, self._release_date()),

@@ -7,7 +7,7 @@ import time
 from tests.scenarios.common import ScenarioServer, live_leases
 from tests.scenarios.conftest import AgentFactory
 from tests.support.api import Api
-from tests.support.local_api import SdkApp, raw
+from tests.support.local_api import SdkApp, raw, wait_until
 from tests.support.proxy import FaultProxy
 
 
@@ -54,3 +54,24 @@ def test_app_mode_offline_opens_the_session_and_says_why_there_is_no_seat(
         assert "Offline" in app.ask_seat()["seat"]["message"]
         proxy.restore()
         assert app.next_event("regained", timeout=20)["holding"] is True
+
+
+def test_after_a_restart_a_held_seat_waits_the_idle_time_for_an_application(
+        scenario_server: ScenarioServer, scenario_api: Api, make_agent: AgentFactory) -> None:
+    """`app` mode, the agent killed while it still held a seat: restarted, it keeps the seat
+    `app_idle_release_s` for an application to come back, then releases it."""
+    account, license = scenario_api.new_account(seats=1)
+    agent = make_agent("restart-app-pc", server_url=scenario_server.url, seat_mode="app",
+                       app_idle_release_s=3)
+    agent.login(account["email"], account["password"])
+    agent.start()
+    with SdkApp.start(agent, "PIX4Dmapper", "4.9.0") as app:
+        assert app.opened["holding"] is True
+    agent.kill()  # the seat stays held on the server: nothing released it
+    restarted = time.monotonic()
+    agent.start()
+    agent.wait_for("active")
+    assert len(live_leases(scenario_api, license["id"])) == 1
+    assert wait_until(lambda: live_leases(scenario_api, license["id"]) == [], timeout=15)
+    assert time.monotonic() - restarted >= 2.5
+    assert agent.wait_for("released")["lease"] is None
