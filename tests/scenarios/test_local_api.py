@@ -143,7 +143,8 @@ def test_the_seat_taken_away_reaches_watch_within_a_heartbeat(
                 break
         took = time.monotonic() - started
     assert event["seat"]["state"] == "revoked"
-    assert took < 1.0 + 0.5, f"took {took:.2f} s for a 1 s heartbeat"
+    # One heartbeat is 1 s give or take 10 %; the rest is the request and a loaded machine.
+    assert took < 1.1 + 0.6, f"took {took:.2f} s for a 1 s heartbeat"
 
 
 def test_the_envelope_verifies_with_the_servers_key_and_not_another(
