@@ -20,6 +20,7 @@ from seatkeeper_server.services.device_grant import GrantTerms
 from seatkeeper_server.services.seats import LeaseTerms
 from seatkeeper_server.signing import Signer, SigningKeyError
 from seatkeeper_server.timeutil import system_clock
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger("seatkeeper.server")
@@ -52,12 +53,18 @@ class StartupError(RuntimeError):
     """The server cannot start; the message says what to fix."""
 
 
-def open_context(args: argparse.Namespace, data: Path) -> Context:
-    url = args.db or f"sqlite:///{data / 'server.db'}"
+def database_url(args: argparse.Namespace, data: Path) -> str:
+    return str(args.db or f"sqlite:///{data / 'server.db'}")
+
+
+def open_engine(args: argparse.Namespace, data: Path, *, upgrade: bool,
+                announce: bool = True) -> Engine:
+    """The database, its schema created if it was empty and upgraded only if `upgrade`."""
+    url = database_url(args, data)
     try:
         engine = db.make_engine(url)
-        db.migrate(engine)
-    except db.DatabaseURLError as exc:
+        state = db.ensure_schema(engine, upgrade=upgrade)
+    except (db.DatabaseURLError, db.SchemaError) as exc:
         raise StartupError(str(exc)) from None
     except (SQLAlchemyError, OSError) as exc:
         # One line: drivers spread their reasons over several (psycopg's hints, for one).
@@ -65,6 +72,16 @@ def open_context(args: argparse.Namespace, data: Path) -> Context:
         raise StartupError(f"cannot open the database {_redact(url)}: {exc.__class__.__name__}: "
                            f"{reason}. Check --db and that the database server is "
                            "running.") from None
+    if state != "current" and announce:
+        print(f"Database schema {'created' if state == 'empty' else 'upgraded'}: now at "
+              f"revision {db.head_revision()}.", flush=True)
+    return engine
+
+
+def open_context(args: argparse.Namespace, data: Path, *, upgrade: bool = False,
+                 announce: bool = True) -> Context:
+    """Database, signing key and lease terms; an older schema is upgraded only if `upgrade`."""
+    engine = open_engine(args, data, upgrade=upgrade, announce=announce)
     try:
         # A missing key file is made (owner-only); nodes sharing a database share the file.
         signer = Signer.from_file(args.signing_key or data / "signing-key.pem", create=True)
@@ -73,7 +90,17 @@ def open_context(args: argparse.Namespace, data: Path) -> Context:
     return Context(db.session_factory(engine), signer,
                    LeaseTerms(args.lease_ttl, args.heartbeat_interval), system_clock,
                    serialize=nullcontext() if db.is_postgres(engine) else threading.Lock(),
-                   grant=GrantTerms(args.device_code_ttl, args.device_poll_interval))
+                   grant=GrantTerms(args.device_code_ttl, args.device_poll_interval),
+                   public_url=args.public_url)
+
+
+def migrate(args: argparse.Namespace, data: Path) -> int:
+    """`seatkeeper-server migrate`: bring the schema to this version and exit."""
+    engine = open_engine(args, data, upgrade=True, announce=False)
+    engine.dispose()
+    print(f"database {_redact(database_url(args, data))} is at schema revision "
+          f"{db.head_revision()}", flush=True)
+    return 0
 
 
 def _redact(url: str) -> str:
@@ -86,14 +113,27 @@ def _redact(url: str) -> str:
         return "(the given URL)"
 
 
-def given_admin_token() -> str | None:
-    """SEATKEEPER_ADMIN_TOKEN if set, refused (StartupError) when it is guessable or malformed."""
-    given = os.environ.get("SEATKEEPER_ADMIN_TOKEN")
+def given_admin_token(args: argparse.Namespace) -> str | None:
+    """SEATKEEPER_ADMIN_TOKEN, else --admin-token-file, else systemd's credential admin-token.
+
+    Refused (StartupError) when it is guessable or malformed.
+    """
+    source, given = "SEATKEEPER_ADMIN_TOKEN", os.environ.get("SEATKEEPER_ADMIN_TOKEN")
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    path = args.admin_token_file or (Path(credentials) / ADMIN_TOKEN_FILE
+                                     if credentials else None)
+    if not given and path is not None and (args.admin_token_file or path.exists()):
+        source = f"the admin token file {path}"
+        try:
+            given = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StartupError(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}"
+                               ) from None
     if not given:
         return None
     if len(given) < MIN_ADMIN_TOKEN or not security.well_formed_token(given):
         raise StartupError(
-            f"SEATKEEPER_ADMIN_TOKEN must be {MIN_ADMIN_TOKEN} to {security.MAX_TOKEN_LENGTH} "
+            f"{source} must hold {MIN_ADMIN_TOKEN} to {security.MAX_TOKEN_LENGTH} "
             f"printable ASCII characters (it has {len(given)}): a short one can be guessed. "
             "Make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
     return given
@@ -157,9 +197,9 @@ def serve(args: argparse.Namespace, data: Path) -> int:
     import uvicorn
     from seatkeeper_server.app import create_app
 
-    given = given_admin_token()  # before anything is opened: a weak token stops the start
+    given = given_admin_token(args)  # before anything is opened: a weak token stops the start
     proxies = forwarded_allow_ips(args.forwarded_allow_ips)
-    context = open_context(args, data)
+    context = open_context(args, data, upgrade=args.migrate)
     _admin_token(context, given, data)
     if args.demo:
         _demo(context, data)
