@@ -49,7 +49,7 @@ def admin(request: Request, creds: AdminToken) -> None:
         auth.require_admin(session, _token(creds))
 
 
-_PUBLIC = frozenset({"/v1/health", "/v1/keys", "/v1/auth/password", "/v1/auth/device",
+_PUBLIC = frozenset({"/v1/health", "/v1/ready", "/v1/keys", "/v1/auth/password", "/v1/auth/device",
                      "/v1/auth/device/token"})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,7 @@ def _alembic_config() -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
     """The newest revision this server's code knows."""
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()

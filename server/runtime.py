@@ -12,8 +12,9 @@ import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
-from seatkeeper_server import __version__, db, security
+from seatkeeper_server import __version__, db, observability, security
 from seatkeeper_server.context import Context
 from seatkeeper_server.services import accounts, auth
 from seatkeeper_server.services.device_grant import GrantTerms
@@ -193,6 +194,18 @@ def _demo(context: Context, data: Path) -> None:
           "2 seats)", flush=True)
 
 
+def _start_metrics(args: argparse.Namespace, context: Context) -> None:
+    """Prometheus metrics on their own address: the public port never shows them."""
+    if int(args.metrics_listen.rpartition(":")[2]) == args.port:
+        raise StartupError(f"--metrics-listen {args.metrics_listen} must not use the public "
+                           f"port {args.port}: metrics are for the monitoring network only")
+    try:
+        observability.start_metrics(args.metrics_listen, context)
+    except OSError as exc:
+        raise StartupError(f"cannot serve metrics on {args.metrics_listen}: "
+                           f"{exc.strerror or exc}") from None
+
+
 def serve(args: argparse.Namespace, data: Path) -> int:
     import uvicorn
     from seatkeeper_server.app import create_app
@@ -203,17 +216,25 @@ def serve(args: argparse.Namespace, data: Path) -> int:
     _admin_token(context, given, data)
     if args.demo:
         _demo(context, data)
-    app = create_app(context)
+    app: Any = create_app(context)
+    if args.metrics_listen:
+        _start_metrics(args, context)
+    if args.metrics_listen or args.access_log:
+        app = observability.Observe(app, metrics=bool(args.metrics_listen),
+                                    access_log=args.access_log)
+    metrics = f"on http://{args.metrics_listen}/metrics" if args.metrics_listen else "off"
     print(f"Seatkeeper license server {__version__} on http://{args.host}:{args.port} "
           f"(database {_redact(args.db or 'sqlite:///' + str(data / 'server.db'))}, "
           f"lease TTL {args.lease_ttl} s, heartbeat every {args.heartbeat_interval} s, "
-          f"X-Forwarded-For {'trusted from ' + ','.join(proxies) if proxies else 'ignored'})",
+          f"X-Forwarded-For {'trusted from ' + ','.join(proxies) if proxies else 'ignored'}, "
+          f"metrics {metrics})",
           flush=True)
     # Forwarded headers only from the proxies the operator named: uvicorn would otherwise
     # trust them from loopback (or its own FORWARDED_ALLOW_IPS), letting anyone on this
     # host pick the address the rate limits count.
+    # log_config=None: uvicorn's own loggers go through ours (text or JSON), not its format.
     config = uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
-                            log_level="warning", timeout_graceful_shutdown=10,
+                            log_config=None, log_level="warning", timeout_graceful_shutdown=10,
                             proxy_headers=bool(proxies), forwarded_allow_ips=proxies or [])
     started = time.monotonic()
     # uvicorn finishes the requests in flight on SIGTERM/SIGINT, then raises the signal again
