@@ -81,6 +81,7 @@ def test_metrics_and_access_log(tmp_path: Path) -> None:
                      (("method", "POST"), ("route", "/v1/seats")))] == 2
         assert live[("seatkeeper_leases_live", ())] == 2
         for device in devices:
+            assert device.license is not None
             assert live[("seatkeeper_license_seats_used", (("license", device.license["id"]),))
                         ] == 1
             assert live[("seatkeeper_license_seats_total", (("license", device.license["id"]),))
