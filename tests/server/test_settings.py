@@ -98,3 +98,19 @@ def test_the_admin_token_comes_from_a_systemd_credential(tmp_path: Path) -> None
                             timeout=60, check=False,
                             env={**os.environ, "SEATKEEPER_HOME": str(tmp_path), **env})
     assert "admin-token must hold 32" in one_clear_line(result, status=2)
+
+
+def test_public_url_is_the_address_in_the_links_the_server_writes(tmp_path: Path) -> None:
+    """Behind a proxy (--public-url https://…) a device login points the browser at the public
+    address, whatever Host the request carried."""
+    with ServerProcess(f"sqlite:///{tmp_path / 'server.db'}", home=tmp_path,
+                       signing_key_path=tmp_path / "key.pem",
+                       env={"SEATKEEPERD_PUBLIC_URL": "https://licenses.example.com/"}) as server:
+        grant = requests.post(f"{server.url}/v1/auth/device", timeout=10,
+                              headers={"Host": "internal-node-7:8750"},
+                              json={"fingerprint": "f" * 64, "name": "survey-laptop",
+                                    "platform": "linux"})
+    assert grant.status_code == 200, grant.text
+    assert grant.json()["verification_uri"] == "https://licenses.example.com/portal/device"
+    assert grant.json()["verification_uri_complete"].startswith(
+        "https://licenses.example.com/portal/device?code=")
