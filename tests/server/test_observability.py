@@ -6,14 +6,19 @@ import json
 import time
 from pathlib import Path
 
+import psycopg
+import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from psycopg import sql
 from seatkeeper_server.db import make_engine
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from tests.server.checks import error, login_body
 from tests.server.test_schema_upgrades import empty_db  # noqa: F401 (a fixture)
 from tests.support.api import Api, expect
+from tests.support.pg import SKIP_REASON, fresh_postgres_database, postgres_url
 from tests.support.procs import ServerProcess, free_port
 
 
@@ -41,6 +46,33 @@ def test_ready_only_while_the_schema_is_this_servers(
         assert refused.headers["Retry-After"].isdigit()
         expect(requests.get(f"{server.url}/v1/health", timeout=10), 200)
         set_revision(empty_db, old)
+        expect(requests.get(f"{server.url}/v1/ready", timeout=10), 200)
+
+
+@pytest.mark.postgres
+def test_not_ready_while_the_database_refuses_connections(tmp_path: Path) -> None:
+    """While PostgreSQL refuses connections /v1/ready is 503 UNAVAILABLE (health stays 200);
+    ready again once it accepts them."""
+    if postgres_url() is None:
+        pytest.skip(SKIP_REASON)
+    with fresh_postgres_database() as url, ServerProcess(
+            url, tmp_path / "home", tmp_path / "key.pem") as server:
+        expect(requests.get(f"{server.url}/v1/ready", timeout=10), 200)
+        name = make_url(url).database
+        assert name is not None
+        admin = make_url(url).set(drivername="postgresql", database="postgres")
+        with psycopg.connect(admin.render_as_string(hide_password=False),
+                             autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false")
+                         .format(sql.Identifier(name)))
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = %s", (name,))
+            try:
+                error(requests.get(f"{server.url}/v1/ready", timeout=30), 503, "UNAVAILABLE")
+                expect(requests.get(f"{server.url}/v1/health", timeout=10), 200)
+            finally:
+                conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true")
+                             .format(sql.Identifier(name)))
         expect(requests.get(f"{server.url}/v1/ready", timeout=10), 200)
 
 
