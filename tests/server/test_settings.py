@@ -114,3 +114,13 @@ def test_public_url_is_the_address_in_the_links_the_server_writes(tmp_path: Path
     assert grant.json()["verification_uri"] == "https://licenses.example.com/portal/device"
     assert grant.json()["verification_uri_complete"].startswith(
         "https://licenses.example.com/portal/device?code=")
+
+
+def test_help_shows_each_options_default_and_variable(tmp_path: Path) -> None:
+    """`seatkeeper-server serve --help` names each option's default and its variable."""
+    shown = " ".join(cli(tmp_path, "serve", "--help").stdout.split())
+    for text in ("--lease-ttl SECONDS", "(default: 900; SEATKEEPERD_LEASE_TTL)",
+                 "(default: 127.0.0.1; SEATKEEPERD_HOST)",
+                 "(default: off; SEATKEEPERD_METRICS_LISTEN)",
+                 "/etc/seatkeeper/server.toml"):
+        assert text in shown, shown
