@@ -13,7 +13,12 @@ from typing import Any
 from seatkeeper import __version__
 from seatkeeper.config import Config, load_config
 from seatkeeper.core.errors import SeatkeeperError
-from seatkeeper.service.control import AgentNotRunning, ControlClient, ControlError
+from seatkeeper.service.control import (
+    AgentNotRunning,
+    ControlClient,
+    ControlError,
+    local_api_address,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 WAIT_FOR_DELIVERY_S = 5.0
@@ -87,7 +92,7 @@ class Front:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.remote = ControlClient(config.paths.runtime_dir)
+        self.remote = ControlClient(local_api_address(config.paths))
         self._local: Any = None
 
     def call(self, op: str, **args: Any) -> Any:
@@ -127,6 +132,7 @@ def _status(config: Config, args: argparse.Namespace) -> int:
         return EXIT_OK
     status = front.call("status")
     status["running"] = front._local is None
+    status["local_api"] = front.remote.address
     _print_status(status, args.json)
     return EXIT_OK
 

@@ -18,8 +18,9 @@ from typing import Any
 
 from seatkeeper import __version__, platform
 from seatkeeper.config import Config
+from seatkeeper.core.errors import SeatkeeperError
 from seatkeeper.service import device_login, logs
-from seatkeeper.service.control import ControlServer
+from seatkeeper.service.control import ControlServer, local_api_address
 from seatkeeper.service.daemon import Agent
 from seatkeeper.service.hooks import AgentEvents
 from seatkeeper.service.instance import AlreadyRunning, InstanceLock
@@ -78,7 +79,15 @@ def run(config: Config, *, headless: bool) -> int:
         log.warning("%s", warning)
     agent = Agent(config)
     controls = Controls(agent)
-    server = ControlServer(config.paths.runtime_dir, controls.handle, agent.watch)
+    try:
+        server = ControlServer(local_api_address(config.paths), controls.handle, agent.watch)
+    except SeatkeeperError as exc:  # the channel's address is taken by someone else
+        log.error("%s", exc)
+        if not headless:
+            print(f"seatkeeper: {exc}", file=sys.stderr)
+        agent.stop()
+        lock.release()
+        return 1
     stop = threading.Event()
     ending: list[int] = []  # the signal that ends the session, if one did
 

@@ -1,167 +1,108 @@
-"""The local control socket: the CLI (and any front end) talks to the running daemon here.
+"""The local control channel: the CLI (and any front end) talks to the running daemon here.
 
-One JSON object per line. A request is `{"op": "status", "args": {…}}`; the answer is
-`{"ok": true, "result": …}` or `{"ok": false, "error": {"code", "message"}}`. The
-`watch` op streams one answer per status change until the client hangs up.
-The socket lives in an owner-only directory, is itself 0600, and on Linux the
-peer's uid is checked as well.
+The framing (JSON lines, request and answer, `watch`) is in `framing`; the transport is
+chosen by the address, one per platform: a Unix socket in the runtime folder on POSIX
+(`control_unix`), a named pipe on Windows whose name is derived from the data folder
+(`control_pipe`). `local_api_address` says which address a set of `Paths` uses; two
+data folders are two agents either way.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
+import hashlib
 import logging
-import os
-import socket
-import socketserver
-import struct
+import ntpath
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from seatkeeper.core.errors import SeatkeeperError
+from seatkeeper.config import Paths
+from seatkeeper.service import framing
+from seatkeeper.service.framing import AgentNotRunning, ControlError, Handler, Watcher
 
+__all__ = ["AgentNotRunning", "ControlClient", "ControlError", "ControlServer",
+           "local_api_address", "socket_path"]
 log = logging.getLogger(__name__)
-SOCKET_NAME = "agent.sock"
-MAX_LINE = 1 << 20
-
-Handler = Callable[[str, dict[str, Any]], Any]
-Watcher = Callable[[], Iterator[Any]]
+PIPE_PREFIX = "\\\\.\\pipe\\"
 
 
-class AgentNotRunning(RuntimeError):
-    """No daemon answers on the control socket."""
-
-
-class ControlError(RuntimeError):
-    """The daemon refused the request; `code` says why (as the error tree names it)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
+def local_api_address(paths: Paths, platform: str = sys.platform) -> str:
+    """Where the agent for `paths` listens: a socket path, or a pipe name on Windows."""
+    if platform == "win32":
+        # Case and separators do not tell Windows folders apart; they must not here either.
+        folder = ntpath.normcase(str(paths.data_dir))
+        digest = hashlib.sha256(folder.encode("utf-8")).hexdigest()[:24]
+        return f"{PIPE_PREFIX}seatkeeper-{digest}"
+    return str(socket_path(paths.runtime_dir))
 
 
 def socket_path(runtime_dir: Path) -> Path:
+    """The control socket's path in a POSIX runtime folder."""
+    from seatkeeper.service.control_unix import SOCKET_NAME
+
     return runtime_dir / SOCKET_NAME
 
 
-def _peer_is_owner(conn: socket.socket) -> bool:
-    if not sys.platform.startswith("linux"):
-        return True  # the 0700 directory and 0600 socket already keep others out
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return uid == os.getuid()
+def _is_pipe(address: str) -> bool:
+    return address.startswith(PIPE_PREFIX)
 
 
 class ControlServer:
-    """Serves `handle(op, args)` and `watch()` on a Unix socket, one thread per client."""
+    """Serves `handle(op, args)` and `watch()` at `address`, one thread per client."""
 
-    def __init__(self, runtime_dir: Path, handle: Handler, watch: Watcher) -> None:
-        self.path = socket_path(runtime_dir)
-        self._handle, self._watch = handle, watch
-        runtime_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(runtime_dir, 0o700)
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()  # a stale socket from a crash; the instance lock is held
-        outer = self
+    def __init__(self, address: str, handle: Handler, watch: Watcher) -> None:
+        self.address = address
 
-        class _Request(socketserver.StreamRequestHandler):
-            def handle(self) -> None:
-                outer._serve(self.connection, self.rfile, self.wfile)
+        def serve_client(stream: framing.Stream) -> None:
+            framing.serve(stream, handle, watch)
 
-        old = os.umask(0o177)
-        try:
-            self._server = socketserver.ThreadingUnixStreamServer(str(self.path), _Request)
-        finally:
-            os.umask(old)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="control",
-                                        daemon=True)
+        self._listener: Any
+        if _is_pipe(address):
+            from seatkeeper.service.control_pipe import PipeListener
+
+            self._listener = PipeListener(address, serve_client)
+        else:
+            from seatkeeper.service.control_unix import UnixListener
+
+            self._listener = UnixListener(Path(address), serve_client, _refused)
+
+    @property
+    def path(self) -> Path:
+        """The socket's path (POSIX)."""
+        return Path(self.address)
 
     def start(self) -> None:
-        self._thread.start()
+        self._listener.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-
-    def _serve(self, conn: socket.socket, rfile: Any, wfile: Any) -> None:
-        if not _peer_is_owner(conn):
-            log.warning("refused a control connection from another user")
-            return
-        line = rfile.readline(MAX_LINE)
-        try:
-            request = json.loads(line)
-            op, args = str(request["op"]), dict(request.get("args") or {})
-        except (ValueError, KeyError, TypeError):
-            _send(wfile, {"ok": False, "error": {"code": "BAD_REQUEST",
-                                                 "message": "not a control request"}})
-            return
-        try:
-            if op == "watch":
-                for item in self._watch():
-                    _send(wfile, {"ok": True, "result": item})
-                return
-            _send(wfile, {"ok": True, "result": self._handle(op, args)})
-        except (BrokenPipeError, ConnectionResetError):
-            return
-        except Exception as exc:
-            code = getattr(exc, "code", None) or exc.__class__.__name__
-            # Our errors read as message plus what to do ("… set ca_bundle"); keep both.
-            message = (str(exc) if isinstance(exc, SeatkeeperError)
-                       else getattr(exc, "message", None) or str(exc)) or code
-            if not hasattr(exc, "code"):
-                log.exception("control request %s failed", op)
-            with contextlib.suppress(OSError):
-                _send(wfile, {"ok": False, "error": {"code": code, "message": message}})
+        self._listener.stop()
 
 
-def _send(wfile: Any, message: dict[str, Any]) -> None:
-    wfile.write(json.dumps(message).encode() + b"\n")
-    wfile.flush()
+def _refused() -> None:
+    log.warning("refused a control connection from another user")
 
 
 class ControlClient:
-    """Calls the daemon for `runtime_dir`; raises AgentNotRunning when none answers."""
+    """Calls the daemon at `address`; raises AgentNotRunning when none answers."""
 
-    def __init__(self, runtime_dir: Path, timeout: float = 30.0) -> None:
-        self.path = socket_path(runtime_dir)
+    def __init__(self, address: str, timeout: float = 30.0) -> None:
+        self.address = address
         self.timeout = timeout
 
-    def _connect(self, timeout: float | None) -> socket.socket:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        try:
-            sock.connect(str(self.path))
-        except (FileNotFoundError, ConnectionRefusedError) as exc:
-            sock.close()
-            raise AgentNotRunning(f"no Seatkeeper agent is running ({self.path})") from exc
-        return sock
+    def _connect(self, timeout: float | None) -> Any:
+        if _is_pipe(self.address):
+            from seatkeeper.service import control_pipe
+
+            return control_pipe.connect(self.address, timeout)
+        from seatkeeper.service import control_unix
+
+        return control_unix.connect(Path(self.address), timeout)
 
     def call(self, op: str, **args: Any) -> Any:
-        with self._connect(self.timeout) as sock:
-            sock.sendall(json.dumps({"op": op, "args": args}).encode() + b"\n")
-            with sock.makefile("rb") as reader:
-                return _unwrap(reader.readline(MAX_LINE))
+        with self._connect(self.timeout) as stream:
+            return framing.request(stream, op, args)
 
     def watch(self) -> Iterator[Any]:
-        with self._connect(None) as sock:
-            sock.sendall(b'{"op": "watch"}\n')
-            with sock.makefile("rb") as reader:
-                for line in reader:
-                    yield _unwrap(line)
-
-
-def _unwrap(line: bytes) -> Any:
-    if not line:
-        raise AgentNotRunning("the agent closed the control connection")
-    answer = json.loads(line)
-    if not answer.get("ok"):
-        error = answer.get("error") or {}
-        raise ControlError(str(error.get("code", "ERROR")), str(error.get("message", "")))
-    return answer.get("result")
+        with self._connect(None) as stream:
+            yield from framing.follow(stream)

@@ -8,6 +8,8 @@ import logging
 import os
 from pathlib import Path
 
+from seatkeeper.service.private import owner_only
+
 log = logging.getLogger(__name__)
 SERVICE = "seatkeeper"
 
@@ -78,8 +80,10 @@ class CredentialStore:
 def _write_private(path: Path, text: str) -> None:
     """Write a file only its owner can read, atomically (never briefly world-readable)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    owner_only(path.parent)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    owner_only(tmp)  # on Windows, before the token is in it
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(text)
         handle.flush()

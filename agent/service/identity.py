@@ -14,6 +14,7 @@ from typing import Any
 
 from seatkeeper.core.errors import StorageError
 from seatkeeper.core.identity import fingerprint, is_install_id, platform_name
+from seatkeeper.service.private import owner_only
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ def install_id(data_dir: Path) -> str:
     path = data_dir / INSTALL_ID_FILE
     try:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        owner_only(data_dir)
         if path.exists():
             return _read_install_id(path)
         value = secrets.token_hex(16)

@@ -8,6 +8,8 @@ import os
 import re
 from pathlib import Path
 
+from seatkeeper.service.private import owner_only
+
 LOG_FILE = "seatkeeper.log"
 # Device, release and admin tokens, bearer headers, and password fields in any text.
 _SECRETS = re.compile(
@@ -44,9 +46,11 @@ def setup(log_dir: Path, level: str = "INFO", *, to_stderr: bool = False) -> Pat
     """Log to a rotating, owner-only file (and stderr if asked); returns the file's path."""
     log_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(log_dir, 0o700)
+    owner_only(log_dir)
     path = log_dir / LOG_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.close(fd)
+    owner_only(path)
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=5,
                                                    encoding="utf-8")
     handlers: list[logging.Handler] = [handler]

@@ -34,6 +34,7 @@ from seatkeeper.core.errors import (
     Unavailable,
 )
 from seatkeeper.core.state import PendingItem
+from seatkeeper.service.private import owner_only
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,10 @@ def _token_key(token: str) -> str:
 def _private_file(path: Path) -> None:
     """Create the folder (0700) and the file (0600) before SQLite opens it."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    owner_only(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     os.close(fd)
+    owner_only(path)
     if os.name == "posix":
         os.chmod(path, 0o600)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from seatkeeper.core import errors
 from seatkeeper.core.protocol import LeaseEnvelope
+from seatkeeper.service.private import owner_only
 
 FILE = "session.json"
 
@@ -48,6 +49,7 @@ def load(data_dir: Path) -> Session | None:
 def save(data_dir: Path, session: Session) -> None:
     """Write atomically, owner-only, synced: a crash leaves the old file or the new one."""
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    owner_only(data_dir)
     path = data_dir / FILE
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

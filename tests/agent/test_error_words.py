@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from seatkeeper import cli
 from seatkeeper.core import errors
-from seatkeeper.service.control import ControlClient, ControlError, ControlServer
+from seatkeeper.service.control import ControlClient, ControlError, ControlServer, socket_path
 
 
 def _fail(op: str, args: dict[str, object]) -> object:
@@ -16,11 +16,11 @@ def _fail(op: str, args: dict[str, object]) -> object:
 
 def test_control_socket_keeps_the_hint(tmp_path: Path) -> None:
     """A daemon error crosses the socket with its code, message and hint."""
-    server = ControlServer(tmp_path / "run", _fail, lambda: iter(()))
+    server = ControlServer(str(socket_path(tmp_path / "run")), _fail, lambda: iter(()))
     server.start()
     try:
         with pytest.raises(ControlError) as caught:
-            ControlClient(tmp_path / "run").call("status")
+            ControlClient(str(socket_path(tmp_path / "run"))).call("status")
     finally:
         server.stop()
     assert caught.value.code == "TLSError"

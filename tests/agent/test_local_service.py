@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 from seatkeeper.service import logs
-from seatkeeper.service.control import AgentNotRunning, ControlClient, ControlError, ControlServer
+from seatkeeper.service.control import (
+    AgentNotRunning,
+    ControlClient,
+    ControlError,
+    ControlServer,
+    socket_path,
+)
 from seatkeeper.service.credentials import CredentialStore
 from seatkeeper.service.instance import AlreadyRunning, InstanceLock
 from seatkeeper.service.jobs import Jobs
@@ -37,7 +43,7 @@ def _watch() -> Iterator[int]:
 
 @pytest.fixture
 def control(tmp_path: Path) -> Iterator[ControlServer]:
-    server = ControlServer(tmp_path / "run", _handle, _watch)
+    server = ControlServer(str(socket_path(tmp_path / "run")), _handle, _watch)
     server.start()
     yield server
     server.stop()
@@ -45,7 +51,7 @@ def control(tmp_path: Path) -> Iterator[ControlServer]:
 
 def test_control_socket_answers_its_owner(control: ControlServer, tmp_path: Path) -> None:
     """A request over the socket gets the handler's answer."""
-    assert ControlClient(tmp_path / "run").call("echo", a=1) == {"a": 1}
+    assert ControlClient(str(socket_path(tmp_path / "run"))).call("echo", a=1) == {"a": 1}
 
 
 def test_control_socket_is_owner_only(control: ControlServer, tmp_path: Path) -> None:
@@ -57,20 +63,20 @@ def test_control_socket_is_owner_only(control: ControlServer, tmp_path: Path) ->
 def test_control_errors_keep_their_code(control: ControlServer, tmp_path: Path) -> None:
     """A refusal reaches the CLI with its code and its message for people."""
     with pytest.raises(ControlError) as caught:
-        ControlClient(tmp_path / "run").call("fail")
+        ControlClient(str(socket_path(tmp_path / "run"))).call("fail")
     assert caught.value.code == "SEAT_LIMIT_REACHED"
     assert caught.value.message == "All 3 seats are in use."
 
 
 def test_watch_streams_every_change(control: ControlServer, tmp_path: Path) -> None:
     """`watch` sends one answer per change, in order."""
-    assert list(ControlClient(tmp_path / "run").watch()) == [0, 1, 2]
+    assert list(ControlClient(str(socket_path(tmp_path / "run"))).watch()) == [0, 1, 2]
 
 
 def test_no_daemon_is_told_apart(tmp_path: Path) -> None:
     """With no daemon, the client says so (the CLI then acts on its own)."""
     with pytest.raises(AgentNotRunning):
-        ControlClient(tmp_path / "run").call("status")
+        ControlClient(str(socket_path(tmp_path / "run"))).call("status")
 
 
 def test_second_instance_is_refused(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import requests
 import seatkeeper.cli
 import seatkeeper.runner
 from seatkeeper.config import load_config
-from seatkeeper.service.control import ControlClient
+from seatkeeper.service.control import ControlClient, socket_path
 from seatkeeper.service.credentials import CredentialStore
 from seatkeeper.service.daemon import Agent
 from seatkeeper.service.session import load as load_session
@@ -123,7 +123,7 @@ class DrillDevice:
         return self.home / "data" / "outbox.sqlite3"
 
     def control(self, timeout: float = 5.0) -> ControlClient:
-        return ControlClient(self.runtime_dir, timeout=timeout)
+        return ControlClient(str(socket_path(self.runtime_dir)), timeout=timeout)
 
 
 def login_device(url: str, email: str, password: str, home: Path) -> DrillDevice:

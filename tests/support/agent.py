@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from seatkeeper.service.control import AgentNotRunning, ControlClient, ControlError
+from seatkeeper.service.control import AgentNotRunning, ControlClient, ControlError, socket_path
 
 from tests.support.procs import REPO_ROOT, log_tail
 
@@ -177,7 +177,7 @@ class AgentProcess:
 
     def control(self, op: str, **args: Any) -> Any:
         """One operation on the running daemon's control socket."""
-        return ControlClient(self.runtime_dir, timeout=30).call(op, **args)
+        return ControlClient(str(socket_path(self.runtime_dir)), timeout=30).call(op, **args)
 
     def status(self) -> dict[str, Any]:
         """`status --json`: from the daemon's socket when it runs, else from the CLI."""

@@ -1,0 +1,107 @@
+"""Run by the Windows CPython: read access lists; squat on or stall the agent's named pipe.
+
+    python windows_probe.py acl NAME     the pipe's owner and access list, as JSON
+    python windows_probe.py file-acl P   a file's or folder's access list, as JSON
+    python windows_probe.py squat NAME   make a pipe of that name first, hold it until stdin ends
+    python windows_probe.py stall NAME   two clients that never read, then eight at once; JSON
+
+Each prints one JSON line (or "ready" for squat), for the Linux side to read.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from typing import Any
+
+
+def _sid(sid: Any) -> str:
+    import win32security
+
+    return str(win32security.ConvertSidToStringSid(sid))
+
+
+def _aces(dacl: Any) -> list[dict[str, Any]]:
+    aces = []
+    for index in range(dacl.GetAceCount()):
+        (kind, flags), mask, sid = dacl.GetAce(index)
+        aces.append({"type": kind, "flags": flags, "mask": mask, "sid": _sid(sid)})
+    return aces
+
+
+def file_acl(path: str) -> dict[str, Any]:
+    """A file's or folder's access list, whether it is protected, and who we are."""
+    import win32security
+    from seatkeeper.service.private import current_user_sid
+
+    descriptor = win32security.GetNamedSecurityInfo(
+        path, win32security.SE_FILE_OBJECT, win32security.DACL_SECURITY_INFORMATION)
+    control, _revision = descriptor.GetSecurityDescriptorControl()
+    return {"user": _sid(current_user_sid()), "aces": _aces(descriptor.GetSecurityDescriptorDacl()),
+            "protected": bool(control & win32security.SE_DACL_PROTECTED),
+            "allowed_type": win32security.ACCESS_ALLOWED_ACE_TYPE}
+
+
+def acl(name: str) -> dict[str, Any]:
+    """The pipe's owner, its DACL's entries, and who we are."""
+    import win32file
+    import win32security
+    from seatkeeper.service.private import current_user_sid
+
+    handle = win32file.CreateFile(name, win32file.GENERIC_READ | win32file.GENERIC_WRITE, 0,
+                                  None, win32file.OPEN_EXISTING, 0, None)
+    try:
+        info = win32security.GetSecurityInfo(
+            handle, win32security.SE_KERNEL_OBJECT,
+            win32security.OWNER_SECURITY_INFORMATION | win32security.DACL_SECURITY_INFORMATION)
+    finally:
+        handle.Close()
+    return {"user": _sid(current_user_sid()), "owner": _sid(info.GetSecurityDescriptorOwner()),
+            "aces": _aces(info.GetSecurityDescriptorDacl()),
+            "allowed_type": win32security.ACCESS_ALLOWED_ACE_TYPE}
+
+
+def squat(name: str) -> None:
+    """Make a pipe of that name, as another program could, and hold it until stdin closes."""
+    import win32pipe
+
+    handle = win32pipe.CreateNamedPipe(
+        name, win32pipe.PIPE_ACCESS_DUPLEX, win32pipe.PIPE_TYPE_BYTE | win32pipe.PIPE_WAIT,
+        win32pipe.PIPE_UNLIMITED_INSTANCES, 4096, 4096, 0, None)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    handle.Close()
+
+
+def stall(name: str) -> dict[str, Any]:
+    """Two clients that stall (a half line; a watch never read), then eight calls at once."""
+    from seatkeeper.service import control_pipe
+    from seatkeeper.service.control import ControlClient
+
+    with control_pipe.connect(name, 30) as half, control_pipe.connect(name, 30) as watcher:
+        half.write(b'{"op": "sta')
+        watcher.write(b'{"op": "watch"}\n')
+        results: list[Any] = []
+
+        def ping() -> None:
+            try:
+                results.append(ControlClient(name, timeout=10).call("ping"))
+            except Exception as exc:
+                results.append(f"{exc.__class__.__name__}: {exc}")
+
+        threads = [threading.Thread(target=ping) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return {"results": results}
+
+
+if __name__ == "__main__":
+    command, pipe = sys.argv[1], sys.argv[2]
+    if command == "squat":
+        squat(pipe)
+    else:
+        probes = {"acl": acl, "file-acl": file_acl, "stall": stall}
+        print(json.dumps(probes[command](pipe)), flush=True)
