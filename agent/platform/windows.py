@@ -26,6 +26,7 @@ from seatkeeper.platform.base import Events, Platform
 
 log = logging.getLogger("seatkeeper.platform")
 
+WM_CLOSE = 0x0010
 WM_QUERYENDSESSION = 0x0011
 WM_ENDSESSION = 0x0016
 WM_POWERBROADCAST = 0x0218
@@ -129,7 +130,20 @@ class SessionMessages:
 
     def handlers(self) -> dict[int, Callable[[int, int], int]]:
         return {WM_QUERYENDSESSION: self.query_end_session, WM_ENDSESSION: self.end_session,
-                WM_POWERBROADCAST: self.power_broadcast}
+                WM_POWERBROADCAST: self.power_broadcast, WM_CLOSE: self.close}
+
+    def close(self, _wparam: int, _lparam: int) -> int:
+        """Asked to close (`taskkill` without /F, the MSI's uninstall): give the seat back as
+        at the end of the session, keep the login, and exit."""
+        log.info("WM_CLOSE: asked to close")
+        try:
+            if not self._released.is_set():
+                self.events.shutting_down()
+                self._released.set()
+        except Exception:
+            log.exception("WM_CLOSE: the release failed; exiting anyway")
+        self.exit_now()
+        return 0
 
     def query_end_session(self, _wparam: int, _lparam: int) -> int:
         """Release within the budget, then say yes (TRUE): we never veto a shutdown."""
