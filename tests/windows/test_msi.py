@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 import pytest
@@ -106,6 +106,32 @@ def installed(msi: Path, server: ScenarioServer) -> Iterator[Path]:
                           log=msi.with_name("cleanup.log"))
         installer.reg_delete(POLICY)
         shutil.rmtree(USER_DIR, ignore_errors=True)
+
+
+# Run on the Windows CPython, on the agent's desktop: the message box titled Seatkeeper,
+# its texts, then closed (WM_CLOSE, as Esc would).
+MESSAGE_BOX_PROBE = """
+import ctypes, json, time
+from ctypes import wintypes
+user32 = ctypes.windll.user32
+hwnd, deadline = 0, time.monotonic() + 30
+while not hwnd and time.monotonic() < deadline:
+    hwnd = user32.FindWindowW("#32770", "Seatkeeper")
+    time.sleep(0.2)
+texts = []
+
+@ctypes.WINFUNCTYPE(wintypes.BOOL, wintypes.HWND, wintypes.LPARAM)
+def collect(child, _):
+    buffer = ctypes.create_unicode_buffer(4096)
+    user32.GetWindowTextW(child, buffer, 4096)
+    texts.append(buffer.value)
+    return True
+
+if hwnd:
+    user32.EnumChildWindows(hwnd, collect, 0)
+    user32.PostMessageW(hwnd, 0x0010, 0, 0)
+print(json.dumps({"found": bool(hwnd), "texts": texts}))
+"""
 
 
 def program(*args: str, input: str = "") -> subprocess.CompletedProcess[str]:
@@ -201,6 +227,28 @@ def test_installed_agent_takes_a_seat_from_the_preset_server(
     assert shown["server"] == server.url
     leases = live_leases(api, running["id"])
     assert [lease["device"]["name"] for lease in leases] == ["msi-pc"], leases
+
+
+def test_a_bad_policy_value_at_login_is_shown_in_a_message_box(
+        running: dict[str, Any], display: str) -> None:
+    """seatkeeperw.exe has no console: a wrong policy value is told in a message box."""
+    installer.reg_set(POLICY, "seat_retry_s", "soon")
+    try:
+        login = subprocess.Popen(
+            ["wine", "explorer", f"/desktop={DESKTOP},1024x768",
+             str(PureWindowsPath(PROGRAM).with_name("seatkeeperw.exe")), "run"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=wine.wine_env({"DISPLAY": display}))
+        done = wine.run_python(["-c", MESSAGE_BOX_PROBE], env={"DISPLAY": display})
+        login.wait(timeout=30)
+    finally:
+        installer.reg_delete(POLICY, "seat_retry_s")
+    assert done.returncode == 0, done.stdout
+    box = json.loads(done.stdout.strip().splitlines()[-1])
+    assert box["found"], "no message box titled Seatkeeper"
+    said = " ".join(box["texts"])
+    assert "'seat_retry_s' should be a number of seconds" in said, said
+    assert "Traceback" not in said
 
 
 def test_uninstall_gives_the_seat_back_and_removes_program_run_value_and_policy(
