@@ -30,7 +30,8 @@ from tests.scenarios.common import ScenarioServer, live_leases
 from tests.support.api import Api
 from tests.windows import installer, wine
 
-pytestmark = pytest.mark.slow
+# The bundle build takes about a minute on two idle cores, many more on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 POLICY = r"HKLM\SOFTWARE\Policies\Seatkeeper"
 MACHINE_RUN = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Run"
 SESSION_MANAGER = r"HKLM\System\CurrentControlSet\Control\Session Manager"
