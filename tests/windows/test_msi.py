@@ -35,6 +35,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 POLICY = r"HKLM\SOFTWARE\Policies\Seatkeeper"
 MACHINE_RUN = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Run"
 SESSION_MANAGER = r"HKLM\System\CurrentControlSet\Control\Session Manager"
+USER_RUN = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Run"
 WINE_EXPLORER = r"HKCU\Software\Wine\Explorer"
 DESKTOP = "seatkeeper-msi"
 PROGRAM = r"C:\Program Files\Seatkeeper\seatkeeper.exe"
@@ -147,6 +148,28 @@ def status() -> dict[str, Any]:
     assert done.returncode == 0, done.stdout
     parsed: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return parsed
+
+
+def test_bundle_autostart_enable_starts_the_windowed_twin(bundle: Path) -> None:
+    """From the bundle (no MSI yet), `autostart enable` writes HKCU's Run value for
+    seatkeeperw.exe, so no console window opens at login; `disable` removes it."""
+    exe = wine.windows_path(bundle / "seatkeeper.exe")
+    try:
+        on = subprocess.run(["wine", exe, "autostart", "enable"], input="",
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            errors="replace", env=wine.wine_env(),
+                            timeout=wine.WINE_TIMEOUT_S, check=False)
+        assert on.returncode == 0, on.stdout
+        value = (installer.reg_values(USER_RUN) or {}).get("Seatkeeper")
+        windowed = wine.windows_path(bundle / "seatkeeperw.exe")
+        assert value == ("REG_SZ", subprocess.list2cmdline([windowed, "run"]))
+    finally:
+        off = subprocess.run(["wine", exe, "autostart", "disable"], input="",
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             errors="replace", env=wine.wine_env(),
+                             timeout=wine.WINE_TIMEOUT_S, check=False)
+    assert off.returncode == 0, off.stdout
+    assert "Seatkeeper" not in (installer.reg_values(USER_RUN) or {})
 
 
 def test_msi_installs_the_console_and_windowed_agents(installed: Path) -> None:
