@@ -100,8 +100,13 @@ class ControlClient:
         return control_unix.connect(Path(self.address), timeout)
 
     def call(self, op: str, **args: Any) -> Any:
-        with self._connect(self.timeout) as stream:
-            return framing.request(stream, op, args)
+        try:
+            with self._connect(self.timeout) as stream:
+                return framing.request(stream, op, args)
+        except TimeoutError:
+            raise ControlError("TIMEOUT", f"The agent at {self.address} did not answer within "
+                               f"{self.timeout:g} s. It may be stuck: stop it and start it "
+                               "again (`seatkeeper run`).") from None
 
     def watch(self) -> Iterator[Any]:
         with self._connect(None) as stream:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -30,6 +31,9 @@ PIPE_PREFIX = "\\\\.\\pipe\\"
 BUFFER = 64 * 1024
 # A client that leaves an answer unread this long is dropped (its thread ends).
 WRITE_TIMEOUT_S = 10.0
+SLICE_S = 0.5
+STOP_WAIT_S = 1.0  # how long stop() waits for clients to let go of their instances
+BUSY_WAIT_S = 5.0  # a watch client (no timeout) waits this long for a free instance
 # Windows error codes (winerror), by name.
 ERROR_FILE_NOT_FOUND, ERROR_ACCESS_DENIED, ERROR_BROKEN_PIPE = 2, 5, 109
 ERROR_PIPE_BUSY, ERROR_NO_DATA, ERROR_PIPE_NOT_CONNECTED = 231, 232, 233
@@ -90,13 +94,22 @@ class PipeStream:
         import win32file
 
         handles = [overlapped.hEvent] + ([self._stop] if self._stop is not None else [])
-        ms = win32event.INFINITE if timeout is None else int(timeout * 1000)
-        if win32event.WaitForMultipleObjects(handles, False, ms) != win32event.WAIT_OBJECT_0:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                # Short waits: Python runs Ctrl+C's handler between them, never inside one.
+                left = SLICE_S if deadline is None else min(SLICE_S, deadline - time.monotonic())
+                got = win32event.WaitForMultipleObjects(handles, False, max(0, int(left * 1000)))
+                if got == win32event.WAIT_OBJECT_0:
+                    return int(win32file.GetOverlappedResult(self.handle, overlapped, False))
+                if got != win32event.WAIT_TIMEOUT or (deadline and time.monotonic() >= deadline):
+                    raise TimeoutError("the other end of the control pipe stopped answering")
+        except BaseException:
+            # The call may not outlive this frame: its buffer and OVERLAPPED go with it.
             win32file.CancelIo(self.handle)
             with contextlib.suppress(Exception):  # the cancelled call's own error
                 win32file.GetOverlappedResult(self.handle, overlapped, True)
-            raise TimeoutError("the other end of the control pipe stopped answering")
-        return int(win32file.GetOverlappedResult(self.handle, overlapped, False))
+            raise
 
     def _read_some(self) -> bytes:
         import pywintypes
@@ -158,6 +171,7 @@ class PipeListener:
         self._stop = win32event.CreateEvent(None, True, False, None)
         self._waiting = self._instance(first=True)
         self._thread = threading.Thread(target=self._accept, name="control", daemon=True)
+        self._clients: set[threading.Thread] = set()
 
     def _instance(self, *, first: bool) -> Any:
         import pywintypes
@@ -201,6 +215,12 @@ class PipeListener:
             self._thread.join(timeout=5.0)
         else:
             PipeStream(self._waiting).close()
+        # Clients waiting on the pipe wake at the stop event and close their instance; once
+        # they have, the pipe is gone and a new client hears that no agent runs. (A watch
+        # waiting for the next change ends at its next write, or with the process.)
+        deadline = time.monotonic() + STOP_WAIT_S
+        for client in list(self._clients):
+            client.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _accept(self) -> None:
         import pywintypes
@@ -222,25 +242,40 @@ class PipeListener:
                 log.debug("control pipe connect failed: %s", exc.strerror)
                 PipeStream(handle).close()
                 self._waiting = self._renew()
+                if self._waiting is None:
+                    return
                 continue
             # The next instance exists before this one is handed off: the name never lapses.
             self._waiting = self._renew()
-            threading.Thread(target=self._client, args=(handle,), name="control-client",
-                             daemon=True).start()
+            if self._waiting is None:
+                PipeStream(handle).close()
+                return
+            client = threading.Thread(target=self._client, args=(handle,),
+                                      name="control-client", daemon=True)
+            self._clients.add(client)
+            client.start()
 
     def _renew(self) -> Any:
-        return self._instance(first=False)
+        """The next listening instance; None once stopping (it retries what fails meanwhile)."""
+        import win32event
+
+        while True:
+            try:
+                return self._instance(first=False)
+            except Exception:
+                log.exception("cannot open another instance of the control pipe; retrying")
+            if win32event.WaitForSingleObject(self._stop, 1000) == win32event.WAIT_OBJECT_0:
+                return None
 
     def _client(self, handle: Any) -> None:
         stream = PipeStream(handle, self._stop)
         try:
             self._serve_client(stream)
-            with contextlib.suppress(Exception):
-                import win32file
-
-                win32file.FlushFileBuffers(handle)  # the last answer reaches the client
         finally:
+            # Closing (not DisconnectNamedPipe) leaves the last answer for the client to
+            # read; FlushFileBuffers would wait for as long as a stalled client does not.
             stream.close()
+            self._clients.discard(threading.current_thread())
 
 
 def _owner(handle: Any) -> Any:
@@ -259,6 +294,7 @@ def connect(name: str, timeout: float | None) -> Iterator[PipeStream]:
     import win32file
     import win32pipe
 
+    deadline = time.monotonic() + (BUSY_WAIT_S if timeout is None else timeout)
     while True:
         try:
             handle = win32file.CreateFile(
@@ -275,12 +311,12 @@ def connect(name: str, timeout: float | None) -> Iterator[PipeStream]:
                 raise PipeNotOurs(_not_ours(name)) from None
             if exc.winerror != ERROR_PIPE_BUSY:
                 raise _os_error(exc) from None
-        try:  # every instance is busy for a moment: wait for the next one
-            win32pipe.WaitNamedPipe(name, 5000 if timeout is None else int(timeout * 1000))
-        except pywintypes.error as exc:
-            if exc.winerror == ERROR_FILE_NOT_FOUND:
-                raise AgentNotRunning(f"no Seatkeeper agent is running ({name})") from None
-            raise TimeoutError(f"the agent's control pipe {name} is busy") from None
+        # Every instance is busy for a moment (or the last one is closing): wait, try again.
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"the agent's control pipe {name} stays busy") from None
+        with contextlib.suppress(pywintypes.error):
+            win32pipe.WaitNamedPipe(name, max(1, int(min(left, SLICE_S) * 1000)))
     stream = PipeStream(handle, read_timeout=timeout, write_timeout=timeout)
     try:
         if _owner(handle) != current_user_sid():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import re
 import socket
 import ssl
 from collections.abc import Iterator
@@ -66,6 +67,25 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         stack.extend(item for item in linked if isinstance(item, BaseException))
 
 
+# On Windows truststore reports the CryptoAPI policy's CERT_E_* code, not OpenSSL's words.
+WINDOWS_CERT_ERRORS = {
+    0x800B010F: "it was issued for another host name",
+    0x800B0109: "it comes from a certificate authority this computer does not trust",
+    0x800B0101: "it has expired or is not valid yet",
+    0x800B010C: "it has been revoked",
+    0x800B0111: "it was explicitly marked untrusted",
+    0x800B0110: "it is not meant for a web server",
+}
+
+
+def certificate_detail(detail: str) -> str:
+    """Why a certificate failed, in words: OpenSSL's reason, or a Windows CERT_E_* code's."""
+    code = re.search(r"0x([0-9a-fA-F]{8})", detail)
+    if code is not None and int(code.group(1), 16) in WINDOWS_CERT_ERRORS:
+        return WINDOWS_CERT_ERRORS[int(code.group(1), 16)]
+    return detail.split("] ")[-1]
+
+
 def map_request_error(exc: requests.RequestException, server: str,
                       timeout: tuple[float, float]) -> SeatkeeperError:
     """One requests/urllib3 failure -> the matching class of the error tree."""
@@ -78,7 +98,7 @@ def map_request_error(exc: requests.RequestException, server: str,
         detail = next((str(c) for c in causes if isinstance(c, ssl.SSLCertVerificationError)),
                       "")
         return TLSError(f"The certificate of {server} is not trusted"
-                        + (f" ({detail.split('] ')[-1]})." if detail else "."))
+                        + (f" ({certificate_detail(detail)})." if detail else "."))
     if has(ConnectionRefusedError):
         return ConnectionRefused(f"Nothing answers at {server} (connection refused).")
     if has(socket.gaierror, urllib3.exceptions.NameResolutionError):

@@ -19,6 +19,7 @@ from seatkeeper.service.control import (
     ControlClient,
     ControlError,
     ControlServer,
+    local_api_address,
     socket_path,
 )
 from seatkeeper.service.credentials import CredentialStore
@@ -71,6 +72,21 @@ def test_control_errors_keep_their_code(control: ControlServer, tmp_path: Path) 
 def test_watch_streams_every_change(control: ControlServer, tmp_path: Path) -> None:
     """`watch` sends one answer per change, in order."""
     assert list(ControlClient(str(socket_path(tmp_path / "run"))).watch()) == [0, 1, 2]
+
+
+def test_local_api_address_follows_the_data_folder(tmp_path: Path) -> None:
+    """A socket in the runtime folder; on Windows a pipe named after the data folder."""
+    from seatkeeper.config import Paths
+
+    def paths(home: str) -> Paths:
+        return Paths.resolve({"SEATKEEPER_HOME": home})
+
+    assert local_api_address(paths(str(tmp_path)), "linux") == str(tmp_path / "run/agent.sock")
+    office = local_api_address(paths("C:\\Users\\Ann\\Seat"), "win32")
+    assert office.startswith("\\\\.\\pipe\\seatkeeper-")
+    # Windows does not tell C:\Users\Ann from c:\users\ann; two folders are two agents.
+    assert local_api_address(paths("c:\\users\\ann\\seat"), "win32") == office
+    assert local_api_address(paths("C:\\Users\\Ann\\Other"), "win32") != office
 
 
 def test_no_daemon_is_told_apart(tmp_path: Path) -> None:

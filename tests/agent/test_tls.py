@@ -10,6 +10,7 @@ import pytest
 import trustme
 from seatkeeper.core import errors
 from seatkeeper.service.client import Client, make_session
+from seatkeeper.service.transport import certificate_detail
 
 from tests.agent.faultserver import FaultServer
 
@@ -66,3 +67,14 @@ def test_hostname_is_checked(ca: trustme.CA, ca_file: Path) -> None:
     ca.issue_cert("licenses.example.com").configure_cert(context)
     with FaultServer(tls=context) as server, pytest.raises(errors.TLSError):
         Client(server.url, make_session(ca_file), timeout=FAST).health()
+
+
+def test_windows_certificate_codes_read_as_words() -> None:
+    """On Windows truststore gives CryptoAPI's CERT_E_* code; the message says it in words."""
+    assert certificate_detail("('Certificate chain policy error 0x800b010f [0]',)") \
+        == "it was issued for another host name"
+    assert certificate_detail("('Certificate chain policy error 0x800B0109 [0]',)") \
+        == "it comes from a certificate authority this computer does not trust"
+    assert certificate_detail("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+                              "self-signed certificate") == "certificate verify failed: " \
+                                                           "self-signed certificate"

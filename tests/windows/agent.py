@@ -34,9 +34,11 @@ class WindowsAgent:
     """The agent for `home`, run by the Windows CPython (`python.exe -m seatkeeper …`)."""
 
     def __init__(self, home: Path, *, server_url: str, device_name: str = "windows-pc",
-                 env: dict[str, str] | None = None, **config: Any) -> None:
-        self.home = home
+                 env: dict[str, str] | None = None, seatkeeper_home: bool = True,
+                 **config: Any) -> None:
+        self.home = home  # SEATKEEPER_HOME; else the folder where config.toml is read
         self.extra_env = dict(env or {})
+        self.seatkeeper_home = seatkeeper_home
         home.mkdir(parents=True, exist_ok=True)
         settings = {"server_url": server_url, "device_name": device_name, "seat_retry_s": 1,
                     **config}
@@ -50,7 +52,8 @@ class WindowsAgent:
 
     @property
     def env(self) -> dict[str, str]:
-        return {"SEATKEEPER_HOME": wine.windows_path(self.home), **self.extra_env}
+        home = {"SEATKEEPER_HOME": wine.windows_path(self.home)} if self.seatkeeper_home else {}
+        return {**home, **self.extra_env}
 
     @property
     def data_dir(self) -> Path:

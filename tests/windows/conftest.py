@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.scenarios.common import ScenarioServer
+from tests.support.api import Api
 from tests.windows import wine
+from tests.windows.agent import WindowsAgent
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +38,37 @@ def windows_lane(wheel: Path) -> Iterator[None]:
         yield
     finally:
         wine.stop_wineserver()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
+    """The real server on SQLite, for every test of this module: 60 s leases, 1 s heartbeat."""
+    running = ScenarioServer(tmp_path_factory.mktemp("server"), lease_ttl=60,
+                             heartbeat_interval=1)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def api(server: ScenarioServer) -> Iterator[Api]:
+    client = Api(server.url, server.admin_token)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_agent(tmp_path: Path, server: ScenarioServer) -> Iterator[Any]:
+    """`make_agent(name)`: a Windows agent with its own home (a device of its own)."""
+    made: list[WindowsAgent] = []
+
+    def make(name: str = "windows-pc", **kw: Any) -> WindowsAgent:
+        agent = WindowsAgent(tmp_path / name, server_url=server.url, device_name=name, **kw)
+        made.append(agent)
+        return agent
+
+    yield make
+    for agent in made:
+        agent.kill()

@@ -30,40 +30,6 @@ OTHERS = {"S-1-1-0", "S-1-5-32-545", "S-1-5-11", "S-1-5-32-546"}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
-    """The real server on SQLite, for every test of this module: 60 s leases, 1 s heartbeat."""
-    running = ScenarioServer(tmp_path_factory.mktemp("server"), lease_ttl=60,
-                             heartbeat_interval=1)
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(scope="module")
-def api(server: ScenarioServer) -> Iterator[Api]:
-    client = Api(server.url, server.admin_token)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def make_agent(tmp_path: Path, server: ScenarioServer) -> Iterator[Any]:
-    """`make_agent(name)`: a Windows agent with its own home (a device of its own)."""
-    made: list[WindowsAgent] = []
-
-    def make(name: str = "windows-pc", **kw: Any) -> WindowsAgent:
-        agent = WindowsAgent(tmp_path / name, server_url=server.url, device_name=name, **kw)
-        made.append(agent)
-        return agent
-
-    yield make
-    for agent in made:
-        agent.kill()
-
-
-@pytest.fixture(scope="module")
 def seated(tmp_path_factory: pytest.TempPathFactory, server: ScenarioServer,
            api: Api) -> Iterator[tuple[WindowsAgent, dict[str, Any]]]:
     """A Windows agent logged in with a password and running headless: (agent, license)."""
@@ -170,6 +136,16 @@ def test_stalled_clients_do_not_block_others(
     assert agent.status()["state"] == "active"
 
 
+def test_pipe_server_answers_streams_and_stops_at_once() -> None:
+    """The pipe server answers, streams a watch to its end, stops within a second with a
+    client connected, and then a client is told no agent runs."""
+    name = "\\\\.\\pipe\\seatkeeper-probe-" + str(time.time_ns())
+    result = _probe("serve", name)
+    assert result["answers"] == [{"op": "echo", "a": 1}, [1, 2]]
+    assert result["stop_s"] < 1.0
+    assert result["after"] == f"AgentNotRunning: no Seatkeeper agent is running ({name})"
+
+
 def test_release_and_logout_through_the_running_agent(make_agent: Any, api: Api,
                                                        server: ScenarioServer) -> None:
     """`release`, then `logout`, go through the running agent; the server frees the seat."""
@@ -179,6 +155,11 @@ def test_release_and_logout_through_the_running_agent(make_agent: Any, api: Api,
     agent.start()
     agent.wait_for("active")
     (lease,) = live_leases(api, license["id"])
+    watcher = subprocess.Popen(
+        wine.wine_command("-m", "seatkeeper", "status", "--watch", "--json"),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=wine.wine_env(agent.env))
+    assert watcher.stdout is not None and '"active"' in watcher.stdout.readline()
     done = agent.cli("release")
     assert done.returncode == 0 and "Seat released" in done.stdout, done.stdout
     assert _eventually(lambda: live_leases(api, license["id"]) == [])
@@ -188,6 +169,9 @@ def test_release_and_logout_through_the_running_agent(make_agent: Any, api: Api,
     assert _eventually(lambda: len(server.audit(lease["device"]["id"], "logout")) == 1)
     status = agent.status()
     assert (status["state"], status["running"]) == ("signed_out", True)
+    watcher.kill()
+    seen = [json.loads(line)["state"] for line in watcher.communicate(timeout=30)[0].splitlines()]
+    assert seen[0] == "released" and seen[-1] == "signed_out", seen
 
 
 def test_killed_agent_leaves_no_lock_behind(make_agent: Any) -> None:
@@ -200,21 +184,48 @@ def test_killed_agent_leaves_no_lock_behind(make_agent: Any) -> None:
     assert agent.status()["running"] is True
 
 
+class Squatter:
+    """A program holding a pipe of the agent's name; `received` counts what reached it."""
+
+    def __init__(self, name: str, *owner: str) -> None:
+        self._proc = subprocess.Popen(
+            wine.wine_command(wine.windows_path(PROBE), "squat", name, *owner),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=wine.wine_env())
+        assert self._proc.stdout is not None
+        assert self._proc.stdout.readline().strip() == "ready"
+
+    def __enter__(self) -> Squatter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        out = self._proc.communicate(input="\n", timeout=30)[0]
+        self.received = json.loads(out.strip().splitlines()[-1])["received"]
+
+
 def test_pipe_taken_by_another_program_is_refused(make_agent: Any) -> None:
     """A pipe of the agent's name made first by another program: `run` says so and stops."""
     agent = make_agent()
     status = agent.status()
     assert status["running"] is False
     name = status["local_api"]
-    squatter = subprocess.Popen(
-        wine.wine_command(wine.windows_path(PROBE), "squat", name), stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=wine.wine_env())
-    try:
-        assert squatter.stdout is not None and squatter.stdout.readline().strip() == "ready"
+    with Squatter(name):
         done = agent.cli("run", "--headless", timeout=30)
-    finally:
-        squatter.communicate(input="\n", timeout=30)
     assert done.returncode == 1, done.stdout
     assert f"The agent's control pipe {name} already exists" in done.stdout
     assert "Close the program that holds it" in done.stdout
     assert "Traceback" not in done.stdout
+
+
+def test_cli_sends_nothing_to_a_pipe_owned_by_someone_else(make_agent: Any) -> None:
+    """A pipe of the agent's name owned by another principal: `login` refuses to use it, and
+    the password never reaches it (Administrators stand in for another user here)."""
+    agent = make_agent()
+    name = agent.status()["local_api"]
+    with Squatter(name, "admins") as squatter:
+        done = agent.cli("login", "--email", "ann@example.test", "--password-stdin",
+                         input="s3cret-password\n", timeout=30)
+    assert done.returncode == 1, done.stdout
+    assert f"The control pipe {name} belongs to another user" in done.stdout
+    assert "nothing was sent to it" in done.stdout and "Traceback" not in done.stdout
+    assert squatter.received == 0

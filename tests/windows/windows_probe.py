@@ -2,17 +2,22 @@
 
     python windows_probe.py acl NAME     the pipe's owner and access list, as JSON
     python windows_probe.py file-acl P   a file's or folder's access list, as JSON
-    python windows_probe.py squat NAME   make a pipe of that name first, hold it until stdin ends
+    python windows_probe.py squat NAME [admins]   make a pipe of that name first (owned by
+                                         Administrators: as another user's would be), hold
+                                         it until stdin ends; JSON: the bytes clients sent
     python windows_probe.py stall NAME   two clients that never read, then eight at once; JSON
+    python windows_probe.py serve NAME   a control server on NAME: answers, watch, stop; JSON
 
 Each prints one JSON line (or "ready" for squat), for the Linux side to read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
+import time
 from typing import Any
 
 
@@ -62,16 +67,49 @@ def acl(name: str) -> dict[str, Any]:
             "allowed_type": win32security.ACCESS_ALLOWED_ACE_TYPE}
 
 
-def squat(name: str) -> None:
-    """Make a pipe of that name, as another program could, and hold it until stdin closes."""
+def _owned_by_administrators() -> Any:
+    """Security attributes of a pipe anyone may open, owned by another principal than us."""
+    import ntsecuritycon
+    import win32security
+
+    dacl = win32security.ACL()
+    dacl.AddAccessAllowedAce(win32security.ACL_REVISION, ntsecuritycon.FILE_ALL_ACCESS,
+                             win32security.ConvertStringSidToSid("S-1-1-0"))
+    descriptor = win32security.SECURITY_DESCRIPTOR()
+    descriptor.SetSecurityDescriptorOwner(win32security.ConvertStringSidToSid("S-1-5-32-544"),
+                                          False)
+    descriptor.SetSecurityDescriptorDacl(True, dacl, False)
+    attributes = win32security.SECURITY_ATTRIBUTES()
+    attributes.SECURITY_DESCRIPTOR = descriptor
+    return attributes
+
+
+def squat(name: str, owner: str = "") -> dict[str, Any]:
+    """Make a pipe of that name, as another program could; count what clients send to it."""
+    import pywintypes
+    import win32file
     import win32pipe
 
+    attributes = _owned_by_administrators() if owner == "admins" else None
     handle = win32pipe.CreateNamedPipe(
         name, win32pipe.PIPE_ACCESS_DUPLEX, win32pipe.PIPE_TYPE_BYTE | win32pipe.PIPE_WAIT,
-        win32pipe.PIPE_UNLIMITED_INSTANCES, 4096, 4096, 0, None)
+        1, 4096, 4096, 0, attributes)
+    received = bytearray()
+
+    def listen() -> None:
+        while True:
+            with contextlib.suppress(pywintypes.error):  # the client came and went already
+                win32pipe.ConnectNamedPipe(handle, None)
+            try:
+                while True:
+                    received.extend(win32file.ReadFile(handle, 4096)[1])
+            except pywintypes.error:
+                win32pipe.DisconnectNamedPipe(handle)
+
+    threading.Thread(target=listen, daemon=True).start()
     print("ready", flush=True)
     sys.stdin.readline()
-    handle.Close()
+    return {"received": len(received)}
 
 
 def stall(name: str) -> dict[str, Any]:
@@ -98,10 +136,26 @@ def stall(name: str) -> dict[str, Any]:
     return {"results": results}
 
 
+def serve(name: str) -> dict[str, Any]:
+    """Serve on `name` in-process: a call, a watch to its end, then stop with a client idle."""
+    from seatkeeper.service import control_pipe
+    from seatkeeper.service.control import AgentNotRunning, ControlClient, ControlServer
+
+    server = ControlServer(name, lambda op, args: {"op": op, **args}, lambda: iter([1, 2]))
+    server.start()
+    answers = [ControlClient(name).call("echo", a=1), list(ControlClient(name).watch())]
+    with control_pipe.connect(name, 5):  # connected, and says nothing
+        started = time.monotonic()
+        server.stop()
+        stop_s = time.monotonic() - started
+    try:
+        after = ControlClient(name, timeout=2).call("ping")
+    except AgentNotRunning as exc:
+        after = f"AgentNotRunning: {exc}"
+    return {"answers": answers, "stop_s": stop_s, "after": after}
+
+
 if __name__ == "__main__":
-    command, pipe = sys.argv[1], sys.argv[2]
-    if command == "squat":
-        squat(pipe)
-    else:
-        probes = {"acl": acl, "file-acl": file_acl, "stall": stall}
-        print(json.dumps(probes[command](pipe)), flush=True)
+    command, pipe, *more = sys.argv[1:]
+    probes = {"acl": acl, "file-acl": file_acl, "stall": stall, "serve": serve, "squat": squat}
+    print(json.dumps(probes[command](pipe, *more)), flush=True)
