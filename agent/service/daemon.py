@@ -164,6 +164,8 @@ class Agent(Work, AppSeat):
             self.outbox.enqueue_logout(token, lease_id=lease.lease_id if lease else None,
                                        release_token=sess.release_token,
                                        server_url=sess.server_url)
+            if lease is not None:
+                self._given_back.add(lease.lease_id)
             self._forget_login(sess)
             self._clients.pop("seat", None)
             # One change, straight to logout_pending (the logout is queued by now).
@@ -378,8 +380,6 @@ class Agent(Work, AppSeat):
     def _forget_login(self, sess: saved.Session) -> None:
         """The local half of a logout, once it is queued: token, lease and release token."""
         self.credentials.clear()
-        if self._envelope is not None:
-            self._given_back.add(self._envelope.lease.lease_id)
         self._session = replace(sess, lease=None, release_token=None)
         saved.save(self.paths.data_dir, self._session)
         self._token, self._envelope = None, None
