@@ -59,6 +59,9 @@ class Agent(Work, AppSeat):
         self._lock = threading.RLock()
         self._seat_lock = threading.Lock()
         self._release_reason = "user"  # why the seat was last given back
+        # Leases this process queued to give back (release, logout): a seat request's answer
+        # about one of them, arriving late, is stale and never adopted or queued again.
+        self._given_back: set[str] = set()
         self._outbox_lock = threading.Lock()
         private_dirs(self.paths.folders)
         self.credentials = credentials or CredentialStore(self.paths.data_dir)
@@ -161,6 +164,8 @@ class Agent(Work, AppSeat):
             self.outbox.enqueue_logout(token, lease_id=lease.lease_id if lease else None,
                                        release_token=sess.release_token,
                                        server_url=sess.server_url)
+            if lease is not None:
+                self._given_back.add(lease.lease_id)
             self._forget_login(sess)
             self._clients.pop("seat", None)
             # One change, straight to logout_pending (the logout is queued by now).
@@ -305,6 +310,13 @@ class Agent(Work, AppSeat):
         with self._lock:
             if self._token is None:
                 return  # logged out while the request was in flight (the logout frees it)
+            if envelope.lease.lease_id in self._given_back:
+                # A heartbeat (or acquire) answered for a lease given back meanwhile: its
+                # release is queued or already delivered; queuing it again would send a
+                # second release once the first has left the outbox.
+                log.info("lease %s was given back while a request for it was in flight; "
+                         "its answer is ignored", envelope.lease.lease_id)
+                return
             late = self._facts.seat_released or self._facts.discovery_chosen
             self._envelope = envelope
             self._server_clock.seen(envelope.lease.server_time)
@@ -381,6 +393,7 @@ class Agent(Work, AppSeat):
                                     release_token=sess.release_token,
                                     device_token=None if sess.release_token else self._token,
                                     server_url=sess.server_url)
+        self._given_back.add(envelope.lease.lease_id)
         self._envelope = None
         self._session = sess.with_lease(None, None)
         saved.save(self.paths.data_dir, self._session)

@@ -44,6 +44,7 @@ class Work:
     _facts: Facts
     _session: saved.Session | None
     _envelope: LeaseEnvelope | None
+    _given_back: set[str]
     _token: str | None
     _license_id: str | None
     _message: str | None
@@ -74,13 +75,18 @@ class Work:
         if delay is not None:
             self._kick("seat", delay, again=True)
 
-    def _seat_round(self) -> float | None:
-        with self._lock:
-            facts, envelope = self._facts, self._envelope
-            if (self._token is None or facts.logout_pending or facts.seat_released
+    def _seat_wanted(self) -> bool:
+        """Whether a seat should be held now (the caller holds the lock)."""
+        facts = self._facts
+        return not (self._token is None or facts.logout_pending or facts.seat_released
                     or facts.discovery_chosen
                     or (facts.refusal is not None and facts.refusal.code == "LEASE_REVOKED")
-                    or not app_seat_wanted(facts, self._now())):
+                    or not app_seat_wanted(facts, self._now()))
+
+    def _seat_round(self) -> float | None:
+        with self._lock:
+            envelope = self._envelope
+            if not self._seat_wanted():
                 return None
             client = self._client("seat")
         kept_token = None
@@ -89,6 +95,12 @@ class Work:
                 try:
                     fresh = client.heartbeat(envelope.lease.lease_id)
                 except (errors.LeaseExpired, errors.NotFound):
+                    with self._lock:
+                        # Ended because it was given back (a release or a logout while the
+                        # heartbeat was in flight)? Then no seat is wanted: asking would
+                        # take one that the logout or release must free a second time.
+                        if not self._seat_wanted():
+                            return None
                     log.info("lease %s ended on the server; asking for a seat again",
                              envelope.lease.lease_id)
                     fresh, kept_token = self._acquire(client)
@@ -150,6 +162,8 @@ class Work:
                     and item.lease_id == envelope.lease.lease_id] if queued else []
             for item in kept:
                 self.outbox.mark_done(item.id)
+                with self._lock:
+                    self._given_back.discard(envelope.lease.lease_id)  # held again
         if delivered or kept:
             with self._lock:
                 self._refresh_outbox_facts()
