@@ -61,7 +61,7 @@ def test_enable_writes_the_run_value_and_disable_removes_it(home: Path) -> None:
 
     status = json.loads(autostart(home, "status", "--json").stdout)
     assert status == {"available": True, "enabled": True, "location": LOCATION,
-                      "platform": "windows"}
+                      "platform": "windows", "managed": False}
 
     done = autostart(home, "disable")
     assert done.returncode == 0, done.stdout
