@@ -116,7 +116,9 @@ def run(config: Config, *, headless: bool) -> int:
             print(f"Seatkeeper is running headless ({why}). Use "
                   "`seatkeeper status`, `seatkeeper logout` or `seatkeeper release` from a "
                   "terminal; Ctrl+C stops it.", flush=True)
-            while not stop.wait(1.0):
+            # POSIX signals interrupt a lock's wait, so this sleeps until one comes; Windows'
+            # Ctrl+C does not, so it looks again every second there.
+            while not stop.wait(None if os.name == "posix" else 1.0):
                 pass
     finally:
         if ending:

@@ -77,14 +77,23 @@ class UnixListener:
         finally:
             os.umask(old)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="control",
-                                        daemon=True)
+        # No poll: the loop sleeps until a client connects (stop wakes it with one).
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(None,),
+                                        name="control", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():
+            stopper = threading.Thread(target=self._server.shutdown, name="control-stop",
+                                       daemon=True)
+            stopper.start()
+            while stopper.is_alive():  # a connection wakes the loop to see it must stop
+                with contextlib.suppress(OSError), \
+                        socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as waker:
+                    waker.connect(str(self.path))
+                stopper.join(0.05)
         self._server.server_close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()

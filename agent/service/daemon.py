@@ -18,22 +18,25 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seatkeeper.config import Config
 from seatkeeper.core import errors
 from seatkeeper.core.protocol import LeaseEnvelope, LoginResult, SeatHolder
 from seatkeeper.core.state import Facts, Holder, SeatRefusal, Status, decide
 from seatkeeper.service import session as saved
-from seatkeeper.service.client import Client
 from seatkeeper.service.credentials import CredentialStore
 from seatkeeper.service.identity import device_fingerprint, device_platform
-from seatkeeper.service.jobs import Jobs
 from seatkeeper.service.outbox import Outbox, deliver
 from seatkeeper.service.private import private_dirs
 from seatkeeper.service.server_clock import ServerClock
 from seatkeeper.service.view import build_status
 from seatkeeper.service.work import Work
+
+if TYPE_CHECKING:
+    # requests and APScheduler are imported when first used, not at start (docs/benchmarks.md)
+    from seatkeeper.service.client import Client
+    from seatkeeper.service.jobs import Jobs
 
 log = logging.getLogger("seatkeeper.agent")
 
@@ -112,6 +115,8 @@ class Agent(Work):
         if not url:
             raise errors.ConfigError("No license server is set: give --server URL, or set "
                                      "server_url in the configuration.")
+        from seatkeeper.service.client import Client
+
         client = Client(url, ca_bundle=self.config.ca_bundle)
         try:
             keys = saved.keys_to_pin(client.keys(), self.config.server_public_key)
@@ -196,6 +201,8 @@ class Agent(Work):
             if left > 0.05:
                 # connect and read together stay in budget; a connect is usually quick,
                 # so the answer gets the larger share
+                from seatkeeper.service.client import Client
+
                 client = Client(url, token=self._token, ca_bundle=self.config.ca_bundle,
                                 timeout=(left / 4, left * 3 / 4))
                 try:
@@ -270,6 +277,8 @@ class Agent(Work):
 
     def start(self) -> None:
         """Start the jobs: deliver what waits in the outbox first, then take a seat."""
+        from seatkeeper.service.jobs import Jobs
+
         self.jobs = Jobs({"seat": self._seat_job, "outbox": self._outbox_job,
                           "probe": self._probe_job})
         self.jobs.start()
@@ -435,6 +444,8 @@ class Agent(Work):
                 if target is None:
                     raise errors.ConfigError("Not logged in to any license server.")
                 kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+                from seatkeeper.service.client import Client
+
                 client = Client(target, token=self._token, ca_bundle=self.config.ca_bundle,
                                 public_keys=sess.public_keys if sess else {}, **kwargs)
                 self._clients[role] = client
