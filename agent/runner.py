@@ -79,6 +79,12 @@ def run(config: Config, *, headless: bool) -> int:
              config.paths.data_dir, path)
     for warning in config.warnings:
         log.warning("%s", warning)
+    if not headless and sys.platform.startswith("linux"):
+        # GTK's bindings first: the tray needs them anyway, and with them loaded the device
+        # token is read through libsecret (3 MiB) rather than secretstorage (12 MiB).
+        from seatkeeper.tray.backend import has_gtk
+
+        has_gtk()
     agent = Agent(config)
     controls = Controls(agent)
     try:

@@ -26,6 +26,7 @@ Results: a Markdown table on stdout and artefacts/bench/agent_idle.{json,md}.
     .venv/bin/python bench/agent_idle.py                         # 60 s idle, 15 trials
     .venv/bin/python bench/agent_idle.py --idle 20 --trials 5    # a quick look
     .venv/bin/python bench/agent_idle.py --dbus                  # with a session bus
+    .venv/bin/python bench/agent_idle.py --dbus --keyring        # ... and a Secret Service
 """
 
 from __future__ import annotations
@@ -86,8 +87,9 @@ print("ready", flush=True)
 time.sleep(3600)
 """
 FLOORS = {"floor": LIBRARIES_FLOOR, "daemon_floor": DAEMON_FLOOR}
-BUS_NOTE = {True: "With a D-Bus session bus, keyring resolving its backend",
-            False: "No session bus, keyring backend: fail"}
+BUS_NOTE = {(True, True): "With a D-Bus session bus and an unlocked gnome-keyring on it",
+            (True, False): "With a D-Bus session bus, keyring resolving its backend",
+            (False, False): "No session bus, keyring backend: fail"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -106,11 +108,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dbus", action="store_true",
                         help="give every process a D-Bus session bus, keyring resolving its "
                         "backend as on a desktop")
+    parser.add_argument("--keyring", action="store_true",
+                        help="with --dbus: an unlocked gnome-keyring on the bus, so the "
+                        "device token lives in the Secret Service")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "artefacts" / "bench",
                         help="where agent_idle.json and .md go")
     args = parser.parse_args(argv)
     low, high = (float(x) for x in args.offline.split(","))
     args.offline = (low, high)
+    if args.keyring and not args.dbus:
+        parser.error("--keyring needs --dbus")
     if not (1 <= args.idle <= 3600 and 1 <= args.trials <= 200 and 0 < low <= high):
         parser.error("idle 1-3600 s, trials 1-200, offline 0 < MIN <= MAX")
     return args
@@ -158,8 +165,9 @@ def context_switches(pid: int) -> int:
 
 # -- pieces --------------------------------------------------------------------------------
 
-def start_session_bus() -> tuple[subprocess.Popen[str], str]:
-    """A private D-Bus session bus for the run: the daemon and its address."""
+def start_session_bus(keyring: bool, work: Path) -> tuple[subprocess.Popen[str], str]:
+    """A private D-Bus session bus for the run: the daemon and its address; with `keyring`,
+    an unlocked gnome-keyring on it (it exits with the bus)."""
     proc = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -167,6 +175,12 @@ def start_session_bus() -> tuple[subprocess.Popen[str], str]:
     if not address:
         proc.kill()
         raise RuntimeError("dbus-daemon did not start")
+    if keyring:
+        subprocess.run(["gnome-keyring-daemon", "--unlock", "--components=secrets"],
+                       input="bench", text=True, capture_output=True, timeout=30, check=True,
+                       env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": address,
+                            "XDG_DATA_HOME": str(work / "keyring-data")})
+        time.sleep(0.5)  # its collection is unlocked a moment after it answers
     return proc, address
 
 
@@ -408,7 +422,7 @@ def markdown(result: dict[str, Any]) -> str:
              f"fell in the idle window: {heartbeat}; state after it: "
              f"{idle['state_after_idle']}. Floor: requests, APScheduler, Pillow, pystray; "
              f"daemon's floor: all the daemon imports. "
-             f"{BUS_NOTE[result['settings']['dbus']]}. "
+             f"{BUS_NOTE[result['settings']['dbus'], result['settings']['keyring']]}. "
              f"{result['machine']}.")
     return "\n".join(rows) + "\n" + notes + "\n"
 
@@ -425,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
                            signing_key_path=work / "signing-key.pem", lease_ttl=LEASE_TTL_S,
                            heartbeat_interval=HEARTBEAT_S) as server:
             api = Api(server.url, server.admin_token)
-            bus_proc, bus = start_session_bus() if args.dbus else (None, None)
+            bus_proc, bus = start_session_bus(args.keyring, work) if args.dbus else (None, None)
             try:
                 account, license = api.new_account(seats=5)
                 print(f"idle: {args.settle:.0f} s to settle, then {args.idle:.0f} s measured",
@@ -446,7 +460,8 @@ def main(argv: list[str] | None = None) -> int:
                    f"{os.cpu_count()} CPUs, load average "
                    f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} at the end",
         "settings": {"idle_s": args.idle, "settle_s": args.settle, "trials": args.trials,
-                     "offline_s": list(args.offline), "seed": args.seed, "dbus": args.dbus,
+                     "offline_s": list(args.offline), "seed": args.seed,
+                     "dbus": args.dbus, "keyring": args.keyring,
                      "heartbeat_interval_s": HEARTBEAT_S, "lease_ttl_s": LEASE_TTL_S},
         "targets": {"rss_ratio": TARGET_RSS_RATIO, "cpu_pct": TARGET_CPU_PCT,
                     "restore_median_s": TARGET_MEDIAN_S},

@@ -18,6 +18,10 @@ SERVICE = "seatkeeper"
 # own choice imports every backend it knows (libsecret's GObject bindings, KWallet's
 # dbus-python, macOS's on Linux...): about 22 MiB and 0.1 s for nothing (docs/benchmarks.md).
 SECRET_SERVICE = "keyring.backends.SecretService.Keyring"  # noqa: S105 (a class name)
+# The same Secret Service through libsecret's GObject bindings: 3 MiB where GTK is loaded
+# already (the tray), against 12 MiB for secretstorage with its cryptography; each reads
+# what the other wrote.
+LIBSECRET = "keyring.backends.libsecret.Keyring"
 KWALLET = "keyring.backends.kwallet.DBusKeyring"
 NATIVE = {"win32": ("keyring.backends.Windows.WinVaultKeyring",),
           "darwin": ("keyring.backends.macOS.Keyring",)}
@@ -28,7 +32,8 @@ def _candidates() -> tuple[str, ...]:
         return NATIVE[sys.platform]
     # keyring ranks KWallet first on KDE, the Secret Service elsewhere.
     kde = "KDE" in os.environ.get("XDG_CURRENT_DESKTOP", "").split(":")
-    return (KWALLET, SECRET_SERVICE) if kde else (SECRET_SERVICE, KWALLET)
+    secret_service = (LIBSECRET, SECRET_SERVICE) if "gi" in sys.modules else (SECRET_SERVICE,)
+    return (KWALLET, *secret_service) if kde else (*secret_service, KWALLET)
 
 
 def _keyring_backend() -> Any:
