@@ -13,6 +13,7 @@ import socketserver
 import struct
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from typing import Any
 from seatkeeper.service.framing import AgentNotRunning, Stream
 
 SOCKET_NAME = "agent.sock"
+# How long stop() waits for the loop to end (it is a daemon thread: the process may exit).
+STOP_WAIT_S = 2.0
 
 
 class SocketStream:
@@ -89,12 +92,21 @@ class UnixListener:
             stopper = threading.Thread(target=self._server.shutdown, name="control-stop",
                                        daemon=True)
             stopper.start()
-            while stopper.is_alive():  # a connection wakes the loop to see it must stop
-                with contextlib.suppress(OSError), \
-                        socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as waker:
-                    waker.connect(str(self.path))
+            deadline = time.monotonic() + STOP_WAIT_S
+            while stopper.is_alive() and time.monotonic() < deadline:
+                self._wake()  # the loop wakes, sees it must stop, and ends
                 stopper.join(0.05)
         self._server.server_close()
+
+    def _wake(self) -> None:
+        """Wake the loop's select: a connection, or, where the socket's file is gone,
+        shutting the listening socket (Linux wakes a select on it then)."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as waker:
+                waker.connect(str(self.path))
+        except OSError:
+            with contextlib.suppress(OSError):
+                self._server.socket.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
