@@ -88,6 +88,12 @@ def run(config: Config, *, headless: bool) -> int:
              config.paths.data_dir, path)
     for warning in config.warnings:
         log.warning("%s", warning)
+    if not headless and sys.platform.startswith("linux"):
+        # GTK's bindings first: the tray needs them anyway, and with them loaded the device
+        # token is read through libsecret (3 MiB) rather than secretstorage (12 MiB).
+        from seatkeeper.tray.backend import has_gtk
+
+        has_gtk()
     agent = Agent(config)
     controls = Controls(agent)
     try:
@@ -126,7 +132,9 @@ def run(config: Config, *, headless: bool) -> int:
             print(f"Seatkeeper is running headless ({why}). Use "
                   "`seatkeeper status`, `seatkeeper logout` or `seatkeeper release` from a "
                   "terminal; Ctrl+C stops it.", flush=True)
-            while not stop.wait(1.0):
+            # POSIX signals interrupt a lock's wait, so this sleeps until one comes; Windows'
+            # Ctrl+C does not, so it looks again every second there.
+            while not stop.wait(None if os.name == "posix" else 1.0):
                 pass
     finally:
         if ending:

@@ -1,12 +1,13 @@
 """Idle cost of the headless agent, and how soon a queued logout lands once the server is back.
 
 Starts the real server (`python -m seatkeeper_server` on SQLite, `--heartbeat-interval 60
---lease-ttl 180`) and measures, against a floor taken in the same run — a bare Python process that
-imports what the daemon imports (requests, truststore, apscheduler, cryptography, keyring,
-platformdirs and the agent's own modules) and then sleeps:
+--lease-ttl 180`) and measures, against two floors taken in the same run — bare Python
+processes that import and then sleep: the libraries' floor (requests, APScheduler, Pillow and
+pystray, the four the agent was asked to be built on) and, as a second line, the daemon's
+floor (everything `seatkeeper run --headless` imports, the agent's own modules included):
 
 - (a) idle memory: RSS (and USS/PSS) of `seatkeeper run --headless` once it holds a seat,
-  and again after the idle window; target <= 1.2 x the floor's RSS;
+  and again after the idle window; target <= 1.2 x the libraries' floor's RSS;
 - (b) idle CPU: utime + stime from /proc/<pid>/stat over the idle window (60 s, one
   heartbeat due in it), as a share of one core; target < 0.1 %. Context switches of all
   its threads give the wake-ups per second;
@@ -16,10 +17,16 @@ platformdirs and the agent's own modules) and then sleeps:
   (polled in the server's SQLite file every 5 ms), over N trials: median and p90;
   target: median < 2 s.
 
+With `--dbus` every process gets a D-Bus session bus of its own (a `dbus-daemon` started
+for the run) and keyring resolves its backend as on a desktop (no PYTHON_KEYRING_BACKEND),
+where its Secret Service path costs more.
+
 Results: a Markdown table on stdout and artefacts/bench/agent_idle.{json,md}.
 
     .venv/bin/python bench/agent_idle.py                         # 60 s idle, 15 trials
     .venv/bin/python bench/agent_idle.py --idle 20 --trials 5    # a quick look
+    .venv/bin/python bench/agent_idle.py --dbus                  # with a session bus
+    .venv/bin/python bench/agent_idle.py --dbus --keyring        # ... and a Secret Service
 """
 
 from __future__ import annotations
@@ -57,18 +64,32 @@ TARGET_MEDIAN_S = 2.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
-# The floor: the daemon's imports, then nothing. The keyring backend is resolved as the
-# daemon resolves it (that loads the backends' modules); no thread, socket or file is opened.
-FLOOR_CODE = """
+# The libraries' floor: the four libraries the agent was asked to be built on, then nothing
+# (pystray with its dummy backend: the headless agent has no display).
+LIBRARIES_FLOOR = """
+import sys, time
+import requests, PIL.Image
+import apscheduler.schedulers.background, apscheduler.executors.pool
+import pystray
+print("ready", flush=True)
+time.sleep(3600)
+"""
+# The daemon's floor: what `seatkeeper run --headless` imports, then nothing. The keyring
+# backend is resolved as keyring itself resolves it (that loads the backends' modules).
+DAEMON_FLOOR = """
 import sys, time
 import requests, truststore, platformdirs, keyring, sqlite3
 import apscheduler.schedulers.background, apscheduler.executors.pool
 import cryptography.hazmat.primitives.asymmetric.ed25519
-import seatkeeper.cli, agent.service.runner, agent.service.daemon
+import seatkeeper.cli, seatkeeper.runner, seatkeeper.service.daemon
 keyring.get_keyring()
 print("ready", flush=True)
 time.sleep(3600)
 """
+FLOORS = {"floor": LIBRARIES_FLOOR, "daemon_floor": DAEMON_FLOOR}
+BUS_NOTE = {(True, True): "With a D-Bus session bus and an unlocked gnome-keyring on it",
+            (True, False): "With a D-Bus session bus, keyring resolving its backend",
+            (False, False): "No session bus, keyring backend: fail"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -84,11 +105,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--offline", default="2,5",
                         help="offline time before the restore, uniform MIN,MAX seconds")
     parser.add_argument("--seed", type=int, default=None, help="for the offline times")
+    parser.add_argument("--dbus", action="store_true",
+                        help="give every process a D-Bus session bus, keyring resolving its "
+                        "backend as on a desktop")
+    parser.add_argument("--keyring", action="store_true",
+                        help="with --dbus: an unlocked gnome-keyring on the bus, so the "
+                        "device token lives in the Secret Service")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "artefacts" / "bench",
                         help="where agent_idle.json and .md go")
     args = parser.parse_args(argv)
     low, high = (float(x) for x in args.offline.split(","))
     args.offline = (low, high)
+    if args.keyring and not args.dbus:
+        parser.error("--keyring needs --dbus")
     if not (1 <= args.idle <= 3600 and 1 <= args.trials <= 200 and 0 < low <= high):
         parser.error("idle 1-3600 s, trials 1-200, offline 0 < MIN <= MAX")
     return args
@@ -136,11 +165,43 @@ def context_switches(pid: int) -> int:
 
 # -- pieces --------------------------------------------------------------------------------
 
-def start_floor(home: Path) -> subprocess.Popen[str]:
+def start_session_bus(keyring: bool, work: Path) -> tuple[subprocess.Popen[str], str]:
+    """A private D-Bus session bus for the run: the daemon and its address; with `keyring`,
+    an unlocked gnome-keyring on it (it exits with the bus)."""
+    proc = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    address = proc.stdout.readline().strip()
+    if not address:
+        proc.kill()
+        raise RuntimeError("dbus-daemon did not start")
+    if keyring:
+        subprocess.run(["gnome-keyring-daemon", "--unlock", "--components=secrets"],
+                       input="bench", text=True, capture_output=True, timeout=30, check=True,
+                       env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": address,
+                            "XDG_DATA_HOME": str(work / "keyring-data")})
+        time.sleep(0.5)  # its collection is unlocked a moment after it answers
+    return proc, address
+
+
+def desktop_env(bus: str | None) -> dict[str, str | None]:
+    """The environment changes for a run with a session bus (None removes a variable)."""
+    if bus is None:
+        return {}
+    return {"DBUS_SESSION_BUS_ADDRESS": bus, "PYTHON_KEYRING_BACKEND": None}
+
+
+def start_floor(home: Path, code: str, bus: str | None) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEATKEEPER_")}
-    env.update({"SEATKEEPER_HOME": str(home), "PYTHON_KEYRING_BACKEND":
-                "keyring.backends.fail.Keyring"})
-    proc = subprocess.Popen([sys.executable, "-c", FLOOR_CODE], cwd=REPO_ROOT, env=env,
+    env.update({"SEATKEEPER_HOME": str(home), "PYSTRAY_BACKEND": "dummy",
+                "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    for key, value in desktop_env(bus).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, env=env,
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     if proc.stdout.readline().strip() != "ready":
@@ -194,9 +255,11 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def idle_phase(args: argparse.Namespace, server: ServerProcess, api: Api, account: dict[str, Any],
-               license_id: str, work: Path) -> dict[str, Any]:
-    floor = start_floor(work / "floor-home")
-    daemon = AgentProcess(work / "idle-agent", server_url=server.url, device_name="bench-idle")
+               license_id: str, work: Path, bus: str | None) -> dict[str, Any]:
+    floors = {who: start_floor(work / f"{who}-home", code, bus) for who, code in FLOORS.items()}
+    floor = floors["floor"]
+    daemon = AgentProcess(work / "idle-agent", server_url=server.url, device_name="bench-idle",
+                          env={"DBUS_SESSION_BUS_ADDRESS": None, **desktop_env(bus)})
     try:
         daemon.login(account["email"], account["password"])
         daemon.start()
@@ -204,6 +267,7 @@ def idle_phase(args: argparse.Namespace, server: ServerProcess, api: Api, accoun
         assert daemon.pid is not None
         time.sleep(args.settle)
         mem_floor, mem_daemon = memory(floor.pid), memory(daemon.pid)
+        mem_daemon_floor = memory(floors["daemon_floor"].pid)
         beats_before = lease_heartbeat(api, license_id)
         cpu0 = {"floor": cpu_seconds(floor.pid), "daemon": cpu_seconds(daemon.pid)}
         cs0 = {"floor": context_switches(floor.pid), "daemon": context_switches(daemon.pid)}
@@ -217,15 +281,18 @@ def idle_phase(args: argparse.Namespace, server: ServerProcess, api: Api, accoun
         state = daemon.status()["state"]
     finally:
         daemon.stop()
-        floor.kill()
-        floor.wait()
+        for proc in floors.values():
+            proc.kill()
+            proc.wait()
     cpu = {who: cpu1[who] - cpu0[who] for who in cpu0}
     return {
         "floor_memory_mib": mem_floor,
+        "daemon_floor_memory_mib": mem_daemon_floor,
         "daemon_memory_mib": mem_daemon,
         "daemon_memory_after_idle_mib": mem_after,
         "rss_ratio": mem_daemon["VmRSS"] / mem_floor["VmRSS"],
         "rss_ratio_after_idle": mem_after["VmRSS"] / mem_floor["VmRSS"],
+        "rss_ratio_daemon_floor": mem_daemon["VmRSS"] / mem_daemon_floor["VmRSS"],
         "idle_s": elapsed,
         "cpu_s": cpu,
         "cpu_pct_of_core": {who: 100 * cpu[who] / elapsed for who in cpu},
@@ -314,6 +381,7 @@ def verdict(ok: bool) -> str:
 def markdown(result: dict[str, Any]) -> str:
     idle, restore = result["idle"], result["restore"]
     floor, daemon = idle["floor_memory_mib"], idle["daemon_memory_mib"]
+    second = idle["daemon_floor_memory_mib"]
     after = idle["daemon_memory_after_idle_mib"]
     cpu_pct = idle["cpu_pct_of_core"]
     rows = [
@@ -325,6 +393,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"| RSS after {idle['idle_s']:.0f} s idle (MiB) | {after['VmRSS']:.1f} "
         f"| {floor['VmRSS']:.1f} | {idle['rss_ratio_after_idle']:.2f}x | <= {TARGET_RSS_RATIO}x "
         f"| {verdict(idle['rss_ratio_after_idle'] <= TARGET_RSS_RATIO)} |",
+        f"| ... against the daemon's floor (its imports) | {daemon['VmRSS']:.1f} "
+        f"| {second['VmRSS']:.1f} | {idle['rss_ratio_daemon_floor']:.2f}x | | |",
         f"| USS / PSS (MiB) | {daemon['Uss']:.1f} / {daemon['Pss']:.1f} "
         f"| {floor['Uss']:.1f} / {floor['Pss']:.1f} | | | |",
         f"| threads | {daemon['Threads']:.0f} | {floor['Threads']:.0f} | | | |",
@@ -350,7 +420,10 @@ def markdown(result: dict[str, Any]) -> str:
     heartbeat = "yes" if idle["heartbeat_seen"] else "no"
     notes = (f"\nHeartbeat every {HEARTBEAT_S} s (lease TTL {LEASE_TTL_S} s); a heartbeat "
              f"fell in the idle window: {heartbeat}; state after it: "
-             f"{idle['state_after_idle']}. {result['machine']}.")
+             f"{idle['state_after_idle']}. Floor: requests, APScheduler, Pillow, pystray; "
+             f"daemon's floor: all the daemon imports. "
+             f"{BUS_NOTE[result['settings']['dbus'], result['settings']['keyring']]}. "
+             f"{result['machine']}.")
     return "\n".join(rows) + "\n" + notes + "\n"
 
 
@@ -366,16 +439,20 @@ def main(argv: list[str] | None = None) -> int:
                            signing_key_path=work / "signing-key.pem", lease_ttl=LEASE_TTL_S,
                            heartbeat_interval=HEARTBEAT_S) as server:
             api = Api(server.url, server.admin_token)
+            bus_proc, bus = start_session_bus(args.keyring, work) if args.dbus else (None, None)
             try:
                 account, license = api.new_account(seats=5)
                 print(f"idle: {args.settle:.0f} s to settle, then {args.idle:.0f} s measured",
                       flush=True)
-                idle = idle_phase(args, server, api, account, license["id"], work)
+                idle = idle_phase(args, server, api, account, license["id"], work, bus)
                 print(f"restore: {args.trials} trials, offline {args.offline[0]:g}-"
                       f"{args.offline[1]:g} s (seed {args.seed})", flush=True)
                 restore = restore_phase(args, server, db_path, account, work)
             finally:
                 api.close()
+                if bus_proc is not None:
+                    bus_proc.kill()
+                    bus_proc.wait()
     result = {
         "benchmark": "agent_idle",
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -384,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
                    f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} at the end",
         "settings": {"idle_s": args.idle, "settle_s": args.settle, "trials": args.trials,
                      "offline_s": list(args.offline), "seed": args.seed,
+                     "dbus": args.dbus, "keyring": args.keyring,
                      "heartbeat_interval_s": HEARTBEAT_S, "lease_ttl_s": LEASE_TTL_S},
         "targets": {"rss_ratio": TARGET_RSS_RATIO, "cpu_pct": TARGET_CPU_PCT,
                     "restore_median_s": TARGET_MEDIAN_S},

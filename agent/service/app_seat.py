@@ -17,15 +17,17 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seatkeeper.config import Config
 from seatkeeper.core import errors
 from seatkeeper.core.protocol import LeaseEnvelope
 from seatkeeper.core.state import Facts, Status, app_idle_release_due, lease_held
 from seatkeeper.core.wire import format_time
-from seatkeeper.service.client import Client
 from seatkeeper.service.framing import ApiError
+
+if TYPE_CHECKING:
+    from seatkeeper.service.client import Client  # requests: imported when first used
 
 log = logging.getLogger("seatkeeper.agent")
 # open_session answers within 10 s (the contract); this leaves a margin for the channel.

@@ -14,6 +14,7 @@ import socketserver
 import struct
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ SOCKET_NAME = "agent.sock"
 # A client that leaves an answer unread this long is dropped (its thread ends), as on
 # the pipe: the kernel gives up the blocked send (SO_SNDTIMEO) and the framing sees OSError.
 WRITE_TIMEOUT_S = 10
+# How long stop() waits for the loop to end (it is a daemon thread: the process may exit).
+STOP_WAIT_S = 2.0
 
 
 class SocketStream:
@@ -87,15 +90,33 @@ class UnixListener:
         finally:
             os.umask(old)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="control",
-                                        daemon=True)
+        # No poll: the loop sleeps until a client connects (stop wakes it with one).
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(None,),
+                                        name="control", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():
+            stopper = threading.Thread(target=self._server.shutdown, name="control-stop",
+                                       daemon=True)
+            stopper.start()
+            deadline = time.monotonic() + STOP_WAIT_S
+            while stopper.is_alive() and time.monotonic() < deadline:
+                self._wake()  # the loop wakes, sees it must stop, and ends
+                stopper.join(0.05)
         self._server.server_close()
+
+    def _wake(self) -> None:
+        """Wake the loop's select: a connection, or, where the socket's file is gone,
+        shutting the listening socket (Linux wakes a select on it then)."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as waker:
+                waker.connect(str(self.path))
+        except OSError:
+            with contextlib.suppress(OSError):
+                self._server.socket.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seatkeeper.config import Config
 from seatkeeper.core import errors
@@ -26,15 +26,18 @@ from seatkeeper.core.protocol import LeaseEnvelope, LoginResult, SeatHolder
 from seatkeeper.core.state import Facts, Holder, SeatRefusal, Status, decide, lease_held, server_now
 from seatkeeper.service import session as saved
 from seatkeeper.service.app_seat import AppSeat, AppSession
-from seatkeeper.service.client import Client
 from seatkeeper.service.credentials import CredentialStore
 from seatkeeper.service.identity import device_fingerprint, device_platform
-from seatkeeper.service.jobs import Jobs
 from seatkeeper.service.outbox import Outbox, deliver
 from seatkeeper.service.private import private_dirs
 from seatkeeper.service.server_clock import ServerClock
 from seatkeeper.service.view import build_status
 from seatkeeper.service.work import Work
+
+if TYPE_CHECKING:
+    # requests and APScheduler are imported when first used, not at start (docs/benchmarks.md)
+    from seatkeeper.service.client import Client
+    from seatkeeper.service.jobs import Jobs
 
 log = logging.getLogger("seatkeeper.agent")
 
@@ -122,6 +125,8 @@ class Agent(Work, AppSeat):
         if not url:
             raise errors.ConfigError("No license server is set: give --server URL, or set "
                                      "server_url in the configuration.")
+        from seatkeeper.service.client import Client
+
         client = Client(url, ca_bundle=self.config.ca_bundle)
         try:
             keys = saved.keys_to_pin(client.keys(), self.config.server_public_key)
@@ -211,6 +216,8 @@ class Agent(Work, AppSeat):
             if left > 0.05:
                 # connect and read together stay in budget; a connect is usually quick,
                 # so the answer gets the larger share
+                from seatkeeper.service.client import Client
+
                 client = Client(url, token=self._token, ca_bundle=self.config.ca_bundle,
                                 timeout=(left / 4, left * 3 / 4))
                 try:
@@ -274,6 +281,8 @@ class Agent(Work, AppSeat):
 
     def start(self) -> None:
         """Start the jobs: deliver what waits in the outbox first, then take a seat."""
+        from seatkeeper.service.jobs import Jobs
+
         self.jobs = Jobs({"seat": self._seat_job, "outbox": self._outbox_job,
                           "probe": self._probe_job, "idle": self._idle_job,
                           "expiry": self._expiry_job})
@@ -465,6 +474,8 @@ class Agent(Work, AppSeat):
                 if target is None:
                     raise errors.ConfigError("Not logged in to any license server.")
                 kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+                from seatkeeper.service.client import Client
+
                 client = Client(target, token=self._token, ca_bundle=self.config.ca_bundle,
                                 public_keys=sess.public_keys if sess else {}, **kwargs)
                 self._clients[role] = client

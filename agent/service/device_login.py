@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from seatkeeper.core import errors
 from seatkeeper.core.errors import DeviceLoginAnswer
 from seatkeeper.service import session as saved
-from seatkeeper.service.client import Client
 from seatkeeper.service.identity import device_fingerprint, device_platform
 
 if TYPE_CHECKING:
@@ -37,6 +36,8 @@ def _server_url(agent: Agent, server_url: str | None) -> str:
 
 def start(agent: Agent, server_url: str | None = None) -> dict[str, Any]:
     """A new device login: codes, where to approve it, how often to poll, and the server."""
+    from seatkeeper.service.client import Client
+
     client = Client(_server_url(agent, server_url), ca_bundle=agent.config.ca_bundle)
     try:
         grant = client.device_authorize(fingerprint=device_fingerprint(agent.paths.data_dir),
@@ -50,6 +51,8 @@ def start(agent: Agent, server_url: str | None = None) -> dict[str, Any]:
 
 def poll(agent: Agent, server_url: str, device_code: str) -> dict[str, Any]:
     """Ask once: `{result, final, message}`, with the agent's `status` once approved."""
+    from seatkeeper.service.client import Client
+
     client = Client(server_url, ca_bundle=agent.config.ca_bundle)
     try:
         keys = saved.keys_to_pin(client.keys(), agent.config.server_public_key)

@@ -15,6 +15,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from seatkeeper.config import Config
 from seatkeeper.core import errors
@@ -22,8 +23,10 @@ from seatkeeper.core.backoff import Backoff, heartbeat_delay
 from seatkeeper.core.protocol import LeaseEnvelope
 from seatkeeper.core.state import Facts, app_seat_wanted
 from seatkeeper.service import session as saved
-from seatkeeper.service.client import Client
 from seatkeeper.service.outbox import Outbox, deliver
+
+if TYPE_CHECKING:
+    from seatkeeper.service.client import Client
 
 log = logging.getLogger("seatkeeper.agent")
 

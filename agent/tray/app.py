@@ -158,10 +158,11 @@ class TrayApp:
         log.info("tray icon shown (backend %s)", self.backend)
 
     def _wait_for_stop(self) -> None:
-        while not self.stop_event.wait(0.5):
-            if self._closed.is_set():
-                return
-        self.post(self.icon.stop)
+        # Asleep until a signal or the session's end sets it (a daemon thread: a tray closed
+        # by Quit leaves it waiting, which costs nothing).
+        self.stop_event.wait()
+        if not self._closed.is_set():
+            self.post(self.icon.stop)
 
     def post(self, call: Callable[[], object]) -> None:
         """Run `call` on the UI thread, soon (from any thread)."""
