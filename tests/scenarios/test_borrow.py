@@ -1,0 +1,158 @@
+"""Borrowing a seat for offline work, end to end: real server, real agent, the network cut."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.scenarios.common import ScenarioServer, live_leases
+from tests.scenarios.conftest import AgentFactory
+from tests.support.api import Api, expect
+from tests.support.proxy import FaultProxy
+
+DAY = 86400
+SHORT_TTL_S = 4
+
+
+def parse(rfc3339: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
+
+
+@pytest.fixture(scope="module")
+def short_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
+    """A server whose unborrowed leases last 4 s: outliving that takes the borrow."""
+    server = ScenarioServer(tmp_path_factory.mktemp("borrow-server"), lease_ttl=SHORT_TTL_S,
+                            heartbeat_interval=1)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def short_api(short_server: ScenarioServer) -> Iterator[Api]:
+    client = Api(short_server.url, short_server.admin_token)
+    yield client
+    client.close()
+
+
+def test_a_borrowed_seat_survives_restarts_offline_until_borrowed_until(
+        short_server: ScenarioServer, short_api: Api, make_agent: AgentFactory,
+        tmp_path: Path) -> None:
+    """Borrow, cut the network, restart the agent: still holding past the lease's ttl, and
+    only until borrowed_until (capped by the license); then the seat runs out."""
+    account, license = short_api.new_account(seats=1, max_borrow_s=25)
+    with FaultProxy(short_server.port) as proxy:
+        agent = make_agent("field-laptop", server_url=proxy.url)
+        agent.login(account["email"], account["password"])
+        agent.start()
+        agent.wait_for("active")
+        done = agent.cli("borrow", "--days", "3")
+        assert done.returncode == 0, done.stderr
+        assert "Seat borrowed for offline use until" in done.stdout
+        assert "the license allows" in done.stdout  # 25 s, not 3 days
+        borrowed = agent.status()
+        until = borrowed["borrowed_until"]
+        assert until is not None and borrowed["lease"]["expires_at"] == until
+        assert borrowed["state"] == "active" and until in borrowed["message"]
+        assert [x["borrowed_until"] for x in live_leases(short_api, license["id"])] == [until]
+
+        proxy.cut()
+        agent.wait_for("offline", timeout=10)
+        assert agent.stop() == 0  # SIGTERM, as at shutdown: a borrowed seat is not released
+        assert agent.status()["pending"] == []
+        agent.start()
+        time.sleep(SHORT_TTL_S + 1)  # past an unborrowed lease's life, still cut off
+        held = agent.wait_for("offline", timeout=5)
+        assert held["borrowed_until"] == until and f"borrowed until {until}" in held["message"]
+        assert held["lease"]["lease_id"] == borrowed["lease"]["lease_id"]
+        sibling = short_api.login(account["email"], account["password"])
+        assert sibling.acquire().status_code == 409  # the borrowed seat still counts
+
+        left = (parse(until) - dt.datetime.now(dt.UTC)).total_seconds()
+        ran_out = agent.wait_for("acquiring", timeout=left + 5)
+        assert time.time() >= parse(until).timestamp() - 1
+        assert ran_out["borrowed_until"] is None and "ran out" in ran_out["message"]
+        proxy.restore()
+        again = agent.wait_for("active", timeout=15)
+        assert again["borrowed_until"] is None
+        assert again["lease"]["lease_id"] != borrowed["lease"]["lease_id"]
+
+
+def test_return_while_offline_is_queued_across_a_crash_and_delivered_once(
+        scenario_server: ScenarioServer, scenario_api: Api, proxy: FaultProxy,
+        make_agent: AgentFactory) -> None:
+    """`seatkeeper return` offline queues the release durably; it lands once, then a normal
+    seat is taken again."""
+    account, license = scenario_api.new_account(seats=2, max_borrow_s=7 * DAY)
+    agent = make_agent("field-laptop", server_url=proxy.url)
+    agent.login(account["email"], account["password"])
+    agent.start()
+    agent.wait_for("active")
+    borrowed = agent.control("borrow", days=3)
+    lease_id = borrowed["lease"]["lease_id"]
+    assert parse(borrowed["borrowed_until"]) > dt.datetime.now(dt.UTC) + dt.timedelta(days=2.9)
+    device_id = agent.session()["device_id"]
+
+    proxy.cut()
+    agent.wait_for("offline", timeout=10)
+    done = agent.cli("return")
+    assert done.returncode == 0, done.stderr
+    assert "queued until the license server answers" in done.stdout
+    returned = agent.status()
+    assert returned["borrowed_until"] is None and returned["state"] == "released"
+    assert [item["kind"] for item in returned["pending"]] == ["release"]
+
+    agent.kill()
+    assert [item["kind"] for item in agent.status()["pending"]] == ["release"]
+    agent.start()
+    time.sleep(1.5)  # a few tries against the cut proxy
+    assert [x["lease_id"] for x in live_leases(scenario_api, license["id"])] == [lease_id]
+
+    proxy.restore()
+    again = agent.wait_for("active", timeout=20,
+                           until=lambda s: s["lease"]["lease_id"] != lease_id)
+    assert again["pending"] == [] and again["borrowed_until"] is None
+    assert [x["lease_id"] for x in live_leases(scenario_api, license["id"])] \
+        == [again["lease"]["lease_id"]]
+    assert proxy.forwarded("DELETE", f"/v1/seats/{lease_id}") == 1
+    assert [row["lease_id"] for row in scenario_server.audit(device_id, "release")] \
+        == [lease_id]
+
+
+def test_a_revoked_borrowed_seat_reaches_the_device_at_its_next_contact(
+        scenario_api: Api, make_agent: AgentFactory, scenario_server: ScenarioServer) -> None:
+    """The agent goes on heartbeating a borrowed seat: an administrator's revocation shows."""
+    account, _ = scenario_api.new_account(seats=1, max_borrow_s=7 * DAY)
+    agent = make_agent("office-pc", server_url=scenario_server.url)
+    agent.login(account["email"], account["password"])
+    agent.start()
+    agent.wait_for("active")
+    lease_id = agent.control("borrow", days=7)["lease"]["lease_id"]
+    expect(scenario_api.admin_delete(f"/v1/admin/leases/{lease_id}"), 204)
+    revoked = agent.wait_for("revoked", timeout=10)
+    assert revoked["borrowed_until"] is None and revoked["revoked_by"] == "an administrator"
+
+
+def test_borrow_refusals_say_why(scenario_api: Api, make_agent: AgentFactory,
+                                 scenario_server: ScenarioServer) -> None:
+    """A license that allows no borrowing, a return with nothing borrowed: one clear line."""
+    account, license = scenario_api.new_account(seats=1)
+    agent = make_agent("desk-pc", server_url=scenario_server.url)
+    agent.login(account["email"], account["password"])
+    agent.start()
+    agent.wait_for("active")
+    refused = agent.cli("borrow", "--days", "1")
+    assert refused.returncode == 1
+    assert f"{license['name']} does not allow borrowing" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    nothing = agent.cli("return")
+    assert nothing.returncode == 1 and "No seat is borrowed" in nothing.stderr
+    bad = agent.cli("borrow", "--days", "0")
+    assert bad.returncode == 2 and "must be 1 to 366 days" in bad.stderr
+    assert agent.status()["state"] == "active"
