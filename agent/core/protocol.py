@@ -58,10 +58,11 @@ class License:
         out: Json = {"id": self.id, "name": self.name, "kind": self.kind,
                      "seats_total": self.seats_total, "seats_used": self.seats_used,
                      "expires_at": format_optional(self.expires_at),
-                     "support_until": format_optional(self.support_until),
-                     "max_borrow_s": self.max_borrow_s}
+                     "support_until": format_optional(self.support_until)}
         if self.account_id is not None:
             out["account_id"] = self.account_id
+        if self.max_borrow_s:
+            out["max_borrow_s"] = self.max_borrow_s
         return out
 
 

@@ -33,6 +33,9 @@ class FakeAgent:
     def acquire(self) -> None:
         self.calls.append(("acquire", ()))
 
+    def borrowed_until(self) -> dt.datetime | None:
+        return None  # a borrowed seat is kept at shutdown: tests/scenarios/test_borrow.py
+
 
 def config_with(tmp_path: Path, system: str, user: str) -> Any:
     etc = tmp_path / "etc" / "config.toml"
