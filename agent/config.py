@@ -28,6 +28,7 @@ from seatkeeper.core.identity import default_device_name
 APP = "seatkeeper"
 ENV_PREFIX = "SEATKEEPER_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SEAT_MODES = ("login", "app")
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 
@@ -91,6 +92,10 @@ class Config:
     log_level: str = "INFO"
     # How long to wait before asking again after a refusal (all seats taken, no license).
     seat_retry_s: float = 60.0
+    # docs/local-api.md: "login" holds the seat while logged in, "app" while an
+    # application has a session open (and this long after the last one closed).
+    seat_mode: str = "login"
+    app_idle_release_s: float = 300.0
     paths: Paths
     sources: dict[str, str] = field(default_factory=dict)
     locked: frozenset[str] = frozenset()
@@ -166,6 +171,23 @@ def _seconds(value: Any) -> float:
     return number
 
 
+def _seat_mode(value: Any) -> str:
+    text = _string(value).lower()
+    if text not in SEAT_MODES:
+        raise _Invalid(f"should be one of {', '.join(SEAT_MODES)} (not {value!r})")
+    return text
+
+
+def _idle_seconds(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise _Invalid("should be a number of seconds, like 300") from None
+    if not 0 <= number <= 86400:
+        raise _Invalid("should be between 0 and 86400 seconds")
+    return number
+
+
 def _ca_bundle(value: Any, base: Path | None) -> Path:
     path = Path(_string(value)).expanduser()
     if not path.is_absolute() and base is not None:
@@ -179,6 +201,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "server_url": _url, "device_name": _string, "app_name": _string,
     "app_version": _string, "app_release_date": _date, "server_public_key": _public_key,
     "release_on_shutdown": _bool, "log_level": _log_level, "seat_retry_s": _seconds,
+    "seat_mode": _seat_mode, "app_idle_release_s": _idle_seconds,
 }
 KEYS = (*PARSERS, "ca_bundle")
 

@@ -7,6 +7,7 @@ within about 3 s even while the server is unreachable; SIGINT just stops.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import signal
@@ -22,8 +23,10 @@ from seatkeeper.core.errors import SeatkeeperError
 from seatkeeper.service import device_login, logs
 from seatkeeper.service.control import ControlServer, local_api_address
 from seatkeeper.service.daemon import Agent
+from seatkeeper.service.framing import ApiError
 from seatkeeper.service.hooks import AgentEvents
 from seatkeeper.service.instance import AlreadyRunning, InstanceLock
+from seatkeeper.service.local_api import LocalApi
 from seatkeeper.service.private import private_dirs
 
 log = logging.getLogger("seatkeeper.agent")
@@ -63,7 +66,13 @@ class Controls:
     def handle(self, op: str, args: dict[str, Any]) -> Any:
         function = self.ops.get(op)
         if function is None:
-            raise KeyError(f"unknown control operation {op!r}")
+            raise ApiError("UNKNOWN_OP", f"The agent has no operation {op!r}; `hello` lists "
+                           "the local API's operations.")
+        try:
+            inspect.signature(function).bind(**args)
+        except TypeError as exc:
+            raise ApiError("INVALID_REQUEST", f"The arguments of {op!r} are not right: "
+                           f"{exc}.") from None
         return function(**args)
 
 
@@ -84,7 +93,8 @@ def run(config: Config, *, headless: bool) -> int:
     agent = Agent(config)
     controls = Controls(agent)
     try:
-        server = ControlServer(local_api_address(config.paths), controls.handle, agent.watch)
+        address = local_api_address(config.paths)
+        server = ControlServer(address, LocalApi(agent, address, controls.handle).connect)
     except SeatkeeperError as exc:  # the channel's address is taken by someone else
         log.error("%s", exc)
         if not headless:

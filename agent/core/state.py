@@ -12,8 +12,11 @@ the seat ran out at 14:05 and will be asked for again when the server answers").
 
 One state is added to DESIGN.md's table: `released` (after "Release seat now":
 logged in, no seat, and no acquiring until the user asks or the agent restarts),
-between `signed_out` and `acquiring` in precedence. Choosing "Continue in Discovery
-mode" (after a refusal) is shown as `discovery`, with no acquiring until asked either.
+between `signed_out` and `acquiring` in precedence. In the `app` seat mode
+(docs/local-api.md) it is also the state while no application has a session open
+and the idle wait after the last one is over: `app_seat_wanted` says when a seat is.
+Choosing "Continue in Discovery mode" (after a refusal) is shown as `discovery`, with
+no acquiring until asked either.
 """
 
 from __future__ import annotations
@@ -100,6 +103,11 @@ class Facts:
     # The held lease's `borrowed_until` (signed, on the server's clock): borrowed for
     # offline work until then. Not a state of its own: the seat is active or offline.
     borrowed_until: dt.datetime | None = None
+    # "login": the seat is held while logged in; "app": while an application's session is
+    # open, and until `app_idle_until` (local time) after the last one closed.
+    seat_mode: str = "login"
+    app_sessions: int = 0
+    app_idle_until: dt.datetime | None = None
 
 
 def server_now(facts: Facts, now: dt.datetime) -> dt.datetime:
@@ -127,6 +135,20 @@ def borrowed_until(facts: Facts, now: dt.datetime) -> dt.datetime | None:
     return until
 
 
+def app_seat_wanted(facts: Facts, now: dt.datetime) -> bool:
+    """Whether the seat mode wants a seat now: always in `login` mode; in `app` mode while a
+    session is open, or while a held seat waits out the idle time after the last one."""
+    if facts.seat_mode != "app" or facts.app_sessions:
+        return True
+    return (facts.app_idle_until is not None and now < facts.app_idle_until
+            and lease_held(facts, now))
+
+
+def app_idle_release_due(facts: Facts, now: dt.datetime) -> bool:
+    """In `app` mode, a seat is still held though no session wants it any more."""
+    return lease_held(facts, now) and not app_seat_wanted(facts, now)
+
+
 def _unreachable(facts: Facts) -> bool:
     transient = facts.refusal is not None and facts.refusal.code in TRANSIENT_CODES
     return facts.contact_failure is not None or facts.error is not None or transient
@@ -148,6 +170,8 @@ def decide(facts: Facts, now: dt.datetime) -> SeatState:
         return SeatState.RELEASED
     if facts.discovery_chosen and not held:
         return SeatState.DISCOVERY
+    if not held and not app_seat_wanted(facts, now):
+        return SeatState.RELEASED
     refused = _refusal_state(facts)
     if not held and refused is None and facts.error is None:
         return SeatState.ACQUIRING
@@ -171,6 +195,9 @@ def explain(facts: Facts, now: dt.datetime) -> str | None:
         return f"Seat borrowed for offline use until {format_time(borrowed)}."
     if state is SeatState.OFFLINE and facts.lease_expires_at is not None:
         return f"Offline; seat held until {format_time(facts.lease_expires_at)}."
+    if state is SeatState.RELEASED and not facts.seat_released:
+        return ("No application is using the seat (seat mode app); it is taken again when "
+                "one starts.")
     if state is SeatState.DISCOVERY and facts.discovery_chosen:
         return "Discovery mode, as you chose: no seat is used until you ask for one."
     if state is SeatState.ERROR:

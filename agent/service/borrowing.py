@@ -1,4 +1,4 @@
-"""What the Agent asks the server on the caller's thread: devices, account, borrow, return.
+"""What the Agent asks the server on the caller's thread: outbox, devices, account, borrow.
 
 Borrowing the seat for offline work, and returning it early (`borrow`/`return`):
 
@@ -47,6 +47,12 @@ class Borrowing:
     _apply: Callable[[Facts], None]
     _now: Callable[[], dt.datetime]
     status: Callable[[], Status]
+    _outbox_job: Callable[[], None]
+
+    def deliver_now(self) -> Status:
+        """Try the outbox once, on this thread (the CLI's way when no daemon runs)."""
+        self._outbox_job()
+        return self.status()
 
     def devices(self) -> list[dict[str, Any]]:
         return [d.to_json() for d in self._online("devices").devices()]

@@ -19,7 +19,7 @@ from typing import Any
 
 from seatkeeper.config import Paths
 from seatkeeper.service import framing
-from seatkeeper.service.framing import AgentNotRunning, ControlError, Handler, Watcher
+from seatkeeper.service.framing import AgentNotRunning, ControlError, Opener
 
 __all__ = ["AgentNotRunning", "ControlClient", "ControlError", "ControlServer",
            "local_api_address", "socket_path"]
@@ -49,13 +49,13 @@ def _is_pipe(address: str) -> bool:
 
 
 class ControlServer:
-    """Serves `handle(op, args)` and `watch()` at `address`, one thread per client."""
+    """Serves the local API at `address`: one thread and one `open_connection()` per client."""
 
-    def __init__(self, address: str, handle: Handler, watch: Watcher) -> None:
+    def __init__(self, address: str, open_connection: Opener) -> None:
         self.address = address
 
         def serve_client(stream: framing.Stream) -> None:
-            framing.serve(stream, handle, watch)
+            framing.serve(stream, open_connection)
 
         self._listener: Any
         if _is_pipe(address):
@@ -109,5 +109,7 @@ class ControlClient:
                                "again (`seatkeeper run`).") from None
 
     def watch(self) -> Iterator[Any]:
+        """The seat object now, then at every change (the `watch` events' seats)."""
         with self._connect(None) as stream:
-            yield from framing.follow(stream)
+            for event in framing.follow(stream):
+                yield event["seat"]

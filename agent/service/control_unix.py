@@ -1,7 +1,8 @@
 """The control channel's POSIX transport: a Unix stream socket in an owner-only folder.
 
 The folder is 0700, the socket itself 0600, and on Linux the peer's uid is checked as
-well. One thread per client (socketserver's threading server).
+well. One thread per client (socketserver's threading server); a client that stops
+reading is dropped after WRITE_TIMEOUT_S, never waited on.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from typing import Any
 from seatkeeper.service.framing import AgentNotRunning, Stream
 
 SOCKET_NAME = "agent.sock"
+# A client that leaves an answer unread this long is dropped (its thread ends), as on
+# the pipe: the kernel gives up the blocked send (SO_SNDTIMEO) and the framing sees OSError.
+WRITE_TIMEOUT_S = 10
 
 
 class SocketStream:
@@ -37,6 +41,10 @@ class SocketStream:
         self._sock.sendall(data)
 
     def close(self) -> None:
+        # shutdown first: it wakes a thread still blocked reading this socket (a watch's
+        # hangup reader), which a bare close would leave waiting, the peer never told.
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
         self._reader.close()
         self._sock.close()
 
@@ -65,6 +73,8 @@ class UnixListener:
                 if not _peer_is_owner(self.request):
                     on_refused()
                     return
+                self.request.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                                        struct.pack("ll", WRITE_TIMEOUT_S, 0))
                 stream = SocketStream(self.request)
                 try:
                     serve_client(stream)

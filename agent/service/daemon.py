@@ -1,8 +1,9 @@
-"""The agent's engine and its control interface: status, login, logout, release, watch.
+"""The agent's engine and its control interface: status, login, logout, release, sessions.
 
-One `Agent` per data directory. Its facts (session, lease, last answer, outbox) change
-only under its lock; every change goes through `_apply`, which decides the state with
-the pure `decide`, logs `from -> to`, and notifies subscribers (the tray, `watch`).
+One `Agent` per data directory. Its facts (session, lease, last answer, outbox,
+applications' sessions) change only under its lock; every change goes through `_apply`,
+which decides the state with the pure `decide`, logs `from -> to`, and notifies
+subscribers (the tray) and change listeners (the local API's `watch`).
 Network work runs on the scheduler's worker threads: the seat job (acquire and
 heartbeat), the outbox job (queued releases and logouts) and, while something waits
 for the server, a cheap connectivity probe; their bodies are in `work.py`.
@@ -12,19 +13,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from seatkeeper.config import Config
 from seatkeeper.core import errors
 from seatkeeper.core.protocol import LeaseEnvelope, LoginResult, SeatHolder
-from seatkeeper.core.state import Facts, Holder, SeatRefusal, Status, decide
+from seatkeeper.core.state import Facts, Holder, SeatRefusal, Status, decide, lease_held, server_now
 from seatkeeper.service import session as saved
+from seatkeeper.service.app_seat import AppSeat, AppSession
 from seatkeeper.service.borrowing import Borrowing
 from seatkeeper.service.client import Client
 from seatkeeper.service.credentials import CredentialStore
@@ -46,7 +47,7 @@ def _utcnow(clock: Callable[[], float]) -> dt.datetime:
     return dt.datetime.fromtimestamp(clock(), dt.UTC)
 
 
-class Agent(Work, Borrowing):
+class Agent(Work, AppSeat, Borrowing):
     """The control interface both front ends use; the daemon runs its jobs."""
 
     def __init__(self, config: Config, *, clock: Callable[[], float] = time.time,
@@ -88,11 +89,17 @@ class Agent(Work, Borrowing):
             self._server_clock.seen(self._envelope.lease.server_time)
         self._clients: dict[str, Client] = {}
         self._subscribers: list[Callable[[Status], None]] = []
+        self._listeners: list[Callable[[], None]] = []
+        self._sessions: dict[str, AppSession] = {}
+        self._checked_release: dt.date | None = None
+        self._seat_rounds = threading.Condition()
+        self._seat_rounds_started = self._seat_rounds_done = 0
         self._seat_failures = 0
         self._outbox_failures = 0
         self._facts = self._with_floor(Facts(
             signed_in=self._token is not None,
-            lease_expires_at=self._envelope.lease.expires_at if self._envelope else None))
+            lease_expires_at=self._envelope.lease.expires_at if self._envelope else None,
+            seat_mode=config.seat_mode))
         self._state = decide(self._facts, self._now())
         self._holders: tuple[Holder, ...] = ()
         self._message: str | None = None
@@ -139,7 +146,10 @@ class Agent(Work, Borrowing):
             self._server_clock.forget()
             self._message = None
             self._clients.clear()
-            self._apply(Facts(signed_in=True))
+            # A fresh start for the seat; the seat mode and the applications' sessions stay.
+            self._apply(Facts(signed_in=True, seat_mode=self._facts.seat_mode,
+                              app_sessions=self._facts.app_sessions,
+                              app_idle_until=self._facts.app_idle_until))
         self._kick("seat")
         return self.status()
 
@@ -234,35 +244,21 @@ class Agent(Work, Borrowing):
         self._kick("outbox")
         return self.status()
 
-    def deliver_now(self) -> Status:
-        """Try the outbox once, on this thread (the CLI's way when no daemon runs)."""
-        self._outbox_job()
-        return self.status()
-
     def subscribe(self, callback: Callable[[Status], None]) -> Callable[[], None]:
         """Call `callback(status)` on every state change; returns the unsubscribe function."""
         with self._lock:
             self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback)
 
-    def watch(self) -> Iterator[dict[str, Any]]:
-        """The status now, then again on every change (for `seatkeeper status --watch`)."""
-        changes: queue.Queue[Status] = queue.Queue()
-        unsubscribe = self.subscribe(changes.put)
-        try:
-            yield self.status().to_json()
-            while True:
-                yield changes.get().to_json()
-        finally:
-            unsubscribe()
-
     # -- running ------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start the jobs: deliver what waits in the outbox first, then take a seat."""
         self.jobs = Jobs({"seat": self._seat_job, "outbox": self._outbox_job,
-                          "probe": self._probe_job})
+                          "probe": self._probe_job, "idle": self._idle_job,
+                          "expiry": self._expiry_job})
         self.jobs.start()
+        self._start_idle_wait()
         self._kick("outbox")
         self._kick("seat")
 
@@ -386,8 +382,15 @@ class Agent(Work, Borrowing):
         with self._lock:
             borrowed = self._facts.borrowed_until
             self._facts = facts = self._with_floor(facts)
-            new = decide(facts, self._now())
+            now = self._now()
+            new = decide(facts, now)
+            listeners = list(self._listeners)
+            if lease_held(facts, now) and facts.lease_expires_at is not None:
+                # Offline, nothing else happens when the seat runs out: look again then.
+                left = (facts.lease_expires_at - server_now(facts, now)).total_seconds()
+                self._kick("expiry", left + 0.05)
             if new is self._state and facts.borrowed_until == borrowed:
+                self._tell(listeners)
                 return
             if new is not self._state:
                 log.info("state %s -> %s", self._state.value, new.value)
@@ -399,6 +402,15 @@ class Agent(Work, Borrowing):
                 callback(status)
             except Exception:
                 log.exception("a status subscriber failed")
+        self._tell(listeners)
+
+    @staticmethod
+    def _tell(listeners: list[Callable[[], None]]) -> None:
+        for listener in listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("a change listener failed")
 
     def _with_floor(self, facts: Facts) -> Facts:
         """The facts with the server-time floor as of now (kept on disk now and then), and the

@@ -10,6 +10,7 @@ threads and change the Agent's facts only through its methods (`_took`, `_refuse
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import random
 import threading
@@ -19,7 +20,7 @@ from seatkeeper.config import Config
 from seatkeeper.core import errors
 from seatkeeper.core.backoff import Backoff, heartbeat_delay
 from seatkeeper.core.protocol import LeaseEnvelope
-from seatkeeper.core.state import Facts
+from seatkeeper.core.state import Facts, app_seat_wanted
 from seatkeeper.service import session as saved
 from seatkeeper.service.client import Client
 from seatkeeper.service.outbox import Outbox, deliver
@@ -48,7 +49,12 @@ class Work:
     _message: str | None
     _seat_failures: int
     _outbox_failures: int
+    _checked_release: dt.date | None
     _kick: Callable[..., None]
+    _now: Callable[[], dt.datetime]
+    _release_date: Callable[[], dt.date]
+    _seat_round_started: Callable[[], None]
+    _seat_round_done: Callable[[], None]
     _client: Callable[..., Client]
     _took: Callable[..., None]
     _refused: Callable[..., None]
@@ -61,7 +67,11 @@ class Work:
 
     def _seat_job(self) -> None:
         with self._seat_lock:
-            delay = self._seat_round()
+            self._seat_round_started()
+            try:
+                delay = self._seat_round()
+            finally:
+                self._seat_round_done()
         if delay is not None:
             self._kick("seat", delay, again=True)
 
@@ -70,7 +80,8 @@ class Work:
             facts, envelope = self._facts, self._envelope
             if (self._token is None or facts.logout_pending or facts.seat_released
                     or facts.discovery_chosen
-                    or (facts.refusal is not None and facts.refusal.code == "LEASE_REVOKED")):
+                    or (facts.refusal is not None and facts.refusal.code == "LEASE_REVOKED")
+                    or not app_seat_wanted(facts, self._now())):
                 return None
             client = self._client("seat")
         kept_token = None
@@ -106,6 +117,15 @@ class Work:
             return self._seat_backoff()
         self._seat_failures = 0
         self._took(fresh, client, kept_token)
+        if fresh.lease.release_token is not None:
+            # A new lease's envelope carries its release token, which applications must not
+            # see: heartbeat at once for one without it (docs/local-api.md, `envelope`).
+            try:
+                fresh = client.heartbeat(fresh.lease.lease_id)
+            except errors.SeatkeeperError as exc:
+                log.info("the first heartbeat of a new lease failed (%s); retrying soon", exc)
+                return 1.0
+            self._took(fresh, client)
         return heartbeat_delay(fresh.lease.heartbeat_interval_s, self._rng)
 
     def _acquire(self, client: Client) -> tuple[LeaseEnvelope, str | None]:
@@ -122,9 +142,11 @@ class Work:
         with self._outbox_lock if queued else contextlib.nullcontext():
             if queued:
                 delivered = deliver(self.outbox, client, client.server_url)
+            released = self._release_date()
             envelope = client.acquire(
                 app_name=self.config.app_name, app_version=self.config.app_version,
-                app_release_date=self.config.app_release_date, license_id=self._license_id)
+                app_release_date=released, license_id=self._license_id)
+            self._checked_release = released
             kept = [item for item in self.outbox.pending() if item.kind == "release"
                     and item.lease_id == envelope.lease.lease_id] if queued else []
             for item in kept:

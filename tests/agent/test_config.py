@@ -128,6 +128,9 @@ def test_unknown_key_is_a_warning(home: Path, tmp_path: Path) -> None:
     ('server_public_key = "%%%"', "server_public_key", "base64"),
     ('server_public_key = "AAAA"', "server_public_key", "32-byte"),
     ('ca_bundle = "/no/such/ca.pem"', "ca_bundle", "not a file"),
+    ('seat_mode = "always"', "seat_mode", "login, app"),
+    ("app_idle_release_s = -1", "app_idle_release_s", "between 0 and 86400"),
+    ("app_idle_release_s = 86401", "app_idle_release_s", "between 0 and 86400"),
 ])
 def test_bad_values_name_file_key_and_fix(home: Path, tmp_path: Path, line: str, key: str,
                                           problem: str) -> None:
@@ -169,3 +172,16 @@ def test_bad_policy(home: Path, tmp_path: Path, policy: str) -> None:
     with pytest.raises(ConfigError, match="policy") as caught:
         load_config(env_for(home), system_file=system)
     assert str(system) in str(caught.value)
+
+
+def test_seat_mode_and_idle_release_can_be_locked(home: Path, tmp_path: Path) -> None:
+    """`seat_mode` defaults to login; an administrator may lock `app` and its idle time."""
+    assert load_config(env_for(home), system_file=tmp_path / "x").seat_mode == "login"
+    system = write(tmp_path / "etc/config.toml",
+                   'seat_mode = "app"\napp_idle_release_s = 0\n'
+                   '[policy]\nlocked = ["seat_mode", "app_idle_release_s"]\n')
+    write(home / "config.toml", 'seat_mode = "login"\n')
+    config = load_config(env_for(home, SEATKEEPER_APP_IDLE_RELEASE_S="600"),
+                         system_file=system)
+    assert (config.seat_mode, config.app_idle_release_s) == ("app", 0.0)
+    assert len([w for w in config.warnings if "locked" in w]) == 2

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from seatkeeper.core import errors
 from seatkeeper.service import logs
 from seatkeeper.service.control import (
     AgentNotRunning,
@@ -23,28 +24,25 @@ from seatkeeper.service.control import (
     socket_path,
 )
 from seatkeeper.service.credentials import CredentialStore
+from seatkeeper.service.framing import stateless
 from seatkeeper.service.instance import AlreadyRunning, InstanceLock
 from seatkeeper.service.jobs import Jobs
-
-
-class Boom(Exception):
-    code = "SEAT_LIMIT_REACHED"
-    message = "All 3 seats are in use."
 
 
 def _handle(op: str, args: dict[str, object]) -> object:
     if op == "echo":
         return args
-    raise Boom()
+    raise errors.SeatLimitReached("All 3 seats are in use.")
 
 
-def _watch() -> Iterator[int]:
-    yield from range(3)
+def _watch() -> Iterator[dict[str, object]]:
+    for seat in range(3):
+        yield {"event": "changed", "seat": seat}
 
 
 @pytest.fixture
 def control(tmp_path: Path) -> Iterator[ControlServer]:
-    server = ControlServer(str(socket_path(tmp_path / "run")), _handle, _watch)
+    server = ControlServer(str(socket_path(tmp_path / "run")), stateless(_handle, _watch))
     server.start()
     yield server
     server.stop()
@@ -66,7 +64,7 @@ def test_control_errors_keep_their_code(control: ControlServer, tmp_path: Path) 
     with pytest.raises(ControlError) as caught:
         ControlClient(str(socket_path(tmp_path / "run"))).call("fail")
     assert caught.value.code == "SEAT_LIMIT_REACHED"
-    assert caught.value.message == "All 3 seats are in use."
+    assert caught.value.message.startswith("All 3 seats are in use.")
 
 
 def test_watch_streams_every_change(control: ControlServer, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -15,6 +16,8 @@ from seatkeeper.core.state import (
     SeatRefusal,
     SeatState,
     Status,
+    app_idle_release_due,
+    app_seat_wanted,
     borrowed_until,
     decide,
     explain,
@@ -276,3 +279,36 @@ def test_a_borrowed_seat_the_server_ended_is_not_borrowed() -> None:
                     refusal=refused("LEASE_REVOKED"))
     assert decide(revoked, NOW) is SeatState.REVOKED
     assert borrowed_until(revoked, NOW) is None
+
+
+APP = Facts(signed_in=True, seat_mode="app")
+APP_TABLE = [
+    ("app mode, no session, no seat", APP, SeatState.RELEASED, False),
+    ("app mode, a session, no seat yet", replace(APP, app_sessions=1), SeatState.ACQUIRING,
+     True),
+    ("app mode, a session, seat held", replace(APP, app_sessions=2, lease_expires_at=LATER),
+     SeatState.ACTIVE, True),
+    ("app mode, last session closed, idle wait running",
+     replace(APP, lease_expires_at=LATER, app_idle_until=LATER), SeatState.ACTIVE, True),
+    ("app mode, idle wait over, seat still held",
+     replace(APP, lease_expires_at=LATER, app_idle_until=EARLIER), SeatState.ACTIVE, False),
+    ("app mode, idle wait but no seat held", replace(APP, app_idle_until=LATER),
+     SeatState.RELEASED, False),
+    ("app mode, a session, every seat taken",
+     replace(APP, app_sessions=1, refusal=refused("SEAT_LIMIT_REACHED")),
+     SeatState.SEAT_LIMIT_REACHED, True),
+    ("login mode, no session", Facts(signed_in=True, lease_expires_at=LATER), SeatState.ACTIVE,
+     True),
+]
+
+
+@pytest.mark.parametrize(("facts", "state", "wanted"), [row[1:] for row in APP_TABLE],
+                         ids=[row[0] for row in APP_TABLE])
+def test_app_seat_mode(facts: Facts, state: SeatState, wanted: bool) -> None:
+    """`app` mode wants a seat while a session is open or a held seat waits out the idle
+    time; with none wanted and none held it shows `released`, saying why."""
+    assert decide(facts, NOW) is state
+    assert app_seat_wanted(facts, NOW) is wanted
+    assert app_idle_release_due(facts, NOW) is (lease_held(facts, NOW) and not wanted)
+    if state is SeatState.RELEASED:
+        assert "No application is using the seat" in (explain(facts, NOW) or "")

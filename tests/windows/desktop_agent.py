@@ -39,9 +39,11 @@ class DesktopAgent(AgentProcess):
 
     @property
     def env(self) -> dict[str, str]:
-        return {**self.desktop_env, "SEATKEEPER_HOME": wine.windows_path(self.home),
-                "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-                "PYTHONUNBUFFERED": "1", **self.extra_env}
+        merged: dict[str, str | None] = {
+            **self.desktop_env, "SEATKEEPER_HOME": wine.windows_path(self.home),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+            "PYTHONUNBUFFERED": "1", **self.extra_env}
+        return {key: value for key, value in merged.items() if value is not None}
 
     def cli(self, *args: str, input: str | None = None,
             timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[str]:

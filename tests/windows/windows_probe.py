@@ -140,8 +140,11 @@ def serve(name: str) -> dict[str, Any]:
     """Serve on `name` in-process: a call, a watch to its end, then stop with a client idle."""
     from seatkeeper.service import control_pipe
     from seatkeeper.service.control import AgentNotRunning, ControlClient, ControlServer
+    from seatkeeper.service.framing import stateless
 
-    server = ControlServer(name, lambda op, args: {"op": op, **args}, lambda: iter([1, 2]))
+    events = [{"event": "current", "seat": 1}, {"event": "changed", "seat": 2}]
+    server = ControlServer(name, stateless(lambda op, args: {"op": op, **args},
+                                           lambda: iter(events)))
     server.start()
     answers = [ControlClient(name).call("echo", a=1), list(ControlClient(name).watch())]
     with control_pipe.connect(name, 5):  # connected, and says nothing

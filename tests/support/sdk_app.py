@@ -1,0 +1,62 @@
+"""A licensed application in its own process, using `seatkeeper.sdk` (the scenario tests').
+
+    python -m tests.support.sdk_app APP VERSION [RELEASED] [--public-key KEY]
+                                    [--raising-callback]
+
+It opens a session at SEATKEEPER_LOCAL_API (or the agent's own address), prints
+`{"opened": session_id, "holding": …}` and then every SeatEvent as one JSON line, and
+closes its session when its stdin says `close` (or ends). A test may SIGKILL it instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from seatkeeper.sdk import LocalApiError, SeatEvent, SeatSession
+
+
+def _print(data: dict[str, object]) -> None:
+    print(json.dumps(data), flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("app")
+    parser.add_argument("version")
+    parser.add_argument("released", nargs="?")
+    parser.add_argument("--public-key")
+    parser.add_argument("--raising-callback", action="store_true",
+                        help="the callback raises after printing (the SDK must carry on)")
+    args = parser.parse_args()
+
+    def told(event: SeatEvent) -> None:
+        _print({"event": event.kind, "holding": bool(event.seat and event.seat["holding"]),
+                "state": event.seat and event.seat["state"], "message": event.message})
+        if args.raising_callback:
+            raise RuntimeError("the application's callback has a bug")
+
+    try:
+        session = SeatSession(args.app, args.version, released=args.released,
+                              public_key=args.public_key, on_event=told).open()
+    except LocalApiError as exc:
+        _print({"refused": exc.code, "message": exc.message})
+        return 2
+    seat = session.seat or {}
+    _print({"opened": session.session_id, "holding": session.holding,
+            "state": seat.get("state"), "seat_mode": seat.get("seat_mode")})
+    for line in sys.stdin:
+        if line.strip() == "close":
+            break
+        if line.strip() == "seat":
+            seat = session.refresh()
+            _print({"seat": seat, "holding": session.holding,
+                    "session_id": session.session_id})
+    session.close()
+    _print({"closed": True})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
