@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from seatkeeper.sdk.envelope import verify_envelope
 
 from tests.scenarios.common import ScenarioServer, live_leases
 from tests.scenarios.conftest import AgentFactory
 from tests.support.api import Api, expect
+from tests.support.local_api import raw
 from tests.support.proxy import FaultProxy
 
 DAY = 86400
@@ -156,3 +158,38 @@ def test_borrow_refusals_say_why(scenario_api: Api, make_agent: AgentFactory,
     bad = agent.cli("borrow", "--days", "0")
     assert bad.returncode == 2 and "must be 1 to 366 days" in bad.stderr
     assert agent.status()["state"] == "active"
+
+
+def test_the_local_api_borrows_and_returns_and_watchers_hear_it(
+        scenario_api: Api, make_agent: AgentFactory, scenario_server: ScenarioServer) -> None:
+    """`borrow`/`return` over the socket: the seat object and the signed envelope carry
+    borrowed_until, a watcher hears both changes, and the refusals have their codes."""
+    account, license = scenario_api.new_account(seats=1, max_borrow_s=7 * DAY)
+    agent = make_agent("app-pc", server_url=scenario_server.url)
+    agent.login(account["email"], account["password"])
+    agent.start()
+    agent.wait_for("active")
+    (key,) = scenario_api.get("/v1/keys").json()["keys"]
+    with raw(agent) as conn, raw(agent) as watcher:
+        assert {"borrow", "return"} <= set(conn.result("hello")["ops"])
+        assert conn.call("return")["error"]["code"] == "NOT_BORROWED"
+        assert conn.call("borrow", days="3")["error"]["code"] == "INVALID_REQUEST"
+        watcher.send(b'{"op": "watch"}\n')
+        assert watcher.answer()["result"]["event"] == "current"
+        seat = conn.result("borrow", days=30)  # the license allows 7
+        until = seat["borrowed_until"]
+        assert parse(until) > dt.datetime.now(dt.UTC) + dt.timedelta(days=6.9)
+        assert seat["holding"] and seat["holding_until"] == until
+        lease = verify_envelope(seat["envelope"], key["public_key"])
+        assert lease["borrowed_until"] == until == lease["expires_at"]
+        heard = watcher.answer()["result"]
+        assert heard["event"] == "changed" and heard["seat"]["borrowed_until"] == until
+        back = conn.result("return")
+        assert back["borrowed_until"] is None and back["state"] == "released"
+        while True:  # the watcher hears the seat go back
+            heard = watcher.answer()["result"]["seat"]
+            if heard["borrowed_until"] is None:
+                break
+    again = agent.wait_for("active", timeout=15)
+    assert again["lease"]["lease_id"] != seat["lease"]["lease_id"]
+    assert [x["borrowed_until"] for x in live_leases(scenario_api, license["id"])] == [None]
