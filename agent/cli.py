@@ -166,6 +166,8 @@ def _print_status(status: dict[str, Any], as_json: bool) -> None:
     lease = status.get("lease")
     if lease and lease.get("expires_at"):
         lines.append(f"Lease:    {lease['lease_id']} until {lease['expires_at']}")
+    if status.get("borrowed_until"):
+        lines.append(f"Borrowed: for offline use until {status['borrowed_until']}")
     for holder in status.get("seat_holders") or ():
         lines.append(f"Seat held by: {holder['name']}")
     for item in status.get("pending") or ():
