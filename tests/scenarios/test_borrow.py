@@ -8,7 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from seatkeeper.config import load_config
+from seatkeeper.runner import _release_before_quit
 from seatkeeper.sdk.envelope import verify_envelope
+from seatkeeper.service.credentials import CredentialStore
+from seatkeeper.service.daemon import Agent
 
 from tests.scenarios.common import ScenarioServer, live_leases
 from tests.scenarios.conftest import AgentFactory
@@ -194,3 +198,28 @@ def test_the_local_api_borrows_and_returns_and_watchers_hear_it(
     again = agent.wait_for("active", timeout=15)
     assert again["lease"]["lease_id"] != seat["lease"]["lease_id"]
     assert [x["borrowed_until"] for x in live_leases(scenario_api, license["id"])] == [None]
+
+
+def test_quit_keeps_a_borrowed_seat(tmp_path: Path, scenario_server: ScenarioServer,
+                                    scenario_api: Api) -> None:
+    """What Quit does after the tray closes: a borrowed seat is kept, not given back."""
+    account, license = scenario_api.new_account(seats=1, max_borrow_s=DAY)
+    home = tmp_path / "laptop"
+    config = load_config({"SEATKEEPER_HOME": str(home)}, system_file=home / "none.toml")
+    agent = Agent(config, credentials=CredentialStore(config.paths.data_dir, use_keyring=False))
+    agent.login(account["email"], account["password"], scenario_server.url)
+    agent.start()
+    try:
+        deadline = time.monotonic() + 10
+        while agent.status().state.value != "active":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        until = agent.borrow(1).borrowed_until
+        assert until is not None
+        _release_before_quit(agent)
+        assert agent.status().pending == () and agent.borrowed_until() == until
+        (live,) = live_leases(scenario_api, license["id"])
+        assert parse(live["borrowed_until"]) == until
+    finally:
+        agent.stop()
+        agent.outbox.close()
