@@ -132,6 +132,32 @@ def test_return_while_offline_is_queued_across_a_crash_and_delivered_once(
         == [lease_id]
 
 
+def test_return_with_no_agent_running_is_queued_for_its_next_start(
+        scenario_api: Api, proxy: FaultProxy, make_agent: AgentFactory) -> None:
+    """`seatkeeper return` with the agent stopped and no network queues the release; the
+    agent's next start delivers it once and takes a normal seat."""
+    account, license = scenario_api.new_account(seats=1, max_borrow_s=7 * DAY)
+    agent = make_agent("plane-laptop", server_url=proxy.url)
+    agent.login(account["email"], account["password"])
+    agent.start()
+    agent.wait_for("active")
+    lease_id = agent.control("borrow", days=1)["lease"]["lease_id"]
+    assert agent.stop() == 0
+    proxy.cut()
+    done = agent.cli("return")
+    assert done.returncode == 0, done.stderr
+    assert "queued until the license server answers" in done.stdout
+    assert [item["kind"] for item in agent.status()["pending"]] == ["release"]
+    proxy.restore()
+    agent.start()
+    again = agent.wait_for("active", timeout=20,
+                           until=lambda s: s["lease"]["lease_id"] != lease_id)
+    assert again["pending"] == [] and again["borrowed_until"] is None
+    assert proxy.forwarded("DELETE", f"/v1/seats/{lease_id}") == 1
+    assert [x["lease_id"] for x in live_leases(scenario_api, license["id"])] \
+        == [again["lease"]["lease_id"]]
+
+
 def test_a_revoked_borrowed_seat_reaches_the_device_at_its_next_contact(
         scenario_api: Api, make_agent: AgentFactory, scenario_server: ScenarioServer) -> None:
     """The agent goes on heartbeating a borrowed seat: an administrator's revocation shows."""
