@@ -12,12 +12,14 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from seatkeeper_server import __version__, api, errors, portal, schemas
 from seatkeeper_server.context import Context
 from seatkeeper_server.services import limits, seats
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("seatkeeper.server")
@@ -167,9 +169,9 @@ def _install_error_handlers(app: FastAPI) -> None:
                 {"fields": {"body": "is not valid JSON"}}))
         if exc.status_code == 404:
             return _error(errors.NotFound("No such path. See /openapi.json for the API."))
-        if exc.status_code == 405:  # with the router's Allow header, which RFC 9110 requires
+        if exc.status_code == 405:  # with an Allow header, which RFC 9110 requires
             return _error(errors.InvalidRequest("This method is not allowed on this path.",
-                                                status=405, headers=dict(exc.headers or {})))
+                                                status=405, headers=_allow(app, request)))
         return _error(errors.InvalidRequest(str(exc.detail), status=exc.status_code))
 
     @app.exception_handler(OperationalError)
@@ -177,6 +179,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.error("database unavailable: %s", exc.orig)
         return _error(errors.Unavailable("The license database is unavailable. Retry shortly.",
                                          headers={"Retry-After": "5"}))
+
+
+def _allow(app: FastAPI, request: Request) -> dict[str, str]:
+    """Every method of every route on this path: the router's own header names only the
+    first route's, and a path may have one route per method (GET and PATCH a license)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return {"Allow": ", ".join(sorted(methods))}
 
 
 def _error(exc: errors.ApiError) -> JSONResponse:
