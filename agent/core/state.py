@@ -191,8 +191,6 @@ def explain(facts: Facts, now: dt.datetime) -> str | None:
     borrowed = borrowed_until(facts, now)
     if state is SeatState.OFFLINE and borrowed is not None:
         return f"Offline; seat borrowed until {format_time(borrowed)}."
-    if state is SeatState.ACTIVE and borrowed is not None:
-        return f"Seat borrowed for offline use until {format_time(borrowed)}."
     if state is SeatState.OFFLINE and facts.lease_expires_at is not None:
         return f"Offline; seat held until {format_time(facts.lease_expires_at)}."
     if state is SeatState.RELEASED and not facts.seat_released:
