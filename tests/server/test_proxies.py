@@ -86,8 +86,8 @@ def test_an_ipv6_client_is_counted_by_its_64(proxied: Api) -> None:
     expect(via_proxy(proxied, right, f"2001:db8:ffff:{secrets.randbelow(65536):x}::1"), 200)
 
 
-@pytest.mark.parametrize("forwarded", ["a" * 200, "fe80::1%" + "x" * 100,
-                                       ", ".join(["203.0.113.9"] * 30) + ", " + "b" * 80])
+@pytest.mark.parametrize("forwarded", [", ".join(["203.0.113.9"] * 30) + ", " + "a" * 200,
+                                       "fe80::1%" + "x" * 100])
 def test_an_overlong_forwarded_address_is_still_counted(proxied: Api, forwarded: str) -> None:
     """A forwarded address longer than any column: wrong passwords are 401 and counted, and
     then even the right one is 429 (never a 500 for wrong and 200 for right)."""
