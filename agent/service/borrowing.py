@@ -27,12 +27,14 @@ from seatkeeper.service.client import Client
 log = logging.getLogger("seatkeeper.agent")
 DAY_S = 86400
 MAX_DAYS = 366
+SEAT_WAIT_S = 20.0  # for a heartbeat in flight (its read timeout) before borrowing
 
 
 class Borrowing:
     """`borrow`, `return_seat` and the account's calls; `Agent` provides their state."""
 
     _lock: threading.RLock
+    _seat_lock: threading.Lock
     _facts: Facts
     _session: saved.Session | None
     _envelope: LeaseEnvelope | None
@@ -99,17 +101,23 @@ class Borrowing:
                     f"The license {lic.name} does not allow borrowing a seat for offline use.")
             until = server_now(facts, now) + dt.timedelta(seconds=days * DAY_S)
             client = self._client("borrow")
+        # No heartbeat in flight meanwhile: one answered before the borrow but taken in after
+        # it would put back the unborrowed lease, which offline would run out in minutes.
+        if not self._seat_lock.acquire(timeout=SEAT_WAIT_S):
+            raise errors.Offline("The license server is slow to answer; try again shortly.")
         try:
             fresh = client.borrow(envelope.lease.lease_id, until)
+            if self._session is not None:
+                saved.check_ours(fresh, self._session)
+            self._took(fresh, client)
         except errors.NetworkError as exc:
             raise errors.Offline(f"The seat cannot be borrowed while the license server "
                                  f"cannot be reached ({exc.message})") from None
         except errors.Refusal:
             self._kick("seat")  # a lease ended on the server: the seat job finds out why
             raise
-        if self._session is not None:
-            saved.check_ours(fresh, self._session)
-        self._took(fresh, client)
+        finally:
+            self._seat_lock.release()
         log.info("seat borrowed for offline use until %s (asked for %d day(s))",
                  fresh.lease.borrowed_until, days)
         self._kick("seat")  # the next heartbeat is timed from this contact
