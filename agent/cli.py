@@ -324,6 +324,9 @@ def _autostart(config: Config, args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(), sort_keys=True))
     elif not result.available:
         print(f"Start at login is not available on this system ({result.platform}).")
+    elif result.managed:
+        print("Start at login is on for every user of this computer, set by the "
+              f"administrator ({result.location}).")
     else:
         print(f"Start at login is {'on' if result.enabled else 'off'} ({result.location}).")
     return EXIT_OK if result.available or args.switch != "enable" else EXIT_FAILED

@@ -1,9 +1,12 @@
-"""Configuration: defaults < system file < user file < SEATKEEPER_* variables, with locked keys.
+r"""Configuration: defaults < system file < user file < SEATKEEPER_* variables, with locked keys.
 
 The system-wide file (administrators) may list keys under `[policy] locked = [...]`;
 neither the user's file nor the environment may then change them (the attempt
-is ignored and reported in `Config.warnings`). `SEATKEEPER_HOME` puts the
-configuration file, data, logs and runtime directory under one folder.
+is ignored and reported in `Config.warnings`). On Windows the administrator's layer
+is the registry key Group Policy writes, `HKLM\SOFTWARE\Policies\Seatkeeper`: one
+value per key (REG_SZ, or REG_DWORD for numbers and true/false) and `locked`, a
+REG_MULTI_SZ of key names. `SEATKEEPER_HOME` puts the configuration file, data,
+logs and runtime directory under one folder.
 """
 
 from __future__ import annotations
@@ -34,10 +37,8 @@ FALSE_WORDS = {"0", "false", "no", "off"}
 
 
 def system_config_file() -> Path:
-    """Where administrators put the system-wide file on this platform."""
-    if sys.platform == "win32":
-        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData"), "Seatkeeper",
-                    "config.toml")
+    """Where administrators put the system-wide file on this platform (not Windows, whose
+    administrators set the policy key instead)."""
     if sys.platform == "darwin":
         return Path("/Library/Application Support/Seatkeeper/config.toml")
     return Path("/etc/seatkeeper/config.toml")
@@ -126,6 +127,8 @@ def _url(value: Any) -> str:
 def _bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
+    if type(value) is int and value in (0, 1):  # a REG_DWORD in the Windows policy key
+        return bool(value)
     if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
         return value.strip().lower() in TRUE_WORDS
     raise _Invalid("should be true or false")
@@ -240,20 +243,58 @@ def _locked_keys(data: dict[str, Any], path: Path) -> frozenset[str]:
     return frozenset(locked)
 
 
+def _policy_layer() -> tuple[str, dict[str, Any], frozenset[str]]:
+    """The Windows policy key's values, as a TOML file's would be, and its locked keys."""
+    from seatkeeper.platform import windows
+
+    where = windows.POLICY_LOCATION
+    try:
+        raw = windows.read_policy()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot be read ({exc.strerror or exc}); check its "
+                          "permissions.") from None
+    data = {name.lower(): value for name, value in raw.items()}
+    locked = data.pop("locked", [])
+    if not isinstance(locked, list):
+        raise ConfigError(f"{where}: 'locked' should be a REG_MULTI_SZ value listing key "
+                          "names, one per line, like server_url.")
+    names = [name.strip().lower() for name in locked if name.strip()]
+    unknown = sorted(set(names) - set(KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: 'locked' names unknown keys {unknown}; known keys are "
+                          f"{', '.join(KEYS)}.")
+    return where, data, frozenset(names)
+
+
+def _system_layer(system_file: Path | None, windows_policy: bool | None,
+                  ) -> tuple[str, dict[str, Any], Path | None, frozenset[str]]:
+    """The administrator's settings: a file, or on Windows the policy key."""
+    if windows_policy is None:
+        windows_policy = system_file is None and sys.platform == "win32"
+    if windows_policy:
+        where, data, locked = _policy_layer()
+        return where, data, None, locked
+    path = system_config_file() if system_file is None else system_file
+    data = _read_toml(path)
+    return str(path), data, path.parent, _locked_keys(data, path)
+
+
 def load_config(env: Mapping[str, str] | None = None,
-                system_file: Path | None = None) -> Config:
-    """Read and validate the configuration; raises ConfigError naming file, key and fix."""
+                system_file: Path | None = None, *,
+                windows_policy: bool | None = None) -> Config:
+    """Read and validate the configuration; raises ConfigError naming file, key and fix.
+
+    `windows_policy`: read the administrator's layer from the Windows policy key instead
+    of a file (None: on Windows, unless `system_file` is given)."""
     env = os.environ if env is None else env
     paths = Paths.resolve(env)
-    system_path = system_config_file() if system_file is None else system_file
+    system_source, system, system_base, locked = _system_layer(system_file, windows_policy)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     warnings: list[str] = []
 
-    system = _read_toml(system_path)
-    locked = _locked_keys(system, system_path)
     layers: list[tuple[str, dict[str, Any], Path | None]] = [
-        (str(system_path), system, system_path.parent),
+        (system_source, system, system_base),
         (str(paths.config_file), _read_toml(paths.config_file), paths.config_file.parent),
         ("the environment", {key: env[ENV_PREFIX + key.upper()] for key in KEYS
                              if ENV_PREFIX + key.upper() in env}, Path.cwd()),
@@ -267,7 +308,7 @@ def load_config(env: Mapping[str, str] | None = None,
                                 f"(known keys: {', '.join(KEYS)}).")
                 continue
             if index > 0 and key in locked:
-                warnings.append(f"{where}: '{key}' is locked by {system_path}; "
+                warnings.append(f"{where}: '{key}' is locked by {system_source}; "
                                 "the administrator's value is kept.")
                 continue
             values[key] = _parse(key, raw, where, base)

@@ -33,7 +33,7 @@ def _start_server(config: Config, port: int) -> tuple[subprocess.Popen[bytes], s
     env.pop("SEATKEEPER_ADMIN_TOKEN", None)
     log = open(home / "server.log", "ab")  # noqa: SIM115 (the child keeps it)
     process = subprocess.Popen(
-        [sys.executable, "-m", "seatkeeper_server", "--demo", "--host", "127.0.0.1",
+        [sys.executable, "-m", "seatkeeper_server", "--demo", "--migrate", "--host", "127.0.0.1",
          "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -49,7 +49,7 @@ def admin(request: Request, creds: AdminToken) -> None:
         auth.require_admin(session, _token(creds))
 
 
-_PUBLIC = frozenset({"/v1/health", "/v1/keys", "/v1/auth/password", "/v1/auth/device",
+_PUBLIC = frozenset({"/v1/health", "/v1/ready", "/v1/keys", "/v1/auth/password", "/v1/auth/device",
                      "/v1/auth/device/token"})
 
 
@@ -121,7 +121,7 @@ def device_authorize(request: Request, body: schemas.DeviceInfo) -> dict[str, An
     c = ctx(request)
     with c.transaction() as session:
         return device_grant.start(session, body.fingerprint, body.name, body.platform,
-                                  c.now(), str(request.base_url), c.grant,
+                                  c.now(), c.public_url or str(request.base_url), c.grant,
                                   client_address(request))
 
 

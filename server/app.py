@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from seatkeeper_server import __version__, api, errors, portal, schemas
+from seatkeeper_server import __version__, api, errors, observability, portal, schemas
 from seatkeeper_server.context import Context
 from seatkeeper_server.services import limits, seats
 from sqlalchemy.exc import OperationalError
@@ -41,6 +41,7 @@ _BODY, _AUTH = (400, 413), (401,)
 # method, path, handler, success status, response model, error statuses
 ROUTES: list[tuple[str, str, Callable[..., Any], int, Any, tuple[int, ...]]] = [
     ("GET",    "/v1/health",                        api.health,               200, schemas.Health,        ()),
+    ("GET",    "/v1/ready",                         observability.ready,      200, schemas.Ready,         ()),
     ("GET",    "/v1/keys",                          api.keys,                 200, schemas.Keys,          ()),
     ("POST",   "/v1/auth/password",                 api.login_password,       200, schemas.LoginResult,   (*_BODY, 401, 429)),
     ("POST",   "/v1/auth/device",                   api.device_authorize,     200, schemas.DeviceAuthorization, (*_BODY, 429)),
@@ -118,6 +119,7 @@ def _sweeper(context: Context, stop: threading.Event, period: float) -> None:
                 count = seats.sweep(session, context.now())
             if count:
                 log.info("reclaimed %d lease(s) whose heartbeat stopped", count)
+                observability.RECLAIMS.inc(count)
             with context.transaction() as session:
                 limits.prune(session, context.now(), context.grant.expires_in_s)
         except Exception:

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import secrets
 import sys
 from pathlib import Path
 from typing import Any
 
-from seatkeeper_server import __version__, errors
+from seatkeeper_server import __version__, config, errors, logs
 from seatkeeper_server.timeutil import parse_date, parse_rfc3339
 
 DEFAULT_PORT = 8750
 MAX_BORROW_S = 366 * 86400  # as the admin API allows
-log = logging.getLogger("seatkeeper.server")
 
 
-def data_dir() -> Path:
-    """`$SEATKEEPER_HOME/server`, or the platform's data directory for the server."""
+def data_dir(args: argparse.Namespace | None = None) -> Path:
+    """--data-dir, else `$SEATKEEPER_HOME/server`, else the platform's data directory."""
+    given = getattr(args, "data_dir", None)
+    if given:
+        return Path(given).expanduser()
     home = os.environ.get("SEATKEEPER_HOME")
     if home:
         return Path(home).expanduser() / "server"
@@ -33,9 +34,9 @@ def _positive(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1 second")
+        raise argparse.ArgumentTypeError("must be at least 1")
     return value
 
 
@@ -49,43 +50,32 @@ def _borrow_seconds(text: str) -> int:
     return value
 
 
+def _sub(sub: Any, name: str, text: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=text, description=text)
+    config.add_options(parser)
+    return parser
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="seatkeeper-server", description="The Seatkeeper reference license server.",
-        epilog="The admin token comes from SEATKEEPER_ADMIN_TOKEN (at least 32 characters), "
-               "or is generated at first start into the file admin-token in the data "
-               "directory.")
+        prog="seatkeeper-server", description="The Seatkeeper reference license server. "
+        "Without a command it serves (the same as `seatkeeper-server serve`).",
+        epilog="The admin token comes from SEATKEEPER_ADMIN_TOKEN or --admin-token-file (at "
+               "least 32 characters), or is generated at first start into the file "
+               "admin-token in the data directory.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--db", help="database URL (default: SQLite in the data directory; "
-                        "or postgresql+psycopg://user@host:5432/dbname)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on")
-    parser.add_argument("--lease-ttl", type=_positive, default=900, metavar="SECONDS",
-                        help="a lease with no heartbeat for this long is reclaimed")
-    parser.add_argument("--heartbeat-interval", type=_positive, default=300, metavar="SECONDS",
-                        help="how often agents are told to send a heartbeat")
-    parser.add_argument("--device-code-ttl", type=_positive, default=600, metavar="SECONDS",
-                        help="how long a browser login's code waits for approval")
-    parser.add_argument("--device-poll-interval", type=_positive, default=5, metavar="SECONDS",
-                        help="how often a device waiting for approval may ask")
-    parser.add_argument("--signing-key", type=Path, metavar="PATH",
-                        help="Ed25519 PEM key that signs leases (default: made in the data "
-                        "directory at first start)")
-    parser.add_argument("--forwarded-allow-ips", metavar="LIST",
-                        default=os.environ.get("SEATKEEPERD_FORWARDED_ALLOW_IPS"),
-                        help="comma-separated addresses or networks of reverse proxies whose "
-                        "X-Forwarded-For/-Proto headers are trusted (environment "
-                        "SEATKEEPERD_FORWARDED_ALLOW_IPS; default: none, headers ignored)")
-    parser.add_argument("--demo", action="store_true",
-                        help="create (once) demo@example.com with a 2-seat license")
-    sub = parser.add_subparsers(dest="command")
-    admin = sub.add_parser("admin", help="manage accounts and licenses")
+    config.add_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _sub(sub, "serve", "serve the API and the portal (the default command)")
+    _sub(sub, "migrate", "bring the database schema up to this version, then exit "
+         "(safe to run from several places at once)")
+    admin = _sub(sub, "admin", "manage accounts and licenses (never migrates the database)")
     actions = admin.add_subparsers(dest="action", required=True)
-    account = actions.add_parser("create-account", help="create an account")
+    account = _sub(actions, "create-account", "create an account")
     account.add_argument("--email", required=True)
     account.add_argument("--password-stdin", action="store_true",
                          help="read the password from standard input (else one is generated)")
-    lic = actions.add_parser("create-license", help="give an account a license")
+    lic = _sub(actions, "create-license", "give an account a license")
     lic.add_argument("--account", required=True, help="account id or email")
     lic.add_argument("--name", required=True, help='e.g. "PIX4Dmapper Yearly"')
     lic.add_argument("--kind", choices=("subscription", "perpetual"), default="subscription")
@@ -95,19 +85,19 @@ def _parser() -> argparse.ArgumentParser:
     lic.add_argument("--max-borrow-s", type=_borrow_seconds, default=0, metavar="SECONDS",
                      help="longest a seat may be borrowed for offline work (default 0: no "
                      "borrowing; at most 31622400, a year)")
-    actions.add_parser("list", help="accounts, licenses and seats in use")
+    _sub(actions, "list", "accounts, licenses and seats in use")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.heartbeat_interval >= args.lease_ttl:
-        parser.error(f"--heartbeat-interval ({args.heartbeat_interval} s) must be shorter than "
-                     f"--lease-ttl ({args.lease_ttl} s), or leases lapse between heartbeats")
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        config.resolve(args)
+    except config.ConfigError as exc:
+        print(f"seatkeeper-server: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(args.log_format, quiet=args.command == "admin")
     try:
         from seatkeeper_server import runtime  # imports the web stack only when it is needed
     except ModuleNotFoundError as exc:
@@ -120,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "admin":
             return _admin(runtime, args)
-        return runtime.serve(args, data_dir())
+        if args.command == "migrate":
+            return runtime.migrate(args, data_dir(args))
+        return runtime.serve(args, data_dir(args))
     except runtime.StartupError as exc:
         print(f"seatkeeper-server: {exc}", file=sys.stderr)
         return 2
@@ -134,7 +126,7 @@ def _admin(runtime: Any, args: argparse.Namespace) -> int:
 
     from seatkeeper_server.services import accounts, audit
 
-    context = runtime.open_context(args, data_dir())
+    context = runtime.open_context(args, data_dir(args), announce=False)
     actor = audit.admin(getpass.getuser())
     with context.transaction() as session:
         now = context.now()

@@ -25,6 +25,9 @@ class Context:
     # 100 ms (seconds of tail latency under load). PostgreSQL needs none.
     serialize: AbstractContextManager[object] = field(default_factory=nullcontext)
     grant: GrantTerms = field(default_factory=GrantTerms)
+    # --public-url: the address browsers reach the server at, for links it writes; None: the
+    # request's own (right unless a reverse proxy is in front).
+    public_url: str | None = None
 
     def now(self) -> int:
         """Whole seconds, as the protocol counts them."""

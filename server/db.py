@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -84,14 +88,80 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema up to the newest Alembic revision."""
+class SchemaError(RuntimeError):
+    """The database's schema is not one this server can run on; the message says what to do."""
+
+
+# Any fixed 64-bit number: every process migrating one PostgreSQL database takes this lock.
+_PG_MIGRATION_LOCK = 0x5EA7_4EE9
+
+
+def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    return config
 
+
+@functools.cache
+def head_revision() -> str:
+    """The newest revision this server's code knows."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def schema_state(connection: Connection) -> str:
+    """`empty`, `current`, `older` or `newer` (a revision this code does not know)."""
+    revision = MigrationContext.configure(connection).get_current_revision()
+    if revision is None:
+        return "empty" if not inspect(connection).get_table_names() else "unversioned"
+    if revision == head_revision():
+        return "current"
+    try:
+        ScriptDirectory.from_config(_alembic_config()).get_revision(revision)
+    except CommandError:
+        return "newer"
+    return "older"
+
+
+def ensure_schema(engine: Engine, *, upgrade: bool) -> str:
+    """Create the schema of an empty database; bring an older one up only if `upgrade`.
+
+    Returns what was found (`empty`, `current`, `older`). One process at a time decides and
+    migrates: PostgreSQL's advisory lock, and on SQLite the write lock every transaction
+    here takes (BEGIN IMMEDIATE) -- so replicas or `migrate` runs started together are safe.
+    Raises SchemaError for a newer schema, an unversioned one, or an older one without
+    `upgrade`.
+    """
+    with engine.begin() as connection:
+        if is_postgres(engine):
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": _PG_MIGRATION_LOCK})
+        state = schema_state(connection)
+        if state == "newer":
+            revision = MigrationContext.configure(connection).get_current_revision()
+            raise SchemaError(
+                f"the database's schema (revision {revision}) is newer than this server "
+                f"(which knows up to {head_revision()}): run the newer seatkeeper-server, or "
+                "restore a backup made before the upgrade")
+        if state == "unversioned":
+            raise SchemaError("the database has tables but no Seatkeeper schema version: "
+                              "give --db an empty database or one this server made")
+        if state == "older" and not upgrade:
+            raise SchemaError(
+                "the database's schema is older than this server: run "
+                "`seatkeeper-server migrate` (with the same --db) first, or start with "
+                "--migrate on a single node")
+        if state in ("empty", "older"):
+            config = _alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        return state
+
+
+def migrate(engine: Engine) -> str:
+    """Bring the schema up to the newest Alembic revision (safe to run concurrently)."""
+    return ensure_schema(engine, upgrade=True)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

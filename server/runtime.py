@@ -12,14 +12,16 @@ import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
-from seatkeeper_server import __version__, db, security
+from seatkeeper_server import __version__, db, observability, security
 from seatkeeper_server.context import Context
 from seatkeeper_server.services import accounts, auth
 from seatkeeper_server.services.device_grant import GrantTerms
 from seatkeeper_server.services.seats import LeaseTerms
 from seatkeeper_server.signing import Signer, SigningKeyError
 from seatkeeper_server.timeutil import system_clock
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger("seatkeeper.server")
@@ -52,12 +54,18 @@ class StartupError(RuntimeError):
     """The server cannot start; the message says what to fix."""
 
 
-def open_context(args: argparse.Namespace, data: Path) -> Context:
-    url = args.db or f"sqlite:///{data / 'server.db'}"
+def database_url(args: argparse.Namespace, data: Path) -> str:
+    return str(args.db or f"sqlite:///{data / 'server.db'}")
+
+
+def open_engine(args: argparse.Namespace, data: Path, *, upgrade: bool,
+                announce: bool = True) -> Engine:
+    """The database, its schema created if it was empty and upgraded only if `upgrade`."""
+    url = database_url(args, data)
     try:
         engine = db.make_engine(url)
-        db.migrate(engine)
-    except db.DatabaseURLError as exc:
+        state = db.ensure_schema(engine, upgrade=upgrade)
+    except (db.DatabaseURLError, db.SchemaError) as exc:
         raise StartupError(str(exc)) from None
     except (SQLAlchemyError, OSError) as exc:
         # One line: drivers spread their reasons over several (psycopg's hints, for one).
@@ -65,6 +73,16 @@ def open_context(args: argparse.Namespace, data: Path) -> Context:
         raise StartupError(f"cannot open the database {_redact(url)}: {exc.__class__.__name__}: "
                            f"{reason}. Check --db and that the database server is "
                            "running.") from None
+    if state != "current" and announce:
+        print(f"Database schema {'created' if state == 'empty' else 'upgraded'}: now at "
+              f"revision {db.head_revision()}.", flush=True)
+    return engine
+
+
+def open_context(args: argparse.Namespace, data: Path, *, upgrade: bool = False,
+                 announce: bool = True) -> Context:
+    """Database, signing key and lease terms; an older schema is upgraded only if `upgrade`."""
+    engine = open_engine(args, data, upgrade=upgrade, announce=announce)
     try:
         # A missing key file is made (owner-only); nodes sharing a database share the file.
         signer = Signer.from_file(args.signing_key or data / "signing-key.pem", create=True)
@@ -73,7 +91,17 @@ def open_context(args: argparse.Namespace, data: Path) -> Context:
     return Context(db.session_factory(engine), signer,
                    LeaseTerms(args.lease_ttl, args.heartbeat_interval), system_clock,
                    serialize=nullcontext() if db.is_postgres(engine) else threading.Lock(),
-                   grant=GrantTerms(args.device_code_ttl, args.device_poll_interval))
+                   grant=GrantTerms(args.device_code_ttl, args.device_poll_interval),
+                   public_url=args.public_url)
+
+
+def migrate(args: argparse.Namespace, data: Path) -> int:
+    """`seatkeeper-server migrate`: bring the schema to this version and exit."""
+    engine = open_engine(args, data, upgrade=True, announce=False)
+    engine.dispose()
+    print(f"database {_redact(database_url(args, data))} is at schema revision "
+          f"{db.head_revision()}", flush=True)
+    return 0
 
 
 def _redact(url: str) -> str:
@@ -86,14 +114,27 @@ def _redact(url: str) -> str:
         return "(the given URL)"
 
 
-def given_admin_token() -> str | None:
-    """SEATKEEPER_ADMIN_TOKEN if set, refused (StartupError) when it is guessable or malformed."""
-    given = os.environ.get("SEATKEEPER_ADMIN_TOKEN")
+def given_admin_token(args: argparse.Namespace) -> str | None:
+    """SEATKEEPER_ADMIN_TOKEN, else --admin-token-file, else systemd's credential admin-token.
+
+    Refused (StartupError) when it is guessable or malformed.
+    """
+    source, given = "SEATKEEPER_ADMIN_TOKEN", os.environ.get("SEATKEEPER_ADMIN_TOKEN")
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    path = args.admin_token_file or (Path(credentials) / ADMIN_TOKEN_FILE
+                                     if credentials else None)
+    if not given and path is not None and (args.admin_token_file or path.exists()):
+        source = f"the admin token file {path}"
+        try:
+            given = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StartupError(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}"
+                               ) from None
     if not given:
         return None
     if len(given) < MIN_ADMIN_TOKEN or not security.well_formed_token(given):
         raise StartupError(
-            f"SEATKEEPER_ADMIN_TOKEN must be {MIN_ADMIN_TOKEN} to {security.MAX_TOKEN_LENGTH} "
+            f"{source} must hold {MIN_ADMIN_TOKEN} to {security.MAX_TOKEN_LENGTH} "
             f"printable ASCII characters (it has {len(given)}): a short one can be guessed. "
             "Make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
     return given
@@ -153,27 +194,47 @@ def _demo(context: Context, data: Path) -> None:
           "2 seats)", flush=True)
 
 
+def _start_metrics(args: argparse.Namespace, context: Context) -> None:
+    """Prometheus metrics on their own address: the public port never shows them."""
+    if int(args.metrics_listen.rpartition(":")[2]) == args.port:
+        raise StartupError(f"--metrics-listen {args.metrics_listen} must not use the public "
+                           f"port {args.port}: metrics are for the monitoring network only")
+    try:
+        observability.start_metrics(args.metrics_listen, context)
+    except OSError as exc:
+        raise StartupError(f"cannot serve metrics on {args.metrics_listen}: "
+                           f"{exc.strerror or exc}") from None
+
+
 def serve(args: argparse.Namespace, data: Path) -> int:
     import uvicorn
     from seatkeeper_server.app import create_app
 
-    given = given_admin_token()  # before anything is opened: a weak token stops the start
+    given = given_admin_token(args)  # before anything is opened: a weak token stops the start
     proxies = forwarded_allow_ips(args.forwarded_allow_ips)
-    context = open_context(args, data)
+    context = open_context(args, data, upgrade=args.migrate)
     _admin_token(context, given, data)
     if args.demo:
         _demo(context, data)
-    app = create_app(context)
+    app: Any = create_app(context)
+    if args.metrics_listen:
+        _start_metrics(args, context)
+    if args.metrics_listen or args.access_log:
+        app = observability.Observe(app, metrics=bool(args.metrics_listen),
+                                    access_log=args.access_log)
+    metrics = f"on http://{args.metrics_listen}/metrics" if args.metrics_listen else "off"
     print(f"Seatkeeper license server {__version__} on http://{args.host}:{args.port} "
           f"(database {_redact(args.db or 'sqlite:///' + str(data / 'server.db'))}, "
           f"lease TTL {args.lease_ttl} s, heartbeat every {args.heartbeat_interval} s, "
-          f"X-Forwarded-For {'trusted from ' + ','.join(proxies) if proxies else 'ignored'})",
+          f"X-Forwarded-For {'trusted from ' + ','.join(proxies) if proxies else 'ignored'}, "
+          f"metrics {metrics})",
           flush=True)
     # Forwarded headers only from the proxies the operator named: uvicorn would otherwise
     # trust them from loopback (or its own FORWARDED_ALLOW_IPS), letting anyone on this
     # host pick the address the rate limits count.
+    # log_config=None: uvicorn's own loggers go through ours (text or JSON), not its format.
     config = uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
-                            log_level="warning", timeout_graceful_shutdown=10,
+                            log_config=None, log_level="warning", timeout_graceful_shutdown=10,
                             proxy_headers=bool(proxies), forwarded_allow_ips=proxies or [])
     started = time.monotonic()
     # uvicorn finishes the requests in flight on SIGTERM/SIGINT, then raises the signal again

@@ -152,6 +152,10 @@ class Health(BaseModel):
     time: RFC3339
 
 
+class Ready(BaseModel):
+    status: Literal["ready"]
+
+
 class PublicKey(BaseModel):
     kid: str
     alg: Literal["Ed25519"]

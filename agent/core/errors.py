@@ -2,6 +2,7 @@
 
     SeatkeeperError                      (message, hint; str() = both)
      ├── ConfigError                     a configuration file or variable is wrong
+     ├── SetByAdministrator              the administrator set this for every user
      ├── StorageError                    the outbox or a data file cannot be used
      ├── DeviceLoginAnswer               the device login's answer that is not a login yet
      ├── NetworkError                    no usable answer from the server (transient)
@@ -62,6 +63,12 @@ class SeatkeeperError(Exception):
 
 class ConfigError(SeatkeeperError):
     default_message = "The configuration is not valid."
+    user_action_required = True
+
+
+class SetByAdministrator(SeatkeeperError):
+    default_message = "Your administrator set this for every user of this computer."
+    hint = "Only an administrator can change it."
     user_action_required = True
 
 

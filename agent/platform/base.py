@@ -60,6 +60,11 @@ class Platform(abc.ABC):
         """Where this user's start-at-login entry lives: a file or a registry value (None:
         not available here)."""
 
+    def autostart_managed(self) -> str | None:
+        """Where the administrator's start-at-login entry for every user lives, when one is
+        set (the user cannot remove it); None: there is none."""
+        return None
+
     @abc.abstractmethod
     def autostart_enabled(self) -> bool:
         """Whether the agent starts at this user's login."""

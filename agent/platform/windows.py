@@ -1,4 +1,4 @@
-"""Windows: end of session through a hidden window, resume, and the Run key.
+r"""Windows: end of session through a hidden window, resume, Run keys and policy.
 
 Windows asks every top-level window `WM_QUERYENDSESSION` before logoff or shutdown
 and waits about 5 s; pystray's window answers 0 for messages it does not know, which
@@ -6,6 +6,10 @@ vetoes the shutdown. The tray installs `window_messages()` on that window; a hea
 agent gets a hidden window of its own (`watch_session`, windows_window.py). We answer
 TRUE once the seat is released (within the budget, with a shutdown block reason shown
 meanwhile), exit on `WM_ENDSESSION`, and heartbeat on `WM_POWERBROADCAST` resume.
+Start at login is the user's own `HKCU\…\Run` value, or the machine's `HKLM\…\Run`
+value that the MSI writes for every user (the administrator's: the user cannot remove
+it). The administrator's settings live where Group Policy writes them,
+`HKLM\SOFTWARE\Policies\Seatkeeper`, read by `read_policy()` for `seatkeeper.config`.
 Each OS call is one small function below; `ctypes.windll` and `winreg` are imported
 only inside them, so tests on Linux replace these functions.
 """
@@ -23,6 +27,7 @@ from seatkeeper.platform.base import Events, Platform
 
 log = logging.getLogger("seatkeeper.platform")
 
+WM_CLOSE = 0x0010
 WM_QUERYENDSESSION = 0x0011
 WM_ENDSESSION = 0x0016
 WM_POWERBROADCAST = 0x0218
@@ -30,6 +35,10 @@ PBT_APMRESUMEAUTOMATIC = 0x0012
 PBT_APMRESUMESUSPEND = 0x0007
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 RUN_VALUE = "Seatkeeper"
+USER_RUN_LOCATION = rf"HKEY_CURRENT_USER\{RUN_KEY}\{RUN_VALUE}"
+MACHINE_RUN_LOCATION = rf"HKEY_LOCAL_MACHINE\{RUN_KEY}\{RUN_VALUE}"
+POLICY_KEY = r"SOFTWARE\Policies\Seatkeeper"
+POLICY_LOCATION = rf"HKEY_LOCAL_MACHINE\{POLICY_KEY}"
 BLOCK_REASON = "Giving the license seat back"
 
 # -- the OS calls, one small function each -----------------------------------------------
@@ -62,6 +71,36 @@ def _run_key_get() -> str | None:
         return None
 
 
+def _machine_run_key_get() -> str | None:
+    """The machine's Run value (every user's start at login), written by the MSI."""
+    winreg = _winreg()
+    try:
+        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, RUN_KEY, 0,
+                            winreg.KEY_READ | winreg.KEY_WOW64_64KEY) as key:
+            value, _kind = winreg.QueryValueEx(key, RUN_VALUE)
+            return str(value)
+    except FileNotFoundError:
+        return None
+
+
+def read_policy() -> dict[str, Any]:
+    """Every value under the policy key, as winreg gives it (REG_SZ: str, REG_DWORD: int,
+    REG_MULTI_SZ: list of str, …); empty when the key does not exist. OSError: unreadable."""
+    winreg = _winreg()
+    try:
+        key = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, POLICY_KEY, 0,
+                             winreg.KEY_READ | winreg.KEY_WOW64_64KEY)
+    except FileNotFoundError:
+        return {}
+    values: dict[str, Any] = {}
+    with key:
+        _subkeys, count, _modified = winreg.QueryInfoKey(key)
+        for index in range(count):
+            name, value, _kind = winreg.EnumValue(key, index)
+            values[name] = value
+    return values
+
+
 def _run_key_set(command_line: str) -> None:
     winreg = _winreg()
     with winreg.CreateKey(winreg.HKEY_CURRENT_USER, RUN_KEY) as key:
@@ -92,7 +131,20 @@ class SessionMessages:
 
     def handlers(self) -> dict[int, Callable[[int, int], int]]:
         return {WM_QUERYENDSESSION: self.query_end_session, WM_ENDSESSION: self.end_session,
-                WM_POWERBROADCAST: self.power_broadcast}
+                WM_POWERBROADCAST: self.power_broadcast, WM_CLOSE: self.close}
+
+    def close(self, _wparam: int, _lparam: int) -> int:
+        """Asked to close (`taskkill` without /F, the MSI's uninstall): give the seat back as
+        at the end of the session, keep the login, and exit."""
+        log.info("WM_CLOSE: asked to close")
+        try:
+            if not self._released.is_set():
+                self.events.shutting_down()
+                self._released.set()
+        except Exception:
+            log.exception("WM_CLOSE: the release failed; exiting anyway")
+        self.exit_now()
+        return 0
 
     def query_end_session(self, _wparam: int, _lparam: int) -> int:
         """Release within the budget, then say yes (TRUE): we never veto a shutdown."""
@@ -127,7 +179,7 @@ class SessionMessages:
 
 
 class WindowsPlatform(Platform):
-    """Window messages on the tray's hidden window; the per-user Run key."""
+    """Window messages on the tray's hidden window; the per-user and machine Run keys."""
 
     name = "windows"
 
@@ -161,7 +213,10 @@ class WindowsPlatform(Platform):
         return SessionMessages(self.events, hwnd, exit_now).handlers()
 
     def autostart_location(self) -> str:
-        return rf"HKEY_CURRENT_USER\{RUN_KEY}\{RUN_VALUE}"
+        return USER_RUN_LOCATION
+
+    def autostart_managed(self) -> str | None:
+        return MACHINE_RUN_LOCATION if _machine_run_key_get() is not None else None
 
     def autostart_enabled(self) -> bool:
         return _run_key_get() is not None

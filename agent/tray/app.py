@@ -89,8 +89,9 @@ class TrayApp:
         self._shown: TrayView | None = None
         self._refresh = threading.Event()
         self._closed = threading.Event()
-        self._autostart = self._autostart_now()
-        shown = view(self._status, autostart=self._autostart)
+        self._autostart, self._autostart_managed = self._autostart_now()
+        shown = view(self._status, autostart=self._autostart,
+                     autostart_managed=self._autostart_managed)
         self.icon = self.pystray.Icon("seatkeeper", icons.render(shown.icon, ICON_PX),
                                       shown.tooltip, menu=self._menu(shown.menu))
         if hooks is not None and backend == "win32":
@@ -107,14 +108,15 @@ class TrayApp:
         self.icon._message_handlers.update(handlers)
 
     @staticmethod
-    def _autostart_now() -> bool | None:
-        """Whether the agent starts at login (None: not available, or unreadable)."""
+    def _autostart_now() -> tuple[bool | None, bool]:
+        """Whether the agent starts at login (None: not available, or unreadable), and
+        whether the administrator set it for every user."""
         try:
             state = autostart.status()
         except OSError as exc:
             log.warning("cannot tell whether Seatkeeper starts at login: %s", exc)
-            return None
-        return state.enabled if state.available else None
+            return None, False
+        return (state.enabled if state.available else None), state.managed
 
     # -- running ------------------------------------------------------------------------
 
@@ -240,7 +242,8 @@ class TrayApp:
             code = self._login["user_code"] if self._login else None
             shown = view(self._status, login_code=code,
                          account=self._account, devices=self._devices,
-                         autostart=self._autostart)
+                         autostart=self._autostart,
+                         autostart_managed=self._autostart_managed)
         before, self._shown = self._shown, shown
         if shown == before:
             return
@@ -341,13 +344,13 @@ class TrayApp:
         """Start at login, the other way round; what is on disk decides the tick."""
         try:
             state = autostart.toggle()
-        except OSError as exc:
+        except (OSError, SeatkeeperError) as exc:
             log.warning("could not change start at login: %s", exc)
         else:
             log.info("start at login is %s (%s)", "on" if state.enabled else "off",
                      state.location)
         with self._lock:
-            self._autostart = self._autostart_now()
+            self._autostart, self._autostart_managed = self._autostart_now()
         self._render()
 
     def _call(self, what: str, call: Callable[[], object]) -> None:

@@ -157,18 +157,20 @@ def tooltip(status: Status, tz: dt.tzinfo | None = None) -> str:
 
 def view(status: Status, *, login_code: str | None = None, account: Account | None = None,
          devices: Sequence[Device] | None = None, tz: dt.tzinfo | None = None,
-         autostart: bool | None = None) -> TrayView:
+         autostart: bool | None = None, autostart_managed: bool = False) -> TrayView:
     """The tray for `status`; `account` and `devices` as last fetched (None: not known);
-    `autostart`: whether the agent starts at login (None: not available here)."""
+    `autostart`: whether the agent starts at login (None: not available here);
+    `autostart_managed`: the administrator set it for every user (the user cannot untick it)."""
     return TrayView(icon=status.state, tooltip=tooltip(status, tz),
                     menu=menu(status, login_code=login_code,
                               account=account, devices=devices, tz=tz,
-                              autostart=autostart))
+                              autostart=autostart, autostart_managed=autostart_managed))
 
 
 def menu(status: Status, *, login_code: str | None = None, account: Account | None,
          devices: Sequence[Device] | None,
-         tz: dt.tzinfo | None = None, autostart: bool | None = None) -> tuple[Entry, ...]:
+         tz: dt.tzinfo | None = None, autostart: bool | None = None,
+         autostart_managed: bool = False) -> tuple[Entry, ...]:
     signed_in = status.account is not None
     entries = [*_info_lines(status, tz), SEPARATOR, *_choices(status, account, login_code)]
     if signed_in:
@@ -179,7 +181,8 @@ def menu(status: Status, *, login_code: str | None = None, account: Account | No
                     _remote_deactivation(account, devices)]
     entries += [SEPARATOR,
                 Entry(label="Start at login", action=Action(Act.START_AT_LOGIN),
-                      checked=autostart is True, enabled=autostart is not None),
+                      checked=autostart is True,
+                      enabled=autostart is not None and not autostart_managed),
                 Entry(label="Open log folder", action=Action(Act.OPEN_LOGS)),
                 Entry(label="About Seatkeeper", action=Action(Act.ABOUT)),
                 SEPARATOR]

@@ -95,7 +95,8 @@ def test_enable_disable_round_trip_in_a_temporary_home(tmp_path: Path) -> None:
     off = cli(home, "status", "--json")
     assert off.returncode == 0, off.stderr
     assert json.loads(off.stdout) == {"available": True, "enabled": False,
-                                      "location": str(entry), "platform": "linux"}
+                                      "location": str(entry), "platform": "linux",
+                                      "managed": False}
 
     on = cli(home, "enable")
     assert on.returncode == 0, on.stderr

@@ -12,6 +12,7 @@ from tests.support.api import Api, expect
 # PROTOCOL.md's endpoint table, the device grant included (the portal's pages are not API).
 PROTOCOL = {
     ("GET", "/v1/health"): ("none", set()),
+    ("GET", "/v1/ready"): ("none", set()),
     ("GET", "/v1/keys"): ("none", set()),
     ("POST", "/v1/auth/password"): ("none", {400, 401, 413, 429}),
     ("POST", "/v1/auth/device"): ("none", {400, 413, 429}),

@@ -39,7 +39,7 @@ CHECKS = [
 EXAMPLES = {"valid": 25, "invalid": 15, "known": 10}
 OPERATIONS = [(method, path) for method, path, *_ in ROUTES]
 # Operations that take no input have no request that breaks the schema.
-NO_INPUT = {("GET", "/v1/health"), ("GET", "/v1/keys")}
+NO_INPUT = {("GET", "/v1/health"), ("GET", "/v1/ready"), ("GET", "/v1/keys")}
 # Operations with an input worth pinning to something that exists (see Known.pin).
 PINNED = {
     ("POST", "/v1/auth/password"),
