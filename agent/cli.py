@@ -24,6 +24,16 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 WAIT_FOR_DELIVERY_S = 5.0
 
 
+def _days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if not 1 <= value <= 366:
+        raise argparse.ArgumentTypeError("must be 1 to 366 days")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seatkeeper", description="Keeps your license seat in step with you.")
@@ -46,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--watch", action="store_true", help="print again on every change")
     sub.add_parser("logout", help="give the seat back and log out (queued when offline)")
     sub.add_parser("release", help="give the seat back, stay logged in")
+    borrow = sub.add_parser("borrow", help="borrow the seat for offline work (needs the server)")
+    borrow.add_argument("--days", type=_days, required=True,
+                        help="how many days (1 to 366; the license may allow fewer)")
+    sub.add_parser("return", help="return a borrowed seat early (queued when offline)")
     acquire = sub.add_parser("acquire", help="take a seat again (after release, or to retry now)")
     acquire.add_argument("--license", metavar="ID", help="one of the account's licenses")
     devices = sub.add_parser("devices", help="this account's devices")
@@ -152,6 +166,8 @@ def _print_status(status: dict[str, Any], as_json: bool) -> None:
     lease = status.get("lease")
     if lease and lease.get("expires_at"):
         lines.append(f"Lease:    {lease['lease_id']} until {lease['expires_at']}")
+    if status.get("borrowed_until"):
+        lines.append(f"Borrowed: for offline use until {status['borrowed_until']}")
     for holder in status.get("seat_holders") or ():
         lines.append(f"Seat held by: {holder['name']}")
     for item in status.get("pending") or ():
@@ -233,6 +249,34 @@ def _release(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _borrow(config: Config, args: argparse.Namespace) -> int:
+    front = Front(config)
+    if not front.running:
+        print("seatkeeper: the agent is not running; start it with `seatkeeper run`, wait "
+              "for the seat, then borrow it", file=sys.stderr)
+        return EXIT_FAILED
+    status = front.call("borrow", days=args.days)
+    limit = (status.get("license") or {}).get("max_borrow_s") or 0
+    capped = f" (the license allows {limit / 86400:g} days at most)" \
+        if 0 < limit < args.days * 86400 else ""
+    print(f"Seat borrowed for offline use until {status.get('borrowed_until')}{capped}: it "
+          "stays held without the license server, across restarts, until then (or "
+          "`seatkeeper return`).")
+    return EXIT_OK
+
+
+def _return(config: Config, args: argparse.Namespace) -> int:
+    front = Front(config)
+    status = front.call("return")
+    if front._local is not None and status["pending"]:
+        status = front.call("deliver")  # no agent runs to deliver it: try at once
+    queued = any(item["kind"] == "release" for item in status.get("pending") or ())
+    print("Borrowed seat returned" + (": queued until the license server answers, even "
+                                      "across restarts." if queued else "; it is free for "
+                                      "another device."))
+    return EXIT_OK
+
+
 def _acquire(config: Config, args: argparse.Namespace) -> int:
     front = Front(config)
     if not front.running:
@@ -289,5 +333,5 @@ def _autostart(config: Config, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"status": _status, "login": _login, "logout": _logout, "release": _release,
-            "acquire": _acquire, "devices": _devices, "remote-deactivation": _remote,
-            "autostart": _autostart}
+            "borrow": _borrow, "return": _return, "acquire": _acquire, "devices": _devices,
+            "remote-deactivation": _remote, "autostart": _autostart}

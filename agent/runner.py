@@ -53,6 +53,8 @@ class Controls:
             "logout": lambda: agent.logout().to_json(),
             "release": lambda: agent.release().to_json(),
             "acquire": lambda license_id=None: agent.acquire(license_id).to_json(),
+            "borrow": lambda days: agent.borrow(days).to_json(),
+            "return": lambda: agent.return_seat().to_json(),
             "discovery": lambda: agent.continue_in_discovery().to_json(),
             "deliver": lambda: agent.deliver_now().to_json(),
             "devices": agent.devices,
@@ -180,7 +182,12 @@ def _tray(config: Config, agent: Agent, stop: threading.Event,
 
 
 def _release_before_quit(agent: Agent) -> None:
-    """Quit gives the seat back and keeps the login; the outbox delivers it, or the next start."""
+    """Quit gives the seat back and keeps the login; the outbox delivers it, or the next start.
+
+    A seat borrowed for offline work is kept: the agent started again holds it still."""
+    if agent.borrowed_until() is not None:
+        log.info("quit: the seat is borrowed until %s and stays borrowed", agent.borrowed_until())
+        return
     agent.release()
     deadline = time.monotonic() + QUIT_DELIVERY_S
     while any(item.kind == "release" for item in agent.status().pending):

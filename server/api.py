@@ -198,6 +198,15 @@ def heartbeat(request: Request, lease_id: str, creds: DeviceToken) -> dict[str, 
         return seats.heartbeat(session, caller, lease_id, c.now(), c.terms, c.signer)
 
 
+def borrow(request: Request, lease_id: str, caller: Device,
+           body: schemas.BorrowRequest) -> dict[str, Any]:
+    c = ctx(request)
+    with c.transaction() as session:
+        auth.still_valid(session, caller)
+        return seats.borrow(session, caller, lease_id, parse_rfc3339(body.until), c.now(),
+                            c.terms, c.signer)
+
+
 def release(request: Request, lease_id: str, creds: DeviceToken, release_token: ReleaseToken,
             reason: Reason = "user") -> Response:
     c = ctx(request)
@@ -227,6 +236,21 @@ def admin_create_license(request: Request, body: schemas.CreateLicense,
     with c.transaction() as session:
         return accounts.create_license(session, body.account_id, body.name, body.kind,
                                        body.seats, expires_at, body.support_until, c.now(),
+                                       max_borrow_s=body.max_borrow_s, actor=audit.ADMIN_TOKEN)
+
+
+def admin_update_license(request: Request, license_id: str, body: schemas.UpdateLicense,
+                         _: None = Depends(admin)) -> dict[str, Any]:
+    c = ctx(request)
+    changes: dict[str, Any] = {name: getattr(body, name) for name in body.model_fields_set}
+    for name in ("seats", "max_borrow_s"):
+        if name in changes and changes[name] is None:
+            raise errors.InvalidRequest(f"The request is not valid: {name} cannot be null.",
+                                        {"fields": {name: "must be a number"}})
+    if changes.get("expires_at") is not None:
+        changes["expires_at"] = parse_rfc3339(changes["expires_at"])
+    with c.transaction() as session:
+        return accounts.update_license(session, license_id, changes, c.now(),
                                        actor=audit.ADMIN_TOKEN)
 
 

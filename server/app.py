@@ -12,12 +12,14 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from seatkeeper_server import __version__, api, errors, observability, portal, schemas
 from seatkeeper_server.context import Context
 from seatkeeper_server.services import limits, seats
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("seatkeeper.server")
@@ -51,9 +53,11 @@ ROUTES: list[tuple[str, str, Callable[..., Any], int, Any, tuple[int, ...]]] = [
     ("POST",   "/v1/devices/{device_id}/deactivate", api.deactivate_device,   200, schemas.DeviceOut,     (400, 401, 403, 404)),
     ("POST",   "/v1/seats",                         api.acquire,              201, schemas.LeaseEnvelope, (*_BODY, 401, 403, 404, 409)),
     ("POST",   "/v1/seats/{lease_id}/heartbeat",    api.heartbeat,            200, schemas.LeaseEnvelope, (401, 403, 404, 410)),
+    ("POST",   "/v1/seats/{lease_id}/borrow",       api.borrow,               200, schemas.LeaseEnvelope, (*_BODY, 401, 403, 404, 410)),
     ("DELETE", "/v1/seats/{lease_id}",              api.release,              204, None,                  (400, 401, 403, 404)),
     ("POST",   "/v1/admin/accounts",                api.admin_create_account, 201, schemas.AccountRef,    (*_BODY, 401, 403)),
     ("POST",   "/v1/admin/licenses",                api.admin_create_license, 201, schemas.LicenseOut,    (*_BODY, 401, 403, 404)),
+    ("PATCH",  "/v1/admin/licenses/{license_id}",   api.admin_update_license, 200, schemas.LicenseOut,    (*_BODY, 401, 403, 404)),
     ("GET",    "/v1/admin/licenses/{license_id}",   api.admin_get_license,    200, schemas.AdminLicense,  (401, 403, 404)),
     ("DELETE", "/v1/admin/leases/{lease_id}",       api.admin_release_lease,  204, None,                  (401, 403, 404)),
     ("GET",    "/v1/admin/audit",                   api.admin_audit,          200, schemas.AuditPage,     (400, 401, 403)),
@@ -167,9 +171,9 @@ def _install_error_handlers(app: FastAPI) -> None:
                 {"fields": {"body": "is not valid JSON"}}))
         if exc.status_code == 404:
             return _error(errors.NotFound("No such path. See /openapi.json for the API."))
-        if exc.status_code == 405:  # with the router's Allow header, which RFC 9110 requires
+        if exc.status_code == 405:  # with an Allow header, which RFC 9110 requires
             return _error(errors.InvalidRequest("This method is not allowed on this path.",
-                                                status=405, headers=dict(exc.headers or {})))
+                                                status=405, headers=_allow(app, request)))
         return _error(errors.InvalidRequest(str(exc.detail), status=exc.status_code))
 
     @app.exception_handler(OperationalError)
@@ -177,6 +181,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.error("database unavailable: %s", exc.orig)
         return _error(errors.Unavailable("The license database is unavailable. Retry shortly.",
                                          headers={"Retry-After": "5"}))
+
+
+def _allow(app: FastAPI, request: Request) -> dict[str, str]:
+    """Every method of every route on this path: the router's own header names only the
+    first route's, and a path may have one route per method (GET and PATCH a license)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return {"Allow": ", ".join(sorted(methods))}
 
 
 def _error(exc: errors.ApiError) -> JSONResponse:

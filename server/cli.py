@@ -14,6 +14,7 @@ from seatkeeper_server import __version__, config, errors, logs
 from seatkeeper_server.timeutil import parse_date, parse_rfc3339
 
 DEFAULT_PORT = 8750
+MAX_BORROW_S = 366 * 86400  # as the admin API allows
 
 
 def data_dir(args: argparse.Namespace | None = None) -> Path:
@@ -36,6 +37,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _borrow_seconds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if not 0 <= value <= MAX_BORROW_S:
+        raise argparse.ArgumentTypeError(f"must be 0 to {MAX_BORROW_S} seconds (a year)")
     return value
 
 
@@ -71,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     lic.add_argument("--seats", type=_positive, default=2)
     lic.add_argument("--expires-at", help="subscription end, RFC 3339 (default: no end)")
     lic.add_argument("--support-until", help="perpetual: Support & Upgrade end, YYYY-MM-DD")
+    lic.add_argument("--max-borrow-s", type=_borrow_seconds, default=0, metavar="SECONDS",
+                     help="longest a seat may be borrowed for offline work (default 0: no "
+                     "borrowing; at most 31622400, a year)")
     _sub(actions, "list", "accounts, licenses and seats in use")
     return parser
 
@@ -136,7 +150,7 @@ def _admin(runtime: Any, args: argparse.Namespace) -> int:
                 raise errors.InvalidRequest(f"--expires-at/--support-until {exc}") from None
             print(json.dumps(accounts.create_license(
                 session, found.id, args.name, args.kind, args.seats, expires,
-                args.support_until, now, actor=actor)))
+                args.support_until, now, max_borrow_s=args.max_borrow_s, actor=actor)))
             return 0
         print(json.dumps(accounts.overview(session, now), indent=2))
         return 0

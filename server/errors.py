@@ -8,6 +8,7 @@
      ├── LicenseExpired             403 LICENSE_EXPIRED
      ├── SupportExpired             403 SUPPORT_EXPIRED
      ├── RemoteDeactivationDisabled 403 REMOTE_DEACTIVATION_DISABLED
+ ├── BorrowNotAllowed           403 BORROW_NOT_ALLOWED
      ├── NotFound                   404 NOT_FOUND
      ├── SeatLimitReached           409 SEAT_LIMIT_REACHED
      ├── ActiveDeviceExists         409 ACTIVE_DEVICE_EXISTS
@@ -68,6 +69,10 @@ class SupportExpired(ApiError):
 
 class RemoteDeactivationDisabled(ApiError):
     status, code = 403, "REMOTE_DEACTIVATION_DISABLED"
+
+
+class BorrowNotAllowed(ApiError):
+    status, code = 403, "BORROW_NOT_ALLOWED"
 
 
 class NotFound(ApiError):

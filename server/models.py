@@ -42,6 +42,8 @@ class License(Base):
     seats_total: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     support_until: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # The longest a seat may be borrowed for offline work, in seconds; 0: no borrowing.
+    max_borrow_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Creation order decides which license an acquire without license_id takes.
     created_ns: Mapped[int] = mapped_column(BigInteger)
 
@@ -91,6 +93,8 @@ class Lease(Base):
     released_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # user | shutdown | logout | expired | remote_deactivation | admin
     release_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # Set while the seat is borrowed for offline work (expires_at is then this, or later).
+    borrowed_until: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class AuditEvent(Base):

@@ -80,6 +80,24 @@ class CreateAccount(Request):
     _names = field_validator("email")(_storable_name)
 
 
+def _optional_time(value: str | None) -> str | None:
+    if value is not None:
+        parse_rfc3339(value)
+    return value
+
+
+def _optional_date(value: str | None) -> str | None:
+    if value is not None:
+        parse_date(value)
+    return value
+
+
+# A seat may be borrowed for offline work for at most a year (0: not at all).
+BorrowSeconds = Annotated[int, Field(ge=0, le=366 * 86400,
+                                     description="Longest borrow for offline work, seconds; "
+                                                 "0: no borrowing")]
+
+
 class CreateLicense(Request):
     account_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     name: Text
@@ -87,21 +105,33 @@ class CreateLicense(Request):
     seats: Annotated[int, Field(ge=1, le=100_000)]
     expires_at: RFC3339 | None = None
     support_until: Date | None = None
+    max_borrow_s: BorrowSeconds = 0
 
     _names = field_validator("name")(_storable_name)
+    _time = field_validator("expires_at")(_optional_time)
+    _date = field_validator("support_until")(_optional_date)
 
-    @field_validator("expires_at")
-    @classmethod
-    def _time(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_rfc3339(value)
-        return value
 
-    @field_validator("support_until")
+class UpdateLicense(Request):
+    """Only the fields given change; `null` clears `expires_at` or `support_until`."""
+
+    seats: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    expires_at: RFC3339 | None = None
+    support_until: Date | None = None
+    max_borrow_s: BorrowSeconds | None = None
+
+    _time = field_validator("expires_at")(_optional_time)
+    _date = field_validator("support_until")(_optional_date)
+
+
+class BorrowRequest(Request):
+    until: RFC3339 = Field(description="When the borrowed seat should end (capped by the "
+                                       "license's max_borrow_s and its expiry)")
+
+    @field_validator("until")
     @classmethod
-    def _date(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_date(value)
+    def _time(cls, value: str) -> str:
+        parse_rfc3339(value)
         return value
 
 
@@ -161,6 +191,7 @@ class LicenseOut(BaseModel):
     seats_used: int
     expires_at: RFC3339 | None
     support_until: Date | None
+    max_borrow_s: int
 
 
 class AccountOut(BaseModel):
@@ -174,6 +205,7 @@ class SeatOut(BaseModel):
     lease_id: str
     license_id: str
     expires_at: RFC3339
+    borrowed_until: RFC3339 | None = None
 
 
 class DeviceOut(BaseModel):
@@ -196,6 +228,8 @@ class LeaseOut(BaseModel):
     device: DeviceRef
     issued_at: RFC3339
     expires_at: RFC3339
+    borrowed_until: RFC3339 | None = Field(
+        None, description="While the seat is borrowed for offline work: when it ends")
     server_time: RFC3339
     ttl_s: int
     heartbeat_interval_s: int
@@ -222,6 +256,7 @@ class LiveLease(BaseModel):
     device: DeviceRef
     issued_at: RFC3339
     expires_at: RFC3339
+    borrowed_until: RFC3339 | None = None
     last_heartbeat_at: RFC3339
 
 
@@ -254,7 +289,7 @@ class AuditEventOut(BaseModel):
     at: RFC3339
     event: str = Field(description="login, logout, acquire, release, reclaim, deactivate, "
                        "remote_deactivation_on|off, device_login_approved|denied, "
-                       "account_created, license_created (docs/protocol.md)")
+                       "account_created, license_created, license_updated (docs/protocol.md)")
     actor: str = Field(description="device:<id>, admin:<name>, admin-token, portal:<account id> "
                        "or system", examples=["device:dev_0123456789abcdef01234567"])
     account_id: str | None

@@ -27,8 +27,16 @@
           ├── ActiveDeviceExists         409 ACTIVE_DEVICE_EXISTS
           ├── LeaseExpired               410 LEASE_EXPIRED
           ├── LeaseRevoked               410 LEASE_REVOKED
+          ├── BorrowNotAllowed           403 BORROW_NOT_ALLOWED
           ├── RateLimited                429 RATE_LIMITED (retry_after)
           └── Unavailable                503 UNAVAILABLE
+
+     LocalRefusal                        the agent itself refuses (the local API's codes)
+          ├── InvalidArgument            INVALID_REQUEST
+          ├── NotSignedIn                NOT_SIGNED_IN
+          ├── NotHolding                 NOT_HOLDING
+          ├── NotBorrowed                NOT_BORROWED
+          └── Offline                    OFFLINE
 
 (*) `user_action_required`: retrying will not help until someone changes something.
 """
@@ -244,6 +252,45 @@ class LeaseRevoked(Refusal):
     hint = "Log in again to use it here."
 
 
+class BorrowNotAllowed(Refusal):
+    code = "BORROW_NOT_ALLOWED"
+    default_message = "Your license does not allow borrowing a seat for offline use."
+    hint = "Its administrator can allow it."
+
+
+class LocalRefusal(SeatkeeperError):
+    """The agent refuses a request by itself; `code` is the local API's error code."""
+
+    code: ClassVar[str] = "INTERNAL"
+
+
+class InvalidArgument(LocalRefusal):
+    code = "INVALID_REQUEST"
+    default_message = "The request's arguments are not valid."
+
+
+class NotSignedIn(LocalRefusal):
+    code = "NOT_SIGNED_IN"
+    default_message = "This device is not logged in."
+    hint = "Log in first (`seatkeeper login`)."
+
+
+class NotHolding(LocalRefusal):
+    code = "NOT_HOLDING"
+    default_message = "This device holds no seat now."
+
+
+class NotBorrowed(LocalRefusal):
+    code = "NOT_BORROWED"
+    default_message = "No seat is borrowed on this device."
+
+
+class Offline(LocalRefusal):
+    code = "OFFLINE"
+    default_message = "The license server cannot be reached."
+    hint = "Borrow while online, before you go offline."
+
+
 class RateLimited(Refusal):
     code = "RATE_LIMITED"
     default_message = "Too many attempts."
@@ -266,7 +313,8 @@ REFUSALS: dict[str, type[Refusal]] = {
     cls.code: cls
     for cls in (InvalidRequest, Unauthenticated, Forbidden, NoLicense, LicenseExpired,
                 SupportExpired, RemoteDeactivationDisabled, NotFound, SeatLimitReached,
-                ActiveDeviceExists, LeaseExpired, LeaseRevoked, RateLimited, Unavailable)
+                ActiveDeviceExists, LeaseExpired, LeaseRevoked, BorrowNotAllowed, RateLimited,
+                Unavailable)
 }
 
 

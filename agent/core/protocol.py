@@ -39,6 +39,8 @@ class License:
     expires_at: dt.datetime | None = None
     support_until: dt.date | None = None
     account_id: str | None = None
+    # The longest a seat may be borrowed for offline work (protocol v1.1); 0: none.
+    max_borrow_s: int = 0
 
     @classmethod
     def from_json(cls, data: Any, where: str = "license") -> License:
@@ -47,7 +49,8 @@ class License:
                    seats_total=r.integer("seats_total"), seats_used=r.integer("seats_used"),
                    expires_at=r.opt_time("expires_at"),
                    support_until=r.opt_date("support_until"),
-                   account_id=r.opt_text("account_id"))
+                   account_id=r.opt_text("account_id"),
+                   max_borrow_s=r.opt_integer("max_borrow_s"))
 
     def to_json(self) -> Json:
         out: Json = {"id": self.id, "name": self.name, "kind": self.kind,
@@ -56,6 +59,8 @@ class License:
                      "support_until": format_optional(self.support_until)}
         if self.account_id is not None:
             out["account_id"] = self.account_id
+        if self.max_borrow_s:
+            out["max_borrow_s"] = self.max_borrow_s
         return out
 
 
@@ -105,6 +110,8 @@ class Lease:
     ttl_s: int
     heartbeat_interval_s: int
     release_token: str | None = field(default=None, repr=False)
+    # While the seat is borrowed for offline work: when it ends (protocol v1.1).
+    borrowed_until: dt.datetime | None = None
 
     @classmethod
     def from_json(cls, data: Any, where: str = "lease") -> Lease:
@@ -115,7 +122,8 @@ class Lease:
                    issued_at=r.time("issued_at"), expires_at=r.time("expires_at"),
                    server_time=r.time("server_time"), ttl_s=r.integer("ttl_s"),
                    heartbeat_interval_s=r.integer("heartbeat_interval_s"),
-                   release_token=r.opt_text("release_token"))
+                   release_token=r.opt_text("release_token"),
+                   borrowed_until=r.opt_time("borrowed_until"))
 
     def to_json(self) -> Json:
         out: Json = {"lease_id": self.lease_id, "account_id": self.account_id,
@@ -126,6 +134,8 @@ class Lease:
                      "ttl_s": self.ttl_s, "heartbeat_interval_s": self.heartbeat_interval_s}
         if self.release_token is not None:
             out["release_token"] = self.release_token
+        if self.borrowed_until is not None:
+            out["borrowed_until"] = format_time(self.borrowed_until)
         return out
 
 

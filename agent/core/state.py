@@ -100,6 +100,9 @@ class Facts:
     server_time_floor: dt.datetime | None = None
     # A problem the user must fix (configuration, TLS trust, signature); None: none.
     error: str | None = None
+    # The held lease's `borrowed_until` (signed, on the server's clock): borrowed for
+    # offline work until then. Not a state of its own: the seat is active or offline.
+    borrowed_until: dt.datetime | None = None
     # "login": the seat is held while logged in; "app": while an application's session is
     # open, and until `app_idle_until` (local time) after the last one closed.
     seat_mode: str = "login"
@@ -122,6 +125,14 @@ def lease_held(facts: Facts, now: dt.datetime) -> bool:
     if facts.refusal is not None and facts.refusal.code in LEASE_ENDING_CODES:
         return False
     return server_now(facts, now) < facts.lease_expires_at
+
+
+def borrowed_until(facts: Facts, now: dt.datetime) -> dt.datetime | None:
+    """When the seat borrowed for offline work ends, while it is held and borrowed."""
+    until = facts.borrowed_until
+    if until is None or not lease_held(facts, now) or server_now(facts, now) >= until:
+        return None
+    return until
 
 
 def app_seat_wanted(facts: Facts, now: dt.datetime) -> bool:
@@ -177,6 +188,9 @@ def explain(facts: Facts, now: dt.datetime) -> str | None:
             return (f"Offline; the seat ran out at {format_time(facts.lease_expires_at)} "
                     "and will be asked for again when the server answers.")
         return "Offline; a seat will be asked for when the server answers."
+    borrowed = borrowed_until(facts, now)
+    if state is SeatState.OFFLINE and borrowed is not None:
+        return f"Offline; seat borrowed until {format_time(borrowed)}."
     if state is SeatState.OFFLINE and facts.lease_expires_at is not None:
         return f"Offline; seat held until {format_time(facts.lease_expires_at)}."
     if state is SeatState.RELEASED and not facts.seat_released:
@@ -242,6 +256,9 @@ class Status:
     pending: tuple[PendingItem, ...] = ()
     # Discovery mode was chosen by the user (not only the server's NO_LICENSE).
     discovery_chosen: bool = False
+    # Borrowed for offline work until then (None: not borrowed); the license's limit.
+    borrowed_until: dt.datetime | None = None
+    max_borrow_s: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Stable keys, always present; null where they do not apply."""
@@ -253,7 +270,7 @@ class Status:
         license_ = None
         if self.license_name is not None:
             license_ = {"name": self.license_name, "seats_used": self.seats_used,
-                        "seats_total": self.seats_total}
+                        "seats_total": self.seats_total, "max_borrow_s": self.max_borrow_s}
         return {
             "state": self.state.value,
             "server": self.server,
@@ -267,4 +284,6 @@ class Status:
             "message": self.message,
             "pending": [item.to_json() for item in self.pending],
             "discovery_chosen": self.discovery_chosen,
+            "borrowed_until": None if self.borrowed_until is None
+            else format_time(self.borrowed_until),
         }

@@ -61,6 +61,10 @@ class Reader:
     def integer(self, name: str) -> int:
         return int(self._get(name, int, "an integer", optional=False))
 
+    def opt_integer(self, name: str, default: int = 0) -> int:
+        value = self._get(name, int, "an integer", optional=True)
+        return default if value is None else int(value)
+
     def flag(self, name: str) -> bool:
         return bool(self._get(name, bool, "true or false", optional=False))
 

@@ -40,7 +40,7 @@ from seatkeeper.core.protocol import (
     LoginResult,
     parse_keys,
 )
-from seatkeeper.core.wire import Reader
+from seatkeeper.core.wire import Reader, format_time
 from seatkeeper.service.transport import check_server_url, map_request_error
 
 log = logging.getLogger(__name__)
@@ -277,6 +277,13 @@ class Client:
         """`POST /v1/seats/{lease_id}/heartbeat`: the lease, extended."""
         path = f"/v1/seats/{quote(lease_id, safe='')}/heartbeat"
         return self._lease(self._call("POST", path, headers=self._auth(token)))
+
+    def borrow(self, lease_id: str, until: dt.datetime, *,
+               token: str | None = None) -> LeaseEnvelope:
+        """`POST /v1/seats/{lease_id}/borrow`: the lease, kept until `until` (or less)."""
+        path = f"/v1/seats/{quote(lease_id, safe='')}/borrow"
+        return self._lease(self._call("POST", path, headers=self._auth(token),
+                                      body={"until": format_time(until)}))
 
     def release(self, lease_id: str, *, reason: str = "user", release_token: str | None = None,
                 token: str | None = None) -> None:

@@ -26,6 +26,7 @@ from seatkeeper.core.protocol import LeaseEnvelope, LoginResult, SeatHolder
 from seatkeeper.core.state import Facts, Holder, SeatRefusal, Status, decide, lease_held, server_now
 from seatkeeper.service import session as saved
 from seatkeeper.service.app_seat import AppSeat, AppSession
+from seatkeeper.service.borrowing import Borrowing
 from seatkeeper.service.credentials import CredentialStore
 from seatkeeper.service.identity import device_fingerprint, device_platform
 from seatkeeper.service.outbox import Outbox, deliver
@@ -49,7 +50,7 @@ def _utcnow(clock: Callable[[], float]) -> dt.datetime:
     return dt.datetime.fromtimestamp(clock(), dt.UTC)
 
 
-class Agent(Work, AppSeat):
+class Agent(Work, AppSeat, Borrowing):
     """The control interface both front ends use; the daemon runs its jobs."""
 
     def __init__(self, config: Config, *, clock: Callable[[], float] = time.time,
@@ -65,6 +66,7 @@ class Agent(Work, AppSeat):
         # Leases this process queued to give back (release, logout): a seat request's answer
         # about one of them, arriving late, is stale and never adopted or queued again.
         self._given_back: set[str] = set()
+        self._return_pending = False  # a borrowed seat returned, its release not yet delivered
         self._outbox_lock = threading.Lock()
         private_dirs(self.paths.folders)
         self.credentials = credentials or CredentialStore(self.paths.data_dir)
@@ -100,10 +102,10 @@ class Agent(Work, AppSeat):
         self._seat_rounds_started = self._seat_rounds_done = 0
         self._seat_failures = 0
         self._outbox_failures = 0
-        self._facts = Facts(signed_in=self._token is not None,
-                            lease_expires_at=self._lease_expiry(),
-                            server_time_floor=self._server_clock.floor(),
-                            seat_mode=config.seat_mode)
+        self._facts = self._with_floor(Facts(
+            signed_in=self._token is not None,
+            lease_expires_at=self._envelope.lease.expires_at if self._envelope else None,
+            seat_mode=config.seat_mode))
         self._state = decide(self._facts, self._now())
         self._holders: tuple[Holder, ...] = ()
         self._message: str | None = None
@@ -254,23 +256,6 @@ class Agent(Work, AppSeat):
         self._kick("outbox")
         return self.status()
 
-    def deliver_now(self) -> Status:
-        """Try the outbox once, on this thread (the CLI's way when no daemon runs)."""
-        self._outbox_job()
-        return self.status()
-
-    def devices(self) -> list[dict[str, Any]]:
-        return [d.to_json() for d in self._online("devices").devices()]
-
-    def deactivate(self, device_id: str) -> dict[str, Any]:
-        return self._online("devices").deactivate_device(device_id).to_json()
-
-    def set_remote_deactivation(self, enabled: bool) -> bool:
-        return self._online("devices").set_remote_deactivation(enabled)
-
-    def account(self) -> dict[str, Any]:
-        return self._online("devices").account().to_json()
-
     def subscribe(self, callback: Callable[[Status], None]) -> Callable[[], None]:
         """Call `callback(status)` on every state change; returns the unsubscribe function."""
         with self._lock:
@@ -417,6 +402,7 @@ class Agent(Work, AppSeat):
     def _apply(self, facts: Facts) -> None:
         """The one place state changes: decide, log `from -> to`, tell the front ends."""
         with self._lock:
+            borrowed = self._facts.borrowed_until
             self._facts = facts = self._with_floor(facts)
             now = self._now()
             new = decide(facts, now)
@@ -425,10 +411,11 @@ class Agent(Work, AppSeat):
                 # Offline, nothing else happens when the seat runs out: look again then.
                 left = (facts.lease_expires_at - server_now(facts, now)).total_seconds()
                 self._kick("expiry", left + 0.05)
-            if new is self._state:
+            if new is self._state and facts.borrowed_until == borrowed:
                 self._tell(listeners)
                 return
-            log.info("state %s -> %s", self._state.value, new.value)
+            if new is not self._state:
+                log.info("state %s -> %s", self._state.value, new.value)
             self._state = new
             status = self._status()
             subscribers = list(self._subscribers)
@@ -448,9 +435,12 @@ class Agent(Work, AppSeat):
                 log.exception("a change listener failed")
 
     def _with_floor(self, facts: Facts) -> Facts:
-        """The facts with the server-time floor as of now (kept on disk now and then)."""
+        """The facts with the server-time floor as of now (kept on disk now and then), and the
+        held lease's `borrowed_until`."""
         self._server_clock.save_if_due()
-        return replace(facts, server_time_floor=self._server_clock.floor())
+        lease = self._envelope.lease if self._envelope else None
+        return replace(facts, server_time_floor=self._server_clock.floor(),
+                       borrowed_until=lease.borrowed_until if lease else None)
 
     def _status(self) -> Status:
         return build_status(self._with_floor(self._facts), self._now(), session=self._session,
@@ -480,12 +470,3 @@ class Agent(Work, AppSeat):
                                 public_keys=sess.public_keys if sess else {}, **kwargs)
                 self._clients[role] = client
             return client
-
-    def _online(self, role: str) -> Client:
-        with self._lock:
-            if self._token is None:
-                raise errors.Unauthenticated("Not logged in: run `seatkeeper login` first.")
-            return self._client(role)
-
-    def _lease_expiry(self) -> dt.datetime | None:
-        return self._envelope.lease.expires_at if self._envelope else None

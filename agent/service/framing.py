@@ -190,8 +190,8 @@ def error_of(exc: BaseException, op: str) -> tuple[str, str]:
     """The contract's error code and a person's message for what `op` raised."""
     if isinstance(exc, ApiError):
         return exc.code, exc.message
-    if isinstance(exc, errors.Refusal):
-        return exc.code, str(exc)  # the server's protocol code passes through
+    if isinstance(exc, errors.Refusal | errors.LocalRefusal):
+        return exc.code, str(exc)  # the server's protocol code, or the agent's own
     if isinstance(exc, errors.NetworkError):
         return "OFFLINE", str(exc)  # the message says why: timeout, untrusted certificate…
     if isinstance(exc, errors.ConfigError | errors.DeviceLoginAnswer):

@@ -30,6 +30,11 @@ class AgentEvents:
             log.info("shutdown: release_on_shutdown is off; the seat is kept until its "
                      "lease runs out")
             return
+        borrowed = self.agent.borrowed_until()
+        if borrowed is not None:
+            log.info("shutdown: the seat is borrowed for offline use until %s; it is kept",
+                     borrowed)
+            return
         with self._lock:
             if self._released_for_shutdown:
                 # logind announced it, then systemd's SIGTERM follows: once is enough, and

@@ -23,7 +23,7 @@ from seatkeeper.service.daemon import Agent
 from seatkeeper.service.framing import ApiError
 
 log = logging.getLogger(__name__)
-OPS = ("hello", "seat", "open_session", "close_session", "watch")
+OPS = ("hello", "seat", "open_session", "close_session", "watch", "borrow", "return")
 HOLDING_STATES = (SeatState.ACTIVE.value, SeatState.OFFLINE.value)
 # Seat-object changes a watcher is not told about on their own (every heartbeat moves them).
 QUIET_KEYS = ("envelope", "holding_until")
@@ -41,7 +41,7 @@ def seat_object(agent: Agent, address: str) -> dict[str, Any]:
     seat.update(running=True, local_api=address, holding=holding,
                 holding_until=lease.get("expires_at") if holding else None,
                 envelope=public.to_json() if public is not None else None,
-                borrowed_until=None, sessions=sessions, seat_mode=agent.config.seat_mode)
+                sessions=sessions, seat_mode=agent.config.seat_mode)
     return seat
 
 
@@ -176,9 +176,12 @@ class ApiConnection:
                                "was closed already, or the agent restarted since.")
             self.sessions.discard(closing)
             return {}
-        if op in ("borrow", "return"):
-            raise ApiError("UNKNOWN_OP", f"{op!r}: borrowing a seat for offline use is not "
-                           "available in this agent yet.")
+        if op == "borrow":
+            agent.borrow(_borrow_days(args))
+            return self.api.seat()
+        if op == "return":
+            agent.return_seat()
+            return self.api.seat()
         return self.api.controls(op, args)
 
     def watch(self) -> WatchFeed:
@@ -192,6 +195,15 @@ class ApiConnection:
         for session_id in list(self.sessions):
             self.api.agent.close_session(session_id)
         self.sessions.clear()
+
+
+def _borrow_days(args: dict[str, Any]) -> int:
+    """borrow's `days`, checked: a whole number of days, at least 1."""
+    days = args.get("days")
+    if set(args) - {"days"} or isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ApiError("INVALID_REQUEST", 'borrow takes {"days": N}, a whole number of days '
+                       f"from 1 (the license may allow fewer), not {args!r}.")
+    return days
 
 
 def _session_args(args: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from seatkeeper.core.state import (
     Holder,
     SeatState,
     Status,
+    borrowed_until,
     decide,
     explain,
 )
@@ -43,6 +44,8 @@ def build_status(facts: Facts, now: dt.datetime, *, session: Session | None, sig
         lease_expires_at=lease.expires_at if lease else None,
         heartbeat_interval_s=lease.heartbeat_interval_s if lease else None,
         discovery_chosen=facts.discovery_chosen,
+        borrowed_until=borrowed_until(facts, now),
+        max_borrow_s=lease.license.max_borrow_s if lease else None,
         holders=holders if state is SeatState.SEAT_LIMIT_REACHED else (),
         revoked_by=revoked_by,
         error=facts.error if state is SeatState.ERROR else None,

@@ -66,6 +66,7 @@ class Work:
     _signed_out_by_server: Callable[..., None]
     _refresh_outbox_facts: Callable[[], None]
     _apply: Callable[[Facts], None]
+    _returned: Callable[[], None]
     connectivity_hint: Callable[[], None]
 
     def _seat_job(self) -> None:
@@ -211,6 +212,8 @@ class Work:
     def _after_outbox(self, had_logout: bool = False) -> None:
         with self._lock:
             self._refresh_outbox_facts()
+            if not any(item.kind == "release" for item in self.outbox.pending()):
+                self._returned()
             if had_logout and not self._facts.logout_pending:
                 log.info("the queued logout was delivered: the seat is free and the token "
                          "revoked")

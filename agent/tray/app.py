@@ -314,6 +314,10 @@ class TrayApp:
                 log.info("log out cancelled")
         elif act is Act.RELEASE:
             self._call("release the seat", agent.release)
+        elif act is Act.BORROW:
+            self._call("borrow the seat", lambda: agent.borrow(int(action.arg or 1)))
+        elif act is Act.RETURN:
+            self._call("return the borrowed seat", agent.return_seat)
         elif act is Act.ACQUIRE:
             self._call("ask for a seat", agent.acquire)
         elif act is Act.USE_LICENSE:

@@ -26,6 +26,8 @@ class Act(StrEnum):
     CANCEL_LOGIN = "cancel_login"
     LOGOUT = "logout"
     RELEASE = "release"
+    BORROW = "borrow"
+    RETURN = "return"
     ACQUIRE = "acquire"
     USE_LICENSE = "use_license"
     DISCOVERY = "discovery"
@@ -93,9 +95,19 @@ def local_time(value: dt.datetime, tz: dt.tzinfo | None) -> str:
     return value.astimezone(tz).strftime("%H:%M")
 
 
+def local_day_time(value: dt.datetime, tz: dt.tzinfo | None) -> str:
+    """`Thu 3 Dec 14:05` in the given zone (None: this computer's): a borrow lasts days."""
+    local = value.astimezone(tz)
+    return f"{local.strftime('%a')} {local.day} {local.strftime('%b %H:%M')}"
+
+
 def state_line(status: Status, tz: dt.tzinfo | None = None) -> str:
     """The state in words, as the menu's first line and the tooltip's start."""
     state = status.state
+    if state in HELD and status.borrowed_until is not None:
+        until = local_day_time(status.borrowed_until, tz)
+        return (f"Offline · seat borrowed until {until}" if state is SeatState.OFFLINE
+                else f"Seat borrowed until {until}")
     if state is SeatState.ACTIVE:
         if status.seats_used is not None and status.seats_total is not None:
             return f"Seat {status.seats_used} of {status.seats_total}"
@@ -162,7 +174,8 @@ def menu(status: Status, *, login_code: str | None = None, account: Account | No
     signed_in = status.account is not None
     entries = [*_info_lines(status, tz), SEPARATOR, *_choices(status, account, login_code)]
     if signed_in:
-        entries += [Entry(label="Release seat now", action=Action(Act.RELEASE),
+        entries += [_borrow_entry(status, tz),
+                    Entry(label="Release seat now", action=Action(Act.RELEASE),
                           enabled=status.state in HELD),
                     _devices_menu(account, devices),
                     _remote_deactivation(account, devices)]
@@ -215,6 +228,41 @@ def _choices(status: Status, account: Account | None,
     if state in (SeatState.REVOKED, SeatState.ERROR):
         return [Entry(label="Try again now", action=Action(Act.ACQUIRE))]
     return []
+
+
+BORROW_DAYS = (1, 3, 7)
+DAY_S = 86400
+
+
+def _borrow_entry(status: Status, tz: dt.tzinfo | None) -> Entry:
+    """"Return borrowed seat", or "Borrow for offline use ▸" with the days the license allows
+    (greyed, saying why, when it allows none or no seat is held online)."""
+    if status.borrowed_until is not None:
+        return Entry(label="Return borrowed seat", action=Action(Act.RETURN))
+    label = "Borrow for offline use"
+    limit = status.max_borrow_s
+    if status.state is not SeatState.ACTIVE or limit is None:
+        why = "needs the license server" if status.state is SeatState.OFFLINE \
+            else "only while a seat is held"
+        return Entry(label=f"{label} ({why})", enabled=False)
+    if limit <= 0:
+        return Entry(label=f"{label} (your license does not allow it)", enabled=False)
+    days = [d for d in BORROW_DAYS if d * DAY_S <= limit]
+    longest = limit // DAY_S
+    if longest not in days and longest < BORROW_DAYS[-1]:
+        days.append(max(longest, 1))  # the most the license allows, which the server caps
+    children = tuple(Entry(label=_days_label(d, limit), action=Action(Act.BORROW, str(d)))
+                     for d in days)
+    return Entry(label=label, children=children)
+
+
+def _days_label(days: int, limit: int) -> str:
+    if days * DAY_S > limit:
+        hours = max(1, limit // 3600)
+        return f"{hours} hour{'s' if hours != 1 else ''} (the most your license allows)"
+    if days * DAY_S == limit and days not in BORROW_DAYS:
+        return f"{days} days (the most your license allows)"
+    return f"{days} day{'s' if days != 1 else ''}"
 
 
 def _license_menu(account: Account | None, *, minimum: int, label: str) -> list[Entry]:

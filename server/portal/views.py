@@ -55,10 +55,18 @@ def license_rows(session: Session, account_id: str, now: int) -> list[dict[str, 
             until = f"Expires {utc(parse_rfc3339(lic['expires_at']))}"
         else:
             until = "Does not expire"
-        rows.append({**lic, "until": until,
+        rows.append({**lic, "until": until, "borrow_words": _duration(lic["max_borrow_s"]),
                      # In steps of 5, as CSS classes: the CSP allows no inline style.
                      "fill": 0 if not total else min(100, 5 * round(20 * used / total))})
     return rows
+
+
+def _duration(seconds: int) -> str:
+    """`7 days`, `1 day`, `6 hours`: how long a seat may be borrowed."""
+    days, hours = divmod(seconds, 86400)[0], seconds // 3600
+    if days:
+        return f"{days} day{'s' if days != 1 else ''}"
+    return f"{max(hours, 1)} hour{'s' if hours != 1 else ''}"
 
 
 def device_rows(session: Session, account_id: str, now: int) -> list[dict[str, Any]]:
@@ -66,8 +74,10 @@ def device_rows(session: Session, account_id: str, now: int) -> list[dict[str, A
     for device in list_devices(session, Caller("", account_id, "", None), now):
         beat = device["last_heartbeat_at"]
         epoch = None if beat is None else parse_rfc3339(beat)
+        borrowed = (device["seat"] or {}).get("borrowed_until")
         rows.append({**device, "heartbeat_ago": ago(epoch, now),
-                     "heartbeat_utc": None if epoch is None else utc(epoch)})
+                     "heartbeat_utc": None if epoch is None else utc(epoch),
+                     "borrowed_utc": None if borrowed is None else utc(parse_rfc3339(borrowed))})
     return rows
 
 

@@ -42,7 +42,7 @@ def create_account(session: Session, email: str, password: str, now: int, *,
 
 def create_license(session: Session, account_id: str, name: str, kind: str, seats: int,
                    expires_at: int | None, support_until: str | None, now: int, *,
-                   actor: str = audit.SYSTEM) -> dict[str, Any]:
+                   max_borrow_s: int = 0, actor: str = audit.SYSTEM) -> dict[str, Any]:
     names.check({"name": name})
     if session.get(Account, account_id) is None:
         raise errors.NotFound(f"No account {account_id}.")
@@ -52,11 +52,37 @@ def create_license(session: Session, account_id: str, name: str, kind: str, seat
             {"fields": {"expires_at": "must be absent for a perpetual license"}})
     lic = License(id=security.new_id("lic"), account_id=account_id, name=name, kind=kind,
                   seats_total=seats, expires_at=expires_at, support_until=support_until,
-                  created_ns=time.time_ns())
+                  max_borrow_s=max_borrow_s, created_ns=time.time_ns())
     session.add(lic)
     session.flush()
     audit.record(session, now, "license_created", actor=actor, account_id=account_id,
                  license_id=lic.id, detail=f"{name}: {kind}, {seats} seat(s)")
+    return render.license_json(session, lic, now)
+
+
+def update_license(session: Session, license_id: str, changes: dict[str, Any], now: int, *,
+                   actor: str = audit.SYSTEM) -> dict[str, Any]:
+    """Change any of `seats`, `expires_at` (epoch s or None), `support_until`, `max_borrow_s`.
+
+    Leases already issued keep their expiry: a shorter `max_borrow_s` applies to the next
+    borrow. Fewer seats than are in use refuses new seats until enough are given back.
+    """
+    lic = session.get(License, license_id, with_for_update=True)
+    if lic is None:
+        raise errors.NotFound(f"No license {license_id}.")
+    if lic.kind == "perpetual" and changes.get("expires_at") is not None:
+        raise errors.InvalidRequest(
+            "A perpetual license does not expire; give support_until instead.",
+            {"fields": {"expires_at": "must be absent for a perpetual license"}})
+    columns = {"seats": "seats_total", "expires_at": "expires_at",
+               "support_until": "support_until", "max_borrow_s": "max_borrow_s"}
+    for field, column in columns.items():
+        if field in changes:
+            setattr(lic, column, changes[field])
+    session.flush()
+    audit.record(session, now, "license_updated", actor=actor, account_id=lic.account_id,
+                 license_id=lic.id,
+                 detail=", ".join(f"{k}={v}" for k, v in sorted(changes.items())) or "nothing")
     return render.license_json(session, lic, now)
 
 
@@ -82,6 +108,7 @@ def license_with_leases(session: Session, license_id: str, now: int) -> dict[str
     body["leases"] = [{"lease_id": lease.id, "device": {"id": dev.id, "name": dev.name},
                        "issued_at": to_rfc3339(lease.issued_at),
                        "expires_at": to_rfc3339(lease.expires_at),
+                       "borrowed_until": render.borrowed_until(lease, now),
                        "last_heartbeat_at": to_rfc3339(lease.last_heartbeat_at)}
                       for lease, dev in rows]
     return body

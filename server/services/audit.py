@@ -17,6 +17,7 @@ EVENTS = (
     "login",                           # a device logged in (password or approved device login)
     "logout",                          # a device logged out: token revoked, seat released
     "acquire",                         # a new lease
+    "borrow",                          # a lease kept for offline work; detail: until when
     "release",                         # a lease given back; detail: user|shutdown|logout|admin|
                                        # remote_deactivation
     "reclaim",                         # a lease whose heartbeat stopped, closed by the server
@@ -27,6 +28,7 @@ EVENTS = (
     "device_login_denied",
     "account_created",                 # by the admin API or `seatkeeper-server admin`
     "license_created",
+    "license_updated",                 # PATCH /v1/admin/licenses/{id}; detail: what changed
 )
 SYSTEM = "system"
 ADMIN_TOKEN = "admin-token"  # noqa: S105 (an actor's name, not a secret)

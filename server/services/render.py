@@ -31,6 +31,7 @@ def license_json(session: Session, lic: License, now: int) -> dict[str, Any]:
         "seats_used": seats_used(session, lic.id, now),
         "expires_at": to_rfc3339(lic.expires_at),
         "support_until": lic.support_until,
+        "max_borrow_s": lic.max_borrow_s,
     }
 
 
@@ -41,6 +42,12 @@ def device_live_lease(session: Session, device_id: str, now: int) -> Lease | Non
     ).first()
 
 
+def borrowed_until(lease: Lease, now: int) -> str | None:
+    """When a seat borrowed for offline work ends, while it is borrowed; else None."""
+    until = lease.borrowed_until
+    return to_rfc3339(until) if until is not None and until > now else None
+
+
 def device_json(session: Session, device: Device, caller_device_id: str | None,
                 now: int) -> dict[str, Any]:
     lease = device_live_lease(session, device.id, now)
@@ -48,6 +55,7 @@ def device_json(session: Session, device: Device, caller_device_id: str | None,
         "lease_id": lease.id,
         "license_id": lease.license_id,
         "expires_at": to_rfc3339(lease.expires_at),
+        "borrowed_until": borrowed_until(lease, now),
     }
     return {
         "id": device.id,
@@ -69,6 +77,7 @@ def lease_json(session: Session, lease: Lease, lic: License, device: Device, now
         "device": {"id": device.id, "name": device.name},
         "issued_at": to_rfc3339(lease.issued_at),
         "expires_at": to_rfc3339(lease.expires_at),
+        "borrowed_until": borrowed_until(lease, now),
         "server_time": to_rfc3339(now),
         "ttl_s": ttl_s,
         "heartbeat_interval_s": heartbeat_interval_s,

@@ -85,7 +85,8 @@ def _envelope(session: Session, signer: Any, lease: Lease, lic: License, now: in
 
 
 def _renew(session: Session, lease: Lease, now: int, terms: LeaseTerms) -> None:
-    lease.expires_at = now + terms.ttl_s
+    # A heartbeat or seat request never shortens a lease: a borrowed seat keeps its expiry.
+    lease.expires_at = max(lease.expires_at, now + terms.ttl_s)
     lease.last_heartbeat_at = now
     # The UPDATE autoflushes the lease first: leases before their device, the order in which
     # logout and deactivation lock them too. No need to evaluate the UPDATE against the
@@ -187,6 +188,44 @@ def heartbeat(session: Session, caller: Caller, lease_id: str, now: int, terms: 
     _renew(session, lease, now, terms)
     session.flush()
     return _envelope(session, signer, lease, lic, now, terms, device=device)
+
+
+def borrow(session: Session, caller: Caller, lease_id: str, until: int, now: int,
+           terms: LeaseTerms, signer: Any) -> dict[str, Any]:
+    """Keep a live lease until `until` (capped by the license) with no heartbeat: offline work.
+
+    The new expiry replaces the old one (borrowing again for less shortens it); later
+    heartbeats only ever lengthen it, so a revocation still reaches an online device.
+    """
+    if until <= now:
+        raise errors.InvalidRequest("The request is not valid: until must be in the future.",
+                                    {"fields": {"until": "must be later than now"}})
+    _caller_lease(session, caller, lease_id)
+    lease = _locked(session, lease_id)
+    assert lease is not None
+    if lease.released_at is not None and lease.release_reason in REVOKING_REASONS:
+        raise _revoked(lease)
+    if lease.released_at is not None or lease.expires_at <= now:
+        raise errors.LeaseExpired(
+            "This lease is no longer live (no heartbeat in time, or released). Acquire again.",
+            {"lease_id": lease.id})
+    lic = session.get(License, lease.license_id)
+    assert lic is not None
+    if lic.max_borrow_s <= 0:
+        raise errors.BorrowNotAllowed(
+            f"The license {lic.name} does not allow borrowing a seat for offline use. Its "
+            "administrator can allow it (max_borrow_s).",
+            {"license_id": lic.id, "max_borrow_s": lic.max_borrow_s})
+    ends = min(until, now + lic.max_borrow_s)
+    if lic.expires_at is not None:
+        ends = min(ends, lic.expires_at)
+    _renew(session, lease, now, terms)
+    lease.expires_at = lease.borrowed_until = ends
+    audit.record(session, now, "borrow", actor=audit.device(caller.device_id),
+                 account_id=lease.account_id, device_id=lease.device_id, lease_id=lease.id,
+                 license_id=lic.id, detail=f"until {to_rfc3339(ends)}")
+    session.flush()
+    return _envelope(session, signer, lease, lic, now, terms)
 
 
 def _revoked(lease: Lease) -> errors.LeaseRevoked:

@@ -23,8 +23,9 @@ SLACK_S = 0.3
 
 
 class FakeAgent:
-    def __init__(self) -> None:
+    def __init__(self, borrowed_until: dt.datetime | None = None) -> None:
         self.calls: list[tuple[str, Any]] = []
+        self._borrowed_until = borrowed_until
 
     def release_now(self, reason: str, budget_s: float) -> bool:
         self.calls.append(("release_now", (reason, budget_s)))
@@ -32,6 +33,9 @@ class FakeAgent:
 
     def acquire(self) -> None:
         self.calls.append(("acquire", ()))
+
+    def borrowed_until(self) -> dt.datetime | None:
+        return self._borrowed_until
 
 
 def config_with(tmp_path: Path, system: str, user: str) -> Any:
@@ -101,6 +105,16 @@ def test_cancelled_shutdown_asks_for_the_seat_again(tmp_path: Path) -> None:
     events.shutdown_cancelled()
     events.shutdown_cancelled()
     assert [name for name, _ in agent.calls] == ["release_now", "acquire"]
+
+
+def test_a_borrowed_seat_is_kept_at_shutdown(tmp_path: Path) -> None:
+    """A seat borrowed for offline work is not given back when the computer shuts down (the
+    whole run, SIGTERM and restart offline: tests/scenarios/test_borrow.py)."""
+    agent: Any = FakeAgent(borrowed_until=dt.datetime.now(dt.UTC) + dt.timedelta(days=3))
+    events = AgentEvents(agent, config_with(tmp_path, "", ""))
+    events.shutting_down()
+    events.shutdown_cancelled()
+    assert agent.calls == []
 
 
 def test_sigterm_after_prepare_for_shutdown_does_not_release_twice(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from seatkeeper.core.state import (
     Status,
     app_idle_release_due,
     app_seat_wanted,
+    borrowed_until,
     decide,
     explain,
     lease_held,
@@ -237,7 +238,9 @@ def test_status_json_has_stable_keys() -> None:
     assert empty["lease"] is None and empty["pending"] == []
     assert full["state"] == "seat_limit_reached"
     assert full["lease"] == {"lease_id": "L1", "expires_at": "2026-11-29T08:10:00Z"}
-    assert full["license"] == {"name": "PIX4Dmapper Yearly", "seats_used": 3, "seats_total": 3}
+    assert full["license"] == {"name": "PIX4Dmapper Yearly", "seats_used": 3, "seats_total": 3,
+                               "max_borrow_s": None}
+    assert full["borrowed_until"] is None
     assert full["seat_holders"][0]["name"] == "office-pc"
     assert full["pending"][0] == {"kind": "logout", "created_at": "2026-11-29T08:00:00Z",
                                   "attempts": 2, "last_error": "timeout"}
@@ -250,6 +253,32 @@ def test_chosen_discovery_says_so() -> None:
     assert "as you chose" in (explain(chosen, NOW) or "")
     server_said = Facts(signed_in=True, refusal=refused("NO_LICENSE"))
     assert explain(server_said, NOW) == "refused: NO_LICENSE"
+
+
+def test_a_borrowed_seat_is_held_offline_until_borrowed_until_and_says_so() -> None:
+    """Borrowed: active or offline as any held seat, explained with until when; then gone."""
+    days = NOW + dt.timedelta(days=3)
+    borrowed = Facts(signed_in=True, lease_expires_at=days, borrowed_until=days)
+    assert decide(borrowed, NOW) is SeatState.ACTIVE
+    assert borrowed_until(borrowed, NOW) == days
+    assert explain(borrowed, NOW) is None  # `borrowed_until` says it; the tray's line too
+    offline = Facts(signed_in=True, lease_expires_at=days, borrowed_until=days,
+                    contact_failure="timeout")
+    assert decide(offline, NOW + dt.timedelta(days=2)) is SeatState.OFFLINE
+    assert "seat borrowed until 2026-12-02T08:00:00Z" in (explain(offline, NOW) or "")
+    after = days + dt.timedelta(seconds=1)
+    assert decide(offline, after) is SeatState.ACQUIRING
+    assert borrowed_until(offline, after) is None
+    assert "ran out" in (explain(offline, after) or "")
+
+
+def test_a_borrowed_seat_the_server_ended_is_not_borrowed() -> None:
+    """A revocation at the next contact ends the borrow at once, whatever the date said."""
+    days = NOW + dt.timedelta(days=3)
+    revoked = Facts(signed_in=True, lease_expires_at=days, borrowed_until=days,
+                    refusal=refused("LEASE_REVOKED"))
+    assert decide(revoked, NOW) is SeatState.REVOKED
+    assert borrowed_until(revoked, NOW) is None
 
 
 APP = Facts(signed_in=True, seat_mode="app")

@@ -145,9 +145,12 @@ def test_a_refusal_is_shown_in_a_dialog(make_app: Any) -> None:
 
 
 def test_choices_reach_their_control_calls(make_app: Any) -> None:
-    """Release, acquire, another license and Discovery mode each make their one call."""
+    """Release, acquire, another license, Discovery mode, borrow and return each make their
+    one call."""
     app = make_app()
     for action, call in [(Action(Act.RELEASE), ("release", ())),
+                         (Action(Act.BORROW, "3"), ("borrow", (3,))),
+                         (Action(Act.RETURN), ("return_seat", ())),
                          (Action(Act.ACQUIRE), ("acquire", ())),
                          (Action(Act.USE_LICENSE, "lic2"), ("acquire", ("lic2",))),
                          (Action(Act.DISCOVERY), ("continue_in_discovery", ()))]:

@@ -224,3 +224,60 @@ def test_a_browser_login_under_way_shows_its_code_and_a_way_out() -> None:
     actions = {entry.label: entry.action for entry in shown.menu if entry.action}
     assert actions["Open the login page again"] == Action(Act.LOGIN)
     assert actions["Cancel the login"] == Action(Act.CANCEL_LOGIN)
+
+
+BORROW = "Borrow for offline use"
+
+
+def borrow_entry(shown: TrayView) -> Entry:
+    (entry,) = [e for e in shown.menu if e.label.startswith(BORROW)
+                or e.label == "Return borrowed seat"]
+    return entry
+
+
+@pytest.mark.parametrize(("limit", "offered"), [
+    (30 * 86400, ["1 day", "3 days", "7 days"]),
+    (7 * 86400, ["1 day", "3 days", "7 days"]),
+    (5 * 86400, ["1 day", "3 days", "5 days (the most your license allows)"]),
+    (86400, ["1 day"]),
+    (6 * 3600, ["6 hours (the most your license allows)"]),
+])
+def test_borrow_offers_1_3_7_days_capped_by_the_license(limit: int, offered: list[str]) -> None:
+    """The Borrow submenu offers 1, 3 and 7 days, only as far as the license allows."""
+    entry = borrow_entry(view(Status(state=SeatState.ACTIVE, max_borrow_s=limit, **HELD)))
+    assert entry.label == BORROW and entry.enabled
+    assert labels(entry.children) == offered
+    assert all(child.action is not None and child.action.act is Act.BORROW
+               for child in entry.children)
+    assert [int(c.action.arg or 0) for c in entry.children if c.action] == \
+        [min(int(label.split()[0]), 7) if "day" in label else 1 for label in offered]
+
+
+@pytest.mark.parametrize(("state", "limit", "why"), [
+    (SeatState.ACTIVE, 0, "your license does not allow it"),
+    (SeatState.OFFLINE, 7 * 86400, "needs the license server"),
+    (SeatState.RELEASED, None, "only while a seat is held"),
+])
+def test_borrow_is_greyed_with_the_reason(state: SeatState, limit: int | None,
+                                          why: str) -> None:
+    """No borrowing allowed, offline, or no seat: the entry is greyed and says why."""
+    fields = HELD if state is not SeatState.RELEASED else SIGNED_IN
+    entry = borrow_entry(view(Status(state=state, max_borrow_s=limit, **fields)))
+    assert entry.label == f"{BORROW} ({why})"
+    assert not entry.enabled and not entry.children and entry.action is None
+
+
+def test_a_borrowed_seat_says_until_when_and_offers_return() -> None:
+    """Borrowed: the tooltip and first line give the day and time; Return replaces Borrow."""
+    until = dt.datetime(2026, 12, 2, 12, 5, tzinfo=UTC)
+    status = Status(state=SeatState.ACTIVE, max_borrow_s=7 * 86400, borrowed_until=until,
+                    **HELD)
+    shown = view(status, tz=CEST)
+    assert shown.tooltip == "Seat borrowed until Wed 2 Dec 14:05 · PIX4Dmapper Yearly"
+    assert shown.menu[0].label == "Seat borrowed until Wed 2 Dec 14:05"
+    entry = borrow_entry(shown)
+    assert entry.label == "Return borrowed seat" and entry.action == Action(Act.RETURN)
+    offline = view(Status(state=SeatState.OFFLINE, borrowed_until=until, **HELD), tz=UTC)
+    assert offline.tooltip == "Offline · seat borrowed until Wed 2 Dec 12:05"
+    assert offline.icon is SeatState.OFFLINE
+    assert borrow_entry(offline).enabled

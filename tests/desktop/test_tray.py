@@ -25,12 +25,14 @@ from tests.support.proxy import FaultProxy
 ICON_COLOUR_SHARE = 0.15
 
 
-def choose_from_menu(agent: TrayAgent, desktop: Desktop, label: str) -> None:
-    """Right-click the docked icon and click the menu item named `label`."""
+def choose_from_menu(agent: TrayAgent, desktop: Desktop, label: str,
+                     role: str = "menu item") -> None:
+    """Right-click the docked icon and click the menu item (or submenu: role `menu`) named
+    `label`."""
     for attempt in range(3):
         desktop.right_click(desktop.wait_for_icon())
         try:
-            agent.atspi("click", "menu item", label, timeout=5)
+            agent.atspi("click", role, label, timeout=5)
             return
         except AssertionError:
             if attempt == 2:
@@ -225,3 +227,47 @@ def test_quit_gives_the_seat_back_and_keeps_the_login(
     agent.start()
     agent.wait_for("active")
     shows(desktop, SeatState.ACTIVE)
+
+
+def test_borrow_and_return_from_the_tray(
+        desktop: Desktop, tray_server: ScenarioServer, tray_api: Api,
+        make_tray_agent: TrayAgentFactory) -> None:
+    """Borrow for offline use ▸ 3 days borrows the seat; Quit keeps it; Return borrowed seat
+    gives it back and a normal seat is taken again."""
+    account, license = tray_api.new_account(seats=1, max_borrow_s=7 * 86400)
+    agent = make_tray_agent("trip-laptop", server_url=tray_server.url)
+    agent.login(account["email"], account["password"])
+    agent.start()
+    agent.wait_for("active")
+    shows(desktop, SeatState.ACTIVE)
+    choose_from_menu(agent, desktop, "Borrow for offline use", role="menu")
+    agent.atspi("find", "menu item", "7 days")
+    desktop.screenshot("menu-borrow")
+    agent.atspi("click", "menu item", "3 days")
+    borrowed = agent.wait_for("active", until=lambda s: s["borrowed_until"] is not None)
+    lease_id = borrowed["lease"]["lease_id"]
+    assert [x["borrowed_until"] for x in live_leases(tray_api, license["id"])] \
+        == [borrowed["borrowed_until"]]
+    desktop.right_click(desktop.wait_for_icon())
+    agent.atspi("find", "menu item", "Return borrowed seat")
+    desktop.screenshot("menu-borrowed")
+    desktop.key("Escape")
+
+    choose_from_menu(agent, desktop, "Quit")
+    deadline = time.monotonic() + 15
+    while agent.alive:
+        assert time.monotonic() < deadline, "the agent did not end after Quit"
+        time.sleep(0.1)
+    assert agent.stop() == 0
+    assert [x["lease_id"] for x in live_leases(tray_api, license["id"])] == [lease_id]
+
+    agent.start()
+    agent.wait_for("active", until=lambda s: s["borrowed_until"] is not None)
+    choose_from_menu(agent, desktop, "Return borrowed seat")
+    again = agent.wait_for("active", timeout=15,
+                           until=lambda s: s["lease"]["lease_id"] != lease_id)
+    assert again["borrowed_until"] is None
+    assert [x["lease_id"] for x in live_leases(tray_api, license["id"])] \
+        == [again["lease"]["lease_id"]]
+    shows(desktop, SeatState.ACTIVE)
+    assert agent.stop() == 0

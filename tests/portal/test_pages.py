@@ -186,3 +186,20 @@ def test_sign_in_is_rate_limited_like_the_api(portal_server: ServerProcess,
         assert limited.headers["retry-after"].isdigit()
     finally:
         visitor.close()
+
+
+def test_a_borrowed_seat_shows_until_when(portal_server: ServerProcess, portal_api: Api,
+                                          page: Any,
+                                          screenshots: Callable[[Any, str], Any]) -> None:
+    """The portal lists a seat borrowed for offline use and until when, and the license's
+    limit."""
+    laptop = portal_api.new_device(seats=2, device_name="field-laptop", max_borrow_s=7 * 86400)
+    assert laptop.account is not None
+    lease = expect(laptop.acquire(), 201)["lease"]
+    expect(laptop.borrow(lease["lease_id"], "2099-01-01T00:00:00Z"), 200)
+    sign_in(page, portal_server.url, laptop.account)
+    page.get_by_role("heading", name="Your licenses and devices").wait_for()
+    assert "borrowed for offline use for up to 7 days" in page.inner_text("main")
+    row = page.get_by_role("row", name=re.compile("field-laptop")).inner_text()
+    assert "Borrowed for offline use" in row and "until 20" in row and "UTC" in row
+    screenshots(page, "account-borrowed")

@@ -58,7 +58,7 @@ def test_bad_requests_get_their_code_and_the_connection_stays_usable(
             conn.send(bad)
             assert conn.answer()["error"]["code"] == "INVALID_REQUEST", bad
         assert conn.call("reboot")["error"]["code"] == "UNKNOWN_OP"
-        assert conn.call("borrow", days=3)["error"]["code"] == "UNKNOWN_OP"
+        assert conn.call("borrow", days=0)["error"]["code"] == "INVALID_REQUEST"
         for args in ({"app": ""}, {"app": "X", "version": "1", "released": "15/01/2026"},
                      {"app": "X", "version": "1", "pid": "me"}):
             answer = conn.call("open_session", **args)

@@ -11,7 +11,7 @@ from tests.server.checks import RFC3339, error
 from tests.support.api import Api, expect
 
 LICENSE_FIELDS = {"id", "account_id", "name", "kind", "seats_total", "seats_used", "expires_at",
-                  "support_until"}
+                  "support_until", "max_borrow_s"}
 
 
 def new_license(api: Api, **fields: object) -> requests.Response:
@@ -104,7 +104,8 @@ def test_admin_license_lists_its_live_leases(api: Api) -> None:
     body = expect(api.admin_get(f"/v1/admin/licenses/{license['id']}"), 200)
     assert {k: v for k, v in body.items() if k != "leases"} == {**license, "seats_used": 1}
     (listed,) = body["leases"]
-    assert set(listed) == {"lease_id", "device", "issued_at", "expires_at", "last_heartbeat_at"}
+    assert set(listed) == {"lease_id", "device", "issued_at", "expires_at", "last_heartbeat_at",
+                           "borrowed_until"}
     assert listed["lease_id"] == lease["lease_id"]
     assert listed["device"] == {"id": kept.id, "name": "kept"}
     assert (listed["issued_at"], listed["expires_at"]) == (lease["issued_at"],

@@ -68,6 +68,19 @@ def test_admin_commands_create_and_list(tmp_path: Path, db: str) -> None:
         ("PIX4Dmapper Yearly", 3, "2099-01-01T00:00:00Z")]
 
 
+def test_admin_create_license_sets_max_borrow_s(tmp_path: Path, db: str) -> None:
+    """--max-borrow-s lets the license's seats be borrowed; a bad value is one clear line."""
+    cli(tmp_path, "--db", db, "admin", "create-account", "--email", "bea@example.test")
+    base = ["--db", db, "admin", "create-license", "--account", "bea@example.test", "--name", "X"]
+    lic = cli(tmp_path, *base, "--max-borrow-s", "604800")
+    assert lic.returncode == 0, lic.stderr
+    assert json.loads(lic.stdout)["max_borrow_s"] == 604800
+    plain = cli(tmp_path, *base)
+    assert json.loads(plain.stdout)["max_borrow_s"] == 0
+    bad = cli(tmp_path, *base, "--max-borrow-s", "-5")
+    assert bad.returncode == 2 and "--max-borrow-s" in bad.stderr and "must be 0 to" in bad.stderr
+
+
 def test_admin_create_account_prints_a_generated_password_once(tmp_path: Path, db: str) -> None:
     """Without --password-stdin a password is generated and printed."""
     made = cli(tmp_path, "--db", db, "admin", "create-account", "--email", "bo@example.test")

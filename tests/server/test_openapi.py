@@ -24,9 +24,11 @@ PROTOCOL = {
     ("POST", "/v1/devices/{device_id}/deactivate"): ("device", {400, 401, 403, 404}),
     ("POST", "/v1/seats"): ("device", {400, 401, 403, 404, 409, 413}),
     ("POST", "/v1/seats/{lease_id}/heartbeat"): ("device", {401, 403, 404, 410}),
+    ("POST", "/v1/seats/{lease_id}/borrow"): ("device", {400, 401, 403, 404, 410, 413}),
     ("DELETE", "/v1/seats/{lease_id}"): ("release", {400, 401, 403, 404}),
     ("POST", "/v1/admin/accounts"): ("admin", {400, 401, 403}),
     ("POST", "/v1/admin/licenses"): ("admin", {400, 401, 403, 404}),
+    ("PATCH", "/v1/admin/licenses/{license_id}"): ("admin", {400, 401, 403, 404, 413}),
     ("GET", "/v1/admin/licenses/{license_id}"): ("admin", {401, 403, 404}),
     ("DELETE", "/v1/admin/leases/{lease_id}"): ("admin", {401, 403, 404}),
     ("GET", "/v1/admin/audit"): ("admin", {400, 401, 403}),
@@ -134,6 +136,7 @@ def test_release_reason_is_user_shutdown_or_logout(doc: dict[str, Any]) -> None:
     ("RemoteDeactivation", {"enabled"}),
     ("CreateAccount", {"email", "password"}),
     ("CreateLicense", {"account_id", "name", "kind", "seats"}),
+    ("BorrowRequest", {"until"}),
 ])
 def test_request_bodies_require_what_the_protocol_requires(
         doc: dict[str, Any], name: str, required: set[str]) -> None:
@@ -143,14 +146,17 @@ def test_request_bodies_require_what_the_protocol_requires(
 
 @pytest.mark.parametrize(("name", "fields"), [
     ("LicenseOut", {"id", "account_id", "name", "kind", "seats_total", "seats_used",
-                    "expires_at", "support_until"}),
+                    "expires_at", "support_until", "max_borrow_s"}),
     ("DeviceOut", {"id", "name", "platform", "current", "seat", "last_heartbeat_at"}),
     ("LeaseOut", {"lease_id", "account_id", "license", "device", "issued_at", "expires_at",
-                  "server_time", "ttl_s", "heartbeat_interval_s", "release_token"}),
+                  "server_time", "ttl_s", "heartbeat_interval_s", "release_token",
+                  "borrowed_until"}),
     ("LeaseEnvelope", {"lease", "signature"}),
     ("Signature", {"kid", "alg", "value"}),
     ("PublicKey", {"kid", "alg", "public_key"}),
-    ("LiveLease", {"lease_id", "device", "issued_at", "expires_at", "last_heartbeat_at"}),
+    ("LiveLease", {"lease_id", "device", "issued_at", "expires_at", "last_heartbeat_at",
+                   "borrowed_until"}),
+    ("SeatOut", {"lease_id", "license_id", "expires_at", "borrowed_until"}),
     ("ErrorDetail", {"code", "message", "details"}),
 ])
 def test_response_shapes_are_the_protocols(doc: dict[str, Any], name: str,

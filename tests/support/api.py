@@ -98,6 +98,9 @@ class Device:
     def heartbeat(self, lease_id: str) -> requests.Response:
         return self.post(f"/v1/seats/{lease_id}/heartbeat")
 
+    def borrow(self, lease_id: str, until: str) -> requests.Response:
+        return self.post(f"/v1/seats/{lease_id}/borrow", json={"until": until})
+
     def release(self, lease_id: str, reason: str | None = None) -> requests.Response:
         params = {"reason": reason} if reason is not None else None
         return self.delete(f"/v1/seats/{lease_id}", params=params)
@@ -141,6 +144,9 @@ class Api:
     def admin_delete(self, path: str, **kw: Any) -> requests.Response:
         return self._admin.request("DELETE", path, **kw)
 
+    def admin_patch(self, path: str, **kw: Any) -> requests.Response:
+        return self._admin.request("PATCH", path, **kw)
+
     # Creators: assert success, return data.
 
     def create_account(self, email: str | None = None, password: str | None = None) -> dict:
@@ -161,6 +167,7 @@ class Api:
         seats: int = 3,
         expires_at: str | None = None,
         support_until: str | None = None,
+        max_borrow_s: int | None = None,
     ) -> dict:
         """A new license for the account, as the server returns it."""
         body: dict[str, Any] = {
@@ -173,6 +180,8 @@ class Api:
             body["expires_at"] = expires_at
         if support_until is not None:
             body["support_until"] = support_until
+        if max_borrow_s is not None:
+            body["max_borrow_s"] = max_borrow_s
         result: dict = expect(self.admin_post("/v1/admin/licenses", json=body), 201)
         return result
 
