@@ -32,6 +32,7 @@ from seatkeeper.core.state import SeatState
 from seatkeeper.tray import icons
 
 from tests.support.agent import AgentProcess
+from tests.support.procs import stop_all
 
 TOOLS = ("Xvfb", "trayer", "xdotool", "dbus-run-session", "import")
 SCREEN = (720, 480)
@@ -121,15 +122,7 @@ class Desktop:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        for proc in reversed(self._procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        self._procs.clear()
+        stop_all(self._procs)
 
     def __enter__(self) -> Desktop:
         return self.start()

@@ -29,6 +29,19 @@ def free_port() -> int:
         return port
 
 
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Terminate `procs`, newest first (kill what does not exit within 5 s), and forget them."""
+    for proc in reversed(procs):
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    procs.clear()
+
+
 def log_tail(path: Path, lines: int = 40) -> str:
     """The last `lines` lines of a log file, or a note that it has none."""
     try:

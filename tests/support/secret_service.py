@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from tests.support.procs import stop_all
+
 START_TIMEOUT_S = 15.0
 PASSWORD = b"keyring-test-password"
 
@@ -104,15 +106,7 @@ class SecretService:
         return found
 
     def stop(self) -> None:
-        for proc in reversed(self._procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        self._procs.clear()
+        stop_all(self._procs)
 
     def __enter__(self) -> SecretService:
         return self.start()

@@ -29,6 +29,7 @@ from typing import IO, Any
 from PIL import Image
 
 from tests.desktop.screen import Box, _free_display
+from tests.support.procs import stop_all
 from tests.windows import wine
 
 SCREEN = (1024, 768)
@@ -193,15 +194,7 @@ class WineDesktop:
         self._reg("delete", EXPLORER_KEY, "/v", "Desktop", "/f")
         self._reg("delete", rf"{EXPLORER_KEY}\Desktops", "/v", self.name, "/f")
         self._reg("delete", rf"{EXPLORER_KEY}\Desktops\{self.name}", "/f")
-        for proc in reversed(self._procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        self._procs.clear()
+        stop_all(self._procs)
 
     def __enter__(self) -> WineDesktop:
         try:
