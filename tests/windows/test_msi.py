@@ -56,24 +56,6 @@ def msi(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioServer]:
-    running = ScenarioServer(tmp_path_factory.mktemp("server"), lease_ttl=60,
-                             heartbeat_interval=1)
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(scope="module")
-def api(server: ScenarioServer) -> Iterator[Api]:
-    client = Api(server.url, server.admin_token)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
 def display() -> Iterator[str]:
     """An X server for the Windows desktop the installed agent's tray lives on."""
     number = _free_display()
