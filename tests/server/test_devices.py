@@ -46,7 +46,7 @@ def test_devices_lists_the_accounts_logged_in_devices(api: Api) -> None:
     assert (other["name"], other["platform"]) == ("field-laptop", "windows")
     assert me["seat"] is None and me["last_heartbeat_at"] is None
     assert other["seat"] == {"lease_id": lease["lease_id"], "license_id": lease["license"]["id"],
-                             "expires_at": lease["expires_at"]}
+                             "expires_at": lease["expires_at"], "borrowed_until": None}
     assert RFC3339.match(other["last_heartbeat_at"])
 
 

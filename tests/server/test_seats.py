@@ -14,7 +14,7 @@ from tests.support.api import DEFAULT_APP, Api, Device, expect
 PAST = "2020-01-01T00:00:00Z"
 FUTURE = "2099-01-01T00:00:00Z"
 LEASE_FIELDS = {"lease_id", "account_id", "license", "device", "issued_at", "expires_at",
-                "server_time", "ttl_s", "heartbeat_interval_s"}
+                "server_time", "ttl_s", "heartbeat_interval_s", "borrowed_until"}
 
 
 def app(release_date: str) -> dict[str, str]:
