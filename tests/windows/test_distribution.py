@@ -37,7 +37,7 @@ def test_server_without_its_extra_says_how_to_install_it() -> None:
     """The agent's install has no server libraries: `seatkeeper-server` says which extra to add."""
     done = wine.run_python(["-m", "seatkeeper_server", "--version"])
     assert done.returncode == 0, done.stdout  # --version needs nothing else
-    done = wine.run_python(["-m", "seatkeeper_server", "--port", "0"])
+    done = wine.run_python(["-m", "seatkeeper_server", "--port", "8750"])
     assert done.returncode == 2, done.stdout
     assert "pip install 'seatkeeper[server]'" in done.stdout
     assert "Traceback" not in done.stdout
