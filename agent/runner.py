@@ -7,6 +7,7 @@ within about 3 s even while the server is unreachable; SIGINT just stops.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
@@ -112,7 +113,7 @@ def run(config: Config, *, headless: bool) -> int:
     ending: list[int] = []  # the signal that ends the session, if one did
 
     def on_signal(signum: int, _frame: Any) -> None:
-        if signum in ENDING_SIGNALS:
+        if signum in ENDING_SIGNALS and signum not in ending:
             ending.append(signum)
         stop.set()
 
@@ -130,14 +131,10 @@ def run(config: Config, *, headless: bool) -> int:
             if tray.quit_requested:
                 _release_before_quit(agent)
         else:
-            hooks.watch_session(stop.set)
             print(f"Seatkeeper is running headless ({why}). Use "
                   "`seatkeeper status`, `seatkeeper logout` or `seatkeeper release` from a "
                   "terminal; Ctrl+C stops it.", flush=True)
-            # POSIX signals interrupt a lock's wait, so this sleeps until one comes; Windows'
-            # Ctrl+C does not, so it looks again every second there.
-            while not stop.wait(None if os.name == "posix" else 1.0):
-                pass
+            _wait_headless(stop, ending, hooks)
     finally:
         if ending:
             log.info("%s: the session ends", signal.Signals(ending[0]).name)
@@ -150,6 +147,49 @@ def run(config: Config, *, headless: bool) -> int:
     if ending:
         _exit_now(0)
     return 0
+
+
+def _wait_headless(stop: threading.Event, ending: list[int], hooks: platform.Platform) -> None:
+    """Sleep on the main thread until a signal, the session's end or `stop` comes.
+
+    POSIX: a signal may land on any thread, and then never interrupts the main thread's
+    wait; with a wake-up fd the C handler writes the signal's number to a socket, whichever
+    thread took it, and the byte waits there even if it came before the wait began. The
+    main thread reads the numbers itself, so no wake-up is lost. Windows has no such
+    signals (Ctrl+C is a console event), so it looks again every second there.
+    """
+    if os.name != "posix":
+        hooks.watch_session(stop.set)
+        while not stop.wait(1.0):
+            pass
+        return
+    import select
+    import socket
+
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+
+    def wake() -> None:
+        stop.set()
+        with contextlib.suppress(OSError):
+            writer.send(b"\0")
+
+    previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    try:
+        hooks.watch_session(wake)
+        while not stop.is_set():
+            select.select([reader], [], [])
+            with contextlib.suppress(BlockingIOError):
+                for signum in reader.recv(64):
+                    if signum in ENDING_SIGNALS and signum not in ending:
+                        ending.append(signum)
+                    if signum:
+                        stop.set()
+    finally:
+        signal.set_wakeup_fd(previous)
+        reader.close()
+        writer.close()
 
 
 def _exit_now(code: int) -> None:

@@ -93,7 +93,8 @@ class AgentProcess:
         merged: dict[str, str | None] = {
             **base, "SEATKEEPER_HOME": str(self.home),
             "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-            "PYTHONUNBUFFERED": "1", "SEATKEEPER_PLATFORM": "null", **self.extra_env}
+            "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1",
+            "SEATKEEPER_PLATFORM": "null", **self.extra_env}
         return {key: value for key, value in merged.items() if value is not None}
 
     def write_config(self, **changes: Any) -> None:
@@ -180,8 +181,7 @@ class AgentProcess:
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                _abort(proc)
         self._close_out()
         return proc.returncode
 
@@ -297,6 +297,17 @@ def close_all(agents: list[AgentProcess], timeout: float = 5.0) -> None:
         except AssertionError as exc:
             problems.append(f"{agent.home.name}: {exc}")
     assert not problems, "\n".join(problems)
+
+
+def _abort(proc: subprocess.Popen[bytes]) -> None:
+    """End a hung agent with SIGABRT first: its fault handler writes every thread's stack to
+    its output, so the failure says where it hung; then SIGKILL."""
+    proc.send_signal(signal.SIGABRT)
+    try:
+        proc.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _toml(value: Any) -> str:
