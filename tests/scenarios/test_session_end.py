@@ -93,3 +93,49 @@ def test_sigterm_during_an_outage_queues_the_release_and_exits_within_3_s(
     # Sent first, or the server handed the same lease back and the release was cancelled.
     assert (release_reason(scenario_server.db_path, lease_id) == "shutdown"
             or active["lease"]["lease_id"] == lease_id)
+
+
+def _send_to_thread(pid: int, tid: int, signum: int) -> None:
+    """tgkill(2): a signal for one thread of `pid`, as the kernel may pick any thread for a
+    process-wide one."""
+    import ctypes
+    import os
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    sys_tgkill = 234  # x86_64
+    if libc.syscall(sys_tgkill, pid, tid, signum) != 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+
+
+def test_sigterm_taken_by_a_worker_thread_still_stops_the_agent(
+        scenario_server: ScenarioServer, scenario_api: Api, make_agent: AgentFactory) -> None:
+    """A SIGTERM that lands on one of the agent's worker threads (not the main one) still
+    releases the seat and ends the process: it once left the headless agent running."""
+    import os
+    import platform
+
+    if platform.machine() != "x86_64":
+        raise AssertionError("this test calls tgkill by its x86_64 number")
+    account, _ = scenario_api.new_account(seats=1)
+    agent = make_agent("office-pc", server_url=scenario_server.url)
+    lease_id = holding(agent, account)
+    assert agent.pid is not None
+    workers = sorted(int(tid) for tid in os.listdir(f"/proc/{agent.pid}/task")
+                     if int(tid) != agent.pid)
+    assert workers, "the agent runs worker threads (scheduler, control socket)"
+    started = time.monotonic()
+    for tid in workers:  # a short-lived worker may be gone already: the next one then
+        try:
+            _send_to_thread(agent.pid, tid, signal.SIGTERM)
+            break
+        except ProcessLookupError:
+            continue
+    else:
+        raise AssertionError(f"no worker thread of {agent.pid} took the signal")
+    proc = agent._proc
+    assert proc is not None
+    code = proc.wait(timeout=10)
+    took = time.monotonic() - started
+    agent.stop()
+    assert code == 0 and took < EXIT_WITHIN_S, (code, took)
+    assert release_reason(scenario_server.db_path, lease_id) == "shutdown"
