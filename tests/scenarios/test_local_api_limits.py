@@ -107,7 +107,9 @@ def test_a_held_seat_running_out_offline_reaches_watch_within_a_second(
     api.close()
     ends = _epoch(until)
     assert seat["state"] == "acquiring" and "ran out" in seat["message"]
-    assert ends - 0.2 <= heard <= ends + 1.0, f"heard {heard - ends:+.2f} s after the end"
+    # The server's times are whole seconds, so the agent knows the server's clock to half a
+    # second (plus half a round trip): "within 1 s of the end" holds on either side of it.
+    assert ends - 0.75 <= heard <= ends + 1.0, f"heard {heard - ends:+.2f} s after the end"
 
 
 def _epoch(rfc3339: str) -> float:
