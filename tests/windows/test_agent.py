@@ -46,7 +46,7 @@ def seated(tmp_path_factory: pytest.TempPathFactory, server: ScenarioServer,
 
 def _probe(*args: str, input: str = "") -> dict[str, Any]:
     done = wine.run_python([wine.windows_path(PROBE), *args], input=input)
-    assert done.returncode == 0, done.stdout
+    assert done.returncode == 0, f"the probe {args[0]} exited {done.returncode}:\n{done.stdout}"
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 

@@ -47,7 +47,10 @@ def wine_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
            if not key.startswith(("SEATKEEPER_", "PYTHON", "VIRTUAL_ENV"))}
     env.update(WINEPREFIX=str(PREFIX), WINEDEBUG="-all",
                WINEDLLOVERRIDES="winedbg.exe=d;mscoree,mshtml=d", PYTHONUTF8="1",
-               PYTHONIOENCODING="utf-8")
+               PYTHONIOENCODING="utf-8",
+               # A crash (an access violation in a native module) prints the Python stacks
+               # instead of ending the process silently: Wine's own report is muted here.
+               PYTHONFAULTHANDLER="1")
     env.update(extra or {})
     return env
 
