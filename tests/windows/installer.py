@@ -8,6 +8,7 @@ with Wine's own `reg query`, as an administrator would look at it.
 
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 from pathlib import Path
@@ -34,10 +35,12 @@ def build_bundle(out: Path) -> Path:
     return bundle
 
 
-def build_msi(bundle: Path, msi: Path) -> Path:
-    """installer/windows-msi/build-msi BUNDLE MSI (wixl and msibuild, on Linux)."""
+def build_msi(bundle: Path, msi: Path, version: str | None = None) -> Path:
+    """installer/windows-msi/build-msi BUNDLE MSI (wixl and msibuild, on Linux); `version`
+    builds the same bundle as another product version (an upgrade)."""
+    env = {**os.environ, "SEATKEEPER_MSI_VERSION": version} if version else None
     done = subprocess.run([str(BUILD_MSI), str(bundle), str(msi)], capture_output=True,
-                          text=True, timeout=300, check=False)
+                          text=True, timeout=300, check=False, env=env)
     assert done.returncode == 0 and msi.is_file(), done.stdout + done.stderr
     return msi
 

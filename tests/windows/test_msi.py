@@ -277,3 +277,35 @@ def test_uninstall_gives_the_seat_back_and_removes_program_run_value_and_policy(
     assert "WM_CLOSE: asked to close" in log_text
     assert (USER_DIR / "config.toml").is_file()
     assert (USER_DIR / "outbox.sqlite3").is_file()
+
+
+def test_an_upgrade_without_the_properties_keeps_the_administrators_policy(
+        bundle: Path, msi: Path, server: ScenarioServer) -> None:
+    """A newer MSI installed over this one with no SERVER_URL (an upgrade pushed by Group
+    Policy or Intune often carries none) keeps the address and its lock; the upgrade's
+    uninstall then removes them."""
+    import seatkeeper
+
+    major, minor, patch = (int(part) for part in seatkeeper.__version__.split(".")[:3])
+    version = f"{major}.{minor}.{patch + 1}"
+    newer = installer.build_msi(bundle, msi.with_name("seatkeeper-newer.msi"), version=version)
+    installer.reg_delete(POLICY)
+    code, log = installer.msiexec("/i", wine.windows_path(msi), "/qn",
+                                  f"SERVER_URL={server.url}", "LOCK_SERVER_URL=1",
+                                  log=msi.with_name("before-upgrade.log"))
+    assert code == 0, log[-4000:]
+    try:
+        code, log = installer.msiexec("/i", wine.windows_path(newer), "/qn",
+                                      log=msi.with_name("upgrade.log"))
+        assert code == 0, log[-4000:]
+        assert f"ProductVersion = {version}" in log and "RemoveExistingProducts" in log
+        assert installer.reg_values(POLICY) == {"server_url": ("REG_SZ", server.url),
+                                                "locked": ("REG_MULTI_SZ", "server_url")}
+        assert (installer.PROGRAM_DIR / "seatkeeper.exe").is_file()
+    finally:
+        code, log = installer.msiexec("/x", wine.windows_path(newer), "/qn",
+                                      log=msi.with_name("after-upgrade.log"))
+    assert code == 0, log[-4000:]
+    assert not installer.reg_values(POLICY)
+    assert not installer.reg_values(r"HKLM\SOFTWARE\Seatkeeper")
+    assert not installer.PROGRAM_DIR.exists()
