@@ -25,7 +25,8 @@ def parse(path: Path) -> ET.Element:
 
 
 def test_admx_policies_write_settings_the_agent_reads() -> None:
-    """Every policy writes a known setting (or `locked`) under the agent's policy key."""
+    """Every policy writes a known setting (or `locked`) under the agent's policy key, and
+    every setting has its policy."""
     admx = parse(MSI / "admx" / "seatkeeper.admx")
     names = set()
     for policy in admx.iterfind(".//p:policy", NS):
@@ -34,8 +35,8 @@ def test_admx_policies_write_settings_the_agent_reads() -> None:
         values = [policy.get("valueName")] + [
             element.get("valueName") for element in policy.iterfind("p:elements/*", NS)]
         names |= {value for value in values if value}
-    assert names <= {*KEYS, "locked"}, names - {*KEYS, "locked"}
-    assert {"server_url", "locked", "release_on_shutdown"} <= names
+    assert names == {*KEYS, "locked"}, {"unknown": names - {*KEYS, "locked"},
+                                        "without a policy": {*KEYS, "locked"} - names}
 
 
 def test_adml_has_every_string_and_presentation_the_admx_names() -> None:
@@ -56,4 +57,6 @@ def test_msi_writes_the_keys_the_agent_reads() -> None:
                for value in wxs.iterfind(".//w:RegistryValue", WIX)}
     assert written == {("HKLM", windows.RUN_KEY, windows.RUN_VALUE),
                        ("HKLM", windows.POLICY_KEY, "server_url"),
-                       ("HKLM", windows.POLICY_KEY, "locked")}
+                       ("HKLM", windows.POLICY_KEY, "locked"),
+                       # What an upgrade reads back to keep the lock (not a setting).
+                       ("HKLM", "SOFTWARE\\Seatkeeper", "LockServerUrl")}
