@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import seatkeeper
 
 from tests.scenarios.common import ScenarioServer
 from tests.support.agent import CLI_TIMEOUT_S, AgentProcess
@@ -59,7 +60,7 @@ def test_bundle_prints_its_version(bundle: Path) -> None:
     done = subprocess.run([str(bundle), "--version"], capture_output=True, text=True,
                           timeout=60, check=False, env={"PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "seatkeeper 0.1.0"
+    assert done.stdout.strip() == f"seatkeeper {seatkeeper.__version__}"
 
 
 def test_bundle_holds_a_seat_headless_and_gives_it_back_on_sigterm(
