@@ -229,3 +229,25 @@ def test_cli_sends_nothing_to_a_pipe_owned_by_someone_else(make_agent: Any) -> N
     assert f"The control pipe {name} belongs to another user" in done.stdout
     assert "nothing was sent to it" in done.stdout and "Traceback" not in done.stdout
     assert squatter.received == 0
+
+
+def test_two_data_folders_are_two_agents_on_two_pipes(make_agent: Any, api: Api) -> None:
+    """Two SEATKEEPER_HOMEs run side by side: two pipes, two devices, two seats, and each
+    command line reaches its own agent."""
+    account, license = api.new_account(seats=2)
+    first, second = make_agent("desk-a"), make_agent("desk-b")
+    for agent in (first, second):
+        agent.login(account["email"], account["password"])
+        agent.start()
+    shown = [agent.wait_for("active") for agent in (first, second)]
+    pipes = [status["local_api"] for status in shown]
+    assert all(pipe.startswith("\\\\.\\pipe\\seatkeeper-") for pipe in pipes), pipes
+    assert pipes[0] != pipes[1]
+    assert [status["device"] for status in shown] == ["desk-a", "desk-b"], shown
+    names = sorted(lease["device"]["name"] for lease in live_leases(api, license["id"]))
+    assert names == ["desk-a", "desk-b"]
+    done = second.cli("release")
+    assert done.returncode == 0, done.stdout
+    assert _eventually(lambda: [lease["device"]["name"] for lease in
+                                live_leases(api, license["id"])] == ["desk-a"])
+    assert first.status()["state"] == "active"
