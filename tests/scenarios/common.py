@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,13 @@ class ScenarioServer(ServerProcess):
                          signing_key_path=base / "signing-key.pem", **kw)
 
     def audit(self, device_id: str, event: str) -> list[dict[str, Any]]:
-        """The audit rows of `event` for `device_id`, oldest first."""
-        with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True) as db:
-            db.row_factory = sqlite3.Row
-            rows = db.execute("SELECT * FROM audit_events WHERE device_id = ? AND event = ?"
-                              " ORDER BY id", (device_id, event)).fetchall()
-        return [dict(row) for row in rows]
-
+        """The audit events of `event` for `device_id`, oldest first, as an operator reads
+        them: through `GET /v1/admin/audit`."""
+        api = Api(self.url, self.admin_token)
+        try:
+            return api.audit(device_id=device_id, event=event)
+        finally:
+            api.close()
 
 
 def live_leases(api: Api, license_id: str) -> list[dict[str, Any]]:

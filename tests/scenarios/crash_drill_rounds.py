@@ -167,7 +167,7 @@ class Drill:
         """Where the kill landed, from the outbox and the server (the outbox checked first)."""
         rows = [r for r in outbox_rows(device.outbox) if r[0] == action]
         if action == "release":
-            on_server = bool(self.view.lease_events(lease_id, "release"))
+            on_server = bool(self.view.lease_events(device.device_id, lease_id, "release"))
         else:
             on_server = self.view.logouts(device.device_id) > 0
         if not rows:
@@ -223,8 +223,8 @@ class Drill:
             if action == "logout":
                 self.tally.cli_runs.append(time.monotonic() - forked)
             assert status is not None, f"`seatkeeper {action}` hung; see {device.home}/drill.log"
-            if not outbox_rows(device.outbox) and (
-                    action == "logout" or self.view.lease_events(lease_id, "release")):
+            if not outbox_rows(device.outbox) and (action == "logout" or self.view.lease_events(
+                    device.device_id, lease_id, "release")):
                 return
         raise AssertionError(f"the outbox of {device.home} never emptied")
 
@@ -283,10 +283,13 @@ class Drill:
 
     def check_delivered_once(self, where: str, stage: str, at_kill: dict[str, int],
                              total: dict[str, int]) -> None:
-        """Each request of the queued item reached the server, and at most once more after
-        the crash than before it (none more once the outbox had recorded it done)."""
+        """Each request of the queued item reached the server: at most once before the crash
+        (the server answers at once, so nothing needed a retry), and at most once more after
+        it (none more once the outbox had recorded it done)."""
         for step, count in total.items():
             assert count >= 1, f"{where}: the {step} request never reached the server"
+            assert at_kill[step] <= 1, f"{where}: the {step} request was sent " \
+                f"{at_kill[step]} times before the crash (want at most 1)"
             again = count - at_kill[step]
             assert again <= 1, f"{where}: the {step} request was sent {again} times after " \
                 f"the crash (want at most 1)"
@@ -311,7 +314,7 @@ class Drill:
     def check_released(self, where: str, device: DrillDevice, lease_id: str) -> None:
         assert outbox_rows(device.outbox) == [], f"{where}: the outbox is not empty"
         assert not self.view.lease_live(lease_id), f"{where}: the lease is still live"
-        releases = self.view.lease_events(lease_id, "release")
+        releases = self.view.lease_events(device.device_id, lease_id, "release")
         assert releases == ["user"], f"{where}: the lease's releases were {releases}"
         assert self.view.token_status(device.token) == 200, \
             f"{where}: a release signed the device out"

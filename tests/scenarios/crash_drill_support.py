@@ -160,37 +160,26 @@ def outbox_rows(path: Path) -> list[tuple[str, int]]:
         db.close()
 
 
-DETAILS_BY_DEVICE = sqlalchemy.text(
-    "SELECT detail FROM audit_events WHERE event = :event AND device_id = :value ORDER BY id")
-DETAILS_BY_LEASE = sqlalchemy.text(
-    "SELECT detail FROM audit_events WHERE event = :event AND lease_id = :value ORDER BY id")
-
-
 class ServerView:
-    """What the server says: its database (SQLite or PostgreSQL), its admin API, and the
-    fault proxy in front of it, which counts the requests that reached it."""
+    """What the server says, as its operator reads it (its admin API: leases and the audit
+    trail), and the fault proxy in front of it, which counts the requests that reached it."""
 
-    def __init__(self, api: Api, db_url: str, license_id: str, proxy: FaultProxy) -> None:
+    def __init__(self, api: Api, license_id: str, proxy: FaultProxy) -> None:
         self.api, self.license_id, self.proxy = api, license_id, proxy
-        self.db = sqlalchemy.create_engine(db_url, poolclass=NullPool)
         self.http = requests.Session()
 
     def close(self) -> None:
-        self.db.dispose()
         self.http.close()
 
-    def _details(self, column: str, value: str, event: str) -> list[str | None]:
-        query = DETAILS_BY_DEVICE if column == "device_id" else DETAILS_BY_LEASE
-        with self.db.connect() as conn:
-            return [row[0] for row in conn.execute(query, {"event": event, "value": value})]
-
     def events(self, device_id: str, event: str) -> list[str | None]:
-        """The `detail` of each audit event of this kind for the device, oldest first."""
-        return self._details("device_id", device_id, event)
+        """The `detail` of each audit event of this kind for the device, oldest first, read
+        as an operator reads the trail: `GET /v1/admin/audit`."""
+        return [e["detail"] for e in self.api.audit(device_id=device_id, event=event)]
 
-    def lease_events(self, lease_id: str, event: str) -> list[str | None]:
-        """The `detail` of each audit event of this kind for the lease, oldest first."""
-        return self._details("lease_id", lease_id, event)
+    def lease_events(self, device_id: str, lease_id: str, event: str) -> list[str | None]:
+        """The `detail` of each audit event of this kind for one lease of the device."""
+        return [e["detail"] for e in self.api.audit(device_id=device_id, event=event)
+                if e["lease_id"] == lease_id]
 
     def logouts(self, device_id: str) -> int:
         return len(self.events(device_id, "logout"))

@@ -105,7 +105,7 @@ def test_sigkill_during_logout_and_release(drill_server: DrillServer, backend: s
             lambda i: login_device(proxy.url, account["email"], account["password"],
                                    tmp_path / f"device-{i:03d}"), range(ROUNDS)))
     login_s = time.monotonic() - started
-    view = ServerView(api, drill_server.db_url, license["id"], proxy)
+    view = ServerView(api, license["id"], proxy)
     drill = Drill(view, rng)
     try:
         for number, device in enumerate(devices, 1):

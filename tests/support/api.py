@@ -147,6 +147,18 @@ class Api:
     def admin_patch(self, path: str, **kw: Any) -> requests.Response:
         return self._admin.request("PATCH", path, **kw)
 
+    def audit(self, **filters: str) -> list[dict[str, Any]]:
+        """The audit trail through `GET /v1/admin/audit` (every page), oldest first: the
+        events matching `filters` (event, account_id, device_id, since)."""
+        events: list[dict[str, Any]] = []
+        params: dict[str, Any] = {**filters, "limit": 1000}
+        while True:
+            page = expect(self.admin_get("/v1/admin/audit", params=params), 200)
+            events.extend(page["events"])
+            if page["next"] is None:
+                return events[::-1]
+            params["cursor"] = page["next"]
+
     # Creators: assert success, return data.
 
     def create_account(self, email: str | None = None, password: str | None = None) -> dict:
