@@ -54,6 +54,8 @@ class AppInfo(Request):
     version: Annotated[str, StringConstraints(min_length=1, max_length=50)]
     release_date: Date
 
+    _names = field_validator("name", "version")(_storable_name)
+
     @field_validator("release_date")
     @classmethod
     def _date(cls, value: str) -> str:

@@ -2,8 +2,11 @@
 
 A device name holding U+202E (right-to-left override) reads as something else on the
 approve page (RFC 8628 section 5.4: a phishing aid). Refused everywhere a name is stored:
-device name and platform, account email, license name. Joiners (U+200D in emoji
-sequences, U+200C in Persian) and other format characters that real names use stay allowed.
+device name and platform, account email, license name, and the application name and
+version a seat request records: control characters (Cc), bidirectional controls (the
+issue's list and U+061C, the Arabic letter mark) and the line and paragraph separators
+(U+2028, U+2029: a line break inside a one-line name). Joiners (U+200D in emoji sequences,
+U+200C in Persian) and other format characters that real names use stay allowed.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from collections.abc import Mapping
 
 from seatkeeper_server import errors
 
-BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
                           "\u2066\u2067\u2068\u2069")
+SEPARATORS = frozenset(("Zl", "Zp"))
 
 
 def problem(value: str) -> str | None:
@@ -24,6 +28,8 @@ def problem(value: str) -> str | None:
             return f"must not contain control characters (U+{ord(ch):04X})"
         if ch in BIDI_CONTROLS:
             return f"must not contain bidirectional controls (U+{ord(ch):04X})"
+        if unicodedata.category(ch) in SEPARATORS:
+            return f"must not contain line or paragraph separators (U+{ord(ch):04X})"
     return None
 
 

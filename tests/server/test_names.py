@@ -15,7 +15,8 @@ import pytest
 from tests.server.checks import error, login_body
 from tests.support.api import Api, expect
 
-FORBIDDEN = ["\u202e", "\u202d", "\u2066", "\u200f", "\x07", "\x1b[31m", "\u0085"]
+FORBIDDEN = ["\u202e", "\u202d", "\u2066", "\u200f", "\u061c", "\x07", "\x1b[31m", "\u0085",
+             "\u2028", "\u2029"]
 
 
 def device(name: str = "field-tablet", platform: str = "linux") -> dict[str, Any]:
@@ -53,6 +54,21 @@ def test_an_account_email_or_license_name_with_a_control_is_refused(api: Api) ->
         "account_id": account["id"], "name": "PIX4D\x1bmapper", "kind": "subscription",
         "seats": 1})
     assert "name" in error(response, 400, "INVALID_REQUEST")["fields"]
+
+
+@pytest.mark.parametrize("bad", ["\u202e", "\x1b", "\u2028"])
+def test_a_seat_requests_application_name_or_version_with_a_control_is_refused(
+        api: Api, bad: str) -> None:
+    """The application's name and version are recorded with the lease (and shown to the
+    administrator): the same rule, naming the field."""
+    account = api.create_account()
+    api.create_license(account["id"])
+    device_ = api.login(account["email"], account["password"])
+    for field in ("name", "version"):
+        app = {"name": "PIX4Dmapper", "version": "4.9", "release_date": "2026-01-01"}
+        app[field] = f"4{bad}9"
+        response = device_.post("/v1/seats", json={"app": app})
+        assert f"app.{field}" in error(response, 400, "INVALID_REQUEST")["fields"], field
 
 
 @pytest.mark.parametrize("name", ["Ana\u2019s 👩\u200d💻 laptop", "کامپیوتر\u200cمن",
