@@ -116,6 +116,14 @@ class WindowsAgent:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def close(self) -> None:
+        """Teardown: an agent the test started and did not end must still be running (a
+        crashed one would otherwise pass for one that the CLI rebuilt from disk); then end it."""
+        died = self._proc is not None and self._proc.poll() is not None
+        code = self._proc.returncode if self._proc is not None else None
+        self.kill()
+        assert not died, f"the Windows agent died on its own (exit {code}):\n{self.output()}"
+
     def kill(self) -> None:
         """SIGKILL the Windows process, as a crash or Task Manager's End task would."""
         if self._proc is not None:

@@ -72,8 +72,13 @@ def make_agent(tmp_path: Path, server: ScenarioServer) -> Iterator[Any]:
         return agent
 
     yield make
+    problems = []
     for agent in made:
-        agent.kill()
+        try:
+            agent.close()
+        except AssertionError as exc:
+            problems.append(str(exc))
+    assert not problems, "\n".join(problems)
 
 
 @pytest.fixture(scope="module")

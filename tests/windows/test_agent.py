@@ -41,7 +41,7 @@ def seated(tmp_path_factory: pytest.TempPathFactory, server: ScenarioServer,
         agent.wait_for("active")
         yield agent, license
     finally:
-        agent.kill()
+        agent.close()
 
 
 def _probe(*args: str, input: str = "") -> dict[str, Any]:

@@ -33,7 +33,7 @@ def test_an_application_holds_a_session_over_the_pipe(
         assert done.returncode == 0, done.stdout
         result = json.loads(done.stdout.strip().splitlines()[-1])
     finally:
-        agent.kill()
+        agent.close()
     assert result["address"] == result["own_rule"] == pipe
     assert result["holding"] is True
     assert result["sessions"] == ["PIX4Dmapper"]

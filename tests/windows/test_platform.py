@@ -82,4 +82,4 @@ def test_without_seatkeeper_home_the_users_own_folders_are_used(
         assert (user_folders / "seatkeeper" / "outbox.sqlite3").is_file()
         assert (user_folders / "Temp" / "seatkeeper" / "agent.lock").is_file()
     finally:
-        agent.kill()
+        agent.close()
