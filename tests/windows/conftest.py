@@ -24,17 +24,19 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def windows_lane(wheel: Path) -> Iterator[None]:
-    """The prefix, with this checkout installed and one wineserver for the whole session.
+def windows_lane(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The prefix, with a wheel of this checkout installed and one wineserver for the whole
+    session.
 
-    Under CI the lane never skips: a prefix that is missing fails every test, saying why.
+    Under CI the lane never skips: a prefix that is missing fails every test, saying why
+    (before anything is built for it).
     """
     missing = wine.lane_missing()
     if missing:
         if os.environ.get("CI") or os.environ.get("SEATKEEPER_TEST_REQUIRE_TESTS") == "1":
             pytest.fail(f"the Windows lane cannot run: {missing}")
         pytest.skip(f"the Windows lane cannot run: {missing}")
-    wine.install_checkout(wheel)
+    wine.install_checkout(request.getfixturevalue("wheel"))
     wine.start_wineserver()
     try:
         yield
