@@ -165,9 +165,11 @@ class AppSeat:
         self._kick("outbox")
 
     def _expiry_job(self) -> None:
-        """Offline, nothing else happens when the held seat runs out: decide again then."""
+        """Offline, nothing else happens when the held seat runs out: decide again then. A
+        borrowed seat's end also ends its exemption from the `app` mode's idle release."""
         with self._lock:
             self._apply(self._facts)
+        self._idle_job()
 
     def _seat_round_started(self) -> None:
         with self._seat_rounds:
