@@ -24,6 +24,7 @@ from seatkeeper.core import errors
 from seatkeeper.core.protocol import LeaseEnvelope
 from seatkeeper.core.state import Facts, Status, app_idle_release_due, lease_held
 from seatkeeper.core.wire import format_time
+from seatkeeper.service import session as saved
 from seatkeeper.service.framing import ApiError
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class AppSeat:
     _seat_lock: threading.Lock
     _facts: Facts
     _envelope: LeaseEnvelope | None
+    _session: saved.Session | None
     _token: str | None
     _sessions: dict[str, AppSession]
     _listeners: list[Callable[[], None]]
@@ -131,10 +133,13 @@ class AppSeat:
             self._listeners.append(callback)
         return lambda: self._listeners.remove(callback)
 
-    def seat_facts(self) -> tuple[Status, LeaseEnvelope | None, list[dict[str, Any]]]:
-        """The status, the latest lease envelope and the open sessions, read together."""
+    def seat_facts(self) -> tuple[Status, LeaseEnvelope | None, list[dict[str, Any]],
+                                  str | None]:
+        """The status, the latest lease envelope, the open sessions and this device's id
+        (while logged in), read together."""
         with self._lock:
-            return self._status(), self._envelope, self.sessions()
+            device_id = self._session.device_id if self._session and self._token else None
+            return self._status(), self._envelope, self.sessions(), device_id
 
     def sessions(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -30,7 +30,8 @@ def _signed_in(make_agent: AgentFactory, api: Api, server: ScenarioServer, name:
 
 def test_an_application_opens_and_closes_its_session(
         scenario_server: ScenarioServer, scenario_api: Api, make_agent: AgentFactory) -> None:
-    """hello, then a session that the seat object lists until the application closes it."""
+    """hello, then a session that the seat object lists until the application closes it
+    (another connection's close_session of it answers NOT_FOUND)."""
     agent, _ = _signed_in(make_agent, scenario_api, scenario_server, "drafting-pc")
     agent.wait_for("active")
     with raw(agent) as conn:
@@ -43,6 +44,10 @@ def test_an_application_opens_and_closes_its_session(
                 == [(app.opened["opened"], "PIX4Dmapper", "4.9.0", app.proc.pid)]
             assert seat["holding"] and seat["holding_until"] == seat["lease"]["expires_at"]
             assert seat["borrowed_until"] is None and seat["local_api"] == address(agent)
+            # Another connection cannot end the application's session.
+            foreign = conn.call("close_session", session_id=app.opened["opened"])
+            assert foreign["error"]["code"] == "NOT_FOUND"
+            assert len(conn.result("seat")["sessions"]) == 1
             assert app.close() == {"closed": True}
         assert conn.result("seat")["sessions"] == []
         gone = conn.call("close_session", session_id=app.opened["opened"])
