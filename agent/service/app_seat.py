@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
     from seatkeeper.service.client import Client  # requests: imported when first used
 
 log = logging.getLogger("seatkeeper.agent")
-# open_session answers within 10 s (the contract); this leaves a margin for the channel.
+# open_session answers within 10 s (the contract), the release date's check and the wait
+# for a seat together; this leaves a margin for the channel.
 OPEN_ANSWER_S = 9.0
 # A release date checked at once: waiting for a seat round, then the server's answer.
 CHECK_WAIT_S = 2.0
@@ -77,16 +79,21 @@ class AppSeat:
     _took: Callable[..., None]
     _apply: Callable[[Facts], None]
     _queue_release: Callable[[str], None]
+    _queue_release_of: Callable[[LeaseEnvelope, str], None]
     _now: Callable[[], dt.datetime]
 
     def open_session(self, *, app: str, version: str, released: dt.date | None,
                      pid: int | None) -> str:
         """Record an application's session (taking a seat in `app` mode); its id."""
+        deadline = time.monotonic() + OPEN_ANSWER_S
         with self._lock:
             if self._token is None:
                 raise ApiError("NOT_SIGNED_IN", "This device is not logged in to a license "
                                "server: run `seatkeeper login`, or use the tray's Log in….")
+            # Only a held lease was checked against a date; with none, the seat request
+            # that takes one carries the latest date anyway.
             check = (released is not None and self._envelope is not None
+                     and lease_held(self._facts, self._now())
                      and (self._checked_release is None or released > self._checked_release))
         if check and released is not None:
             self._check_release_date(released)
@@ -107,7 +114,7 @@ class AppSeat:
             self._kick("seat")
             with self._seat_rounds:
                 self._seat_rounds.wait_for(lambda: self._seat_rounds_done >= wait_for,
-                                           timeout=OPEN_ANSWER_S)
+                                           timeout=max(0.0, deadline - time.monotonic()))
         return session.session_id
 
     def close_session(self, session_id: str) -> bool:
@@ -190,6 +197,8 @@ class AppSeat:
         `released`; SUPPORT_EXPIRED refuses the session, leaving the state as it was."""
         if not self._seat_lock.acquire(timeout=CHECK_WAIT_S):
             return  # a seat round is stuck on the network; the next acquire checks it
+        with self._lock:
+            held = self._envelope
         try:
             # A client of its own with short timeouts: open_session answers within 10 s.
             client = self._client("session", timeout=CHECK_TIMEOUT_S)
@@ -205,7 +214,19 @@ class AppSeat:
             log.info("could not check release date %s with the server now (%s); the next "
                      "seat request carries it", released, exc)
             return
+        else:
+            with self._lock:
+                if held is not None and envelope.lease.lease_id != held.lease.lease_id:
+                    # The date is covered by another of the account's licenses: the server
+                    # gave a second seat. The one it replaces goes back, never kept twice.
+                    log.info("a version released %s moved the seat to license %s; giving "
+                             "back lease %s", released, envelope.lease.license.name,
+                             held.lease.lease_id)
+                    self._queue_release_of(held, "user")
+                self._checked_release = released
+                self._took(envelope, client)
         finally:
             self._seat_lock.release()
-        self._checked_release = released
-        self._took(envelope, client)
+        if envelope.lease.release_token is not None:
+            self._kick("seat")  # a new lease: renewed at once, for an envelope without it
+            self._kick("outbox")
