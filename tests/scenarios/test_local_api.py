@@ -89,6 +89,27 @@ def test_a_line_over_one_mib_is_refused_without_holding_up_others(
         assert other.result("hello")["api"] == 1
 
 
+def _line_of(size: int) -> bytes:
+    """A `seat` request of exactly `size` bytes, without its newline."""
+    head, tail = b'{"op": "seat", "pad": "', b'"}'
+    return head + b"x" * (size - len(head) - len(tail)) + tail
+
+
+def test_a_line_of_exactly_one_mib_is_answered_one_byte_more_is_not(
+        scenario_server: ScenarioServer, scenario_api: Api, make_agent: AgentFactory) -> None:
+    """The limit is 1 MiB without the newline: a request that long is answered and the
+    connection stays; one byte longer is INVALID_REQUEST and the connection closes."""
+    agent, _ = _signed_in(make_agent, scenario_api, scenario_server, "edge-pc")
+    with raw(agent) as conn:
+        conn.send(_line_of(1 << 20) + b"\n")
+        assert conn.answer()["ok"] is True
+        assert conn.result("hello")["api"] == 1
+        with contextlib.suppress(BrokenPipeError):
+            conn.send(_line_of((1 << 20) + 1) + b"\n")
+        assert conn.answer()["error"]["code"] == "INVALID_REQUEST"
+        assert conn.closed_by_agent()
+
+
 def test_a_killed_application_gives_its_session_back(
         scenario_server: ScenarioServer, scenario_api: Api, make_agent: AgentFactory) -> None:
     """SIGKILL an application: its session ends with its connection."""
