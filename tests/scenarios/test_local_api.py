@@ -16,7 +16,7 @@ from tests.scenarios.common import ScenarioServer, live_leases
 from tests.scenarios.conftest import AgentFactory
 from tests.support.agent import AgentProcess
 from tests.support.api import Api
-from tests.support.local_api import SdkApp, address, compile_c_example, raw, wait_until
+from tests.support.local_api import Raw, SdkApp, address, compile_c_example, raw, wait_until
 
 
 def _signed_in(make_agent: AgentFactory, api: Api, server: ScenarioServer, name: str,
@@ -241,3 +241,19 @@ def test_a_session_on_a_watching_connection_ends_when_it_hangs_up(
         assert len(other.result("seat")["sessions"]) == 1
         app.close()
         assert wait_until(lambda: other.result("seat")["sessions"] == [], timeout=2)
+
+
+def test_status_json_says_where_the_local_api_is_with_or_without_an_agent(
+        scenario_server: ScenarioServer, make_agent: AgentFactory) -> None:
+    """`seatkeeper status --json` has `local_api`, the socket an application connects to,
+    also when no agent runs (where it would listen); the running agent answers there."""
+    import json
+
+    agent = make_agent("where-pc", server_url=scenario_server.url)
+    stopped = json.loads(agent.cli("status", "--json").stdout)
+    assert stopped["running"] is False and stopped["local_api"] == address(agent)
+    agent.start()
+    running = json.loads(agent.cli("status", "--json").stdout)
+    assert running["running"] is True and running["local_api"] == address(agent)
+    with contextlib.closing(Raw(running["local_api"])) as conn:
+        assert conn.result("hello")["api"] == 1
