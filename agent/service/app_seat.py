@@ -206,6 +206,8 @@ class AppSeat:
                 app_name=self.config.app_name, app_version=self.config.app_version,
                 app_release_date=max(released, self._release_date()),
                 license_id=self._license_id)
+            if self._session is not None:
+                saved.check_ours(envelope, self._session)  # as every seat request's answer
         except errors.SupportExpired:
             log.info("a session for a version released %s was refused: Support & Upgrade "
                      "ended before it", released)
