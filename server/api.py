@@ -181,6 +181,9 @@ def deactivate_device(request: Request, device_id: str, creds: DeviceToken) -> d
 
 def acquire(request: Request, response: Response, caller: Device,
             body: schemas.AcquireRequest) -> dict[str, Any]:
+    """Take a seat (201, with the release token), or renew the one this device holds on a
+    usable license (200). A seat request never shortens a lease: expires_at becomes
+    max(expires_at, now + ttl_s)."""
     c = ctx(request)
     app = seats.AppInfo(body.app.name, body.app.version, body.app.date())
     with c.transaction() as session:
@@ -192,6 +195,9 @@ def acquire(request: Request, response: Response, caller: Device,
 
 
 def heartbeat(request: Request, lease_id: str, creds: DeviceToken) -> dict[str, Any]:
+    """Renew the lease. A heartbeat never shortens a lease: expires_at becomes
+    max(expires_at, now + ttl_s), so a borrowed seat keeps its end; a revoked lease
+    answers 410 LEASE_REVOKED with the reason."""
     c = ctx(request)
     with c.transaction() as session:
         caller = auth.device_caller(session, _token(creds), allow_revoked=True)
@@ -200,6 +206,9 @@ def heartbeat(request: Request, lease_id: str, creds: DeviceToken) -> dict[str, 
 
 def borrow(request: Request, lease_id: str, caller: Device,
            body: schemas.BorrowRequest) -> dict[str, Any]:
+    """Keep the seat for offline work: expires_at = borrowed_until = min(until, now +
+    max_borrow_s, the license's expiry); borrowing again replaces it. Only this call sets
+    an expiry: a later heartbeat or seat request never shortens a lease."""
     c = ctx(request)
     with c.transaction() as session:
         auth.still_valid(session, caller)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from seatkeeper_server.services import names
+from seatkeeper_server.services.audit import EVENTS
 from seatkeeper_server.timeutil import parse_date, parse_rfc3339
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -229,7 +230,9 @@ class LeaseOut(BaseModel):
     license: LicenseOut
     device: DeviceRef
     issued_at: RFC3339
-    expires_at: RFC3339
+    expires_at: RFC3339 = Field(description=(
+        "When the lease ends unless renewed. A heartbeat or seat request never shortens "
+        "it: expires_at = max(expires_at, now + ttl_s), so a borrowed seat keeps its end"))
     borrowed_until: RFC3339 | None = Field(
         None, description="While the seat is borrowed for offline work: when it ends")
     server_time: RFC3339
@@ -289,9 +292,7 @@ class DeviceGrantError(BaseModel):
 
 class AuditEventOut(BaseModel):
     at: RFC3339
-    event: str = Field(description="login, logout, acquire, release, reclaim, deactivate, "
-                       "remote_deactivation_on|off, device_login_approved|denied, "
-                       "account_created, license_created, license_updated (docs/protocol.md)")
+    event: str = Field(description=", ".join(EVENTS) + " (docs/protocol.md)")
     actor: str = Field(description="device:<id>, admin:<name>, admin-token, portal:<account id> "
                        "or system", examples=["device:dev_0123456789abcdef01234567"])
     account_id: str | None

@@ -137,8 +137,9 @@ def borrowed_until(facts: Facts, now: dt.datetime) -> dt.datetime | None:
 
 def app_seat_wanted(facts: Facts, now: dt.datetime) -> bool:
     """Whether the seat mode wants a seat now: always in `login` mode; in `app` mode while a
-    session is open, or while a held seat waits out the idle time after the last one."""
-    if facts.seat_mode != "app" or facts.app_sessions:
+    session is open, while a held seat waits out the idle time after the last one, and
+    while the seat is borrowed (the user borrowed it for offline work: never idle-released)."""
+    if facts.seat_mode != "app" or facts.app_sessions or borrowed_until(facts, now):
         return True
     return (facts.app_idle_until is not None and now < facts.app_idle_until
             and lease_held(facts, now))

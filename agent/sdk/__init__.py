@@ -12,7 +12,7 @@ application can import it on its own. docs/local-api.md has the contract and an 
 """
 
 from seatkeeper.sdk.channel import AgentUnavailable, Channel, LocalApiError, find_agent
-from seatkeeper.sdk.envelope import EnvelopeInvalid, verify_envelope
+from seatkeeper.sdk.envelope import EnvelopeExpired, EnvelopeInvalid, check_lease, verify_envelope
 from seatkeeper.sdk.session import (
     AGENT_LOST,
     EXPIRING,
@@ -26,5 +26,5 @@ from seatkeeper.sdk.session import (
 )
 
 __all__ = ["AGENT_LOST", "EXPIRING", "LOST", "OFFLINE", "ONLINE", "RECONNECTED", "REGAINED",
-           "AgentUnavailable", "Channel", "EnvelopeInvalid", "LocalApiError", "SeatEvent",
-           "SeatSession", "find_agent", "verify_envelope"]
+           "AgentUnavailable", "Channel", "EnvelopeExpired", "EnvelopeInvalid", "LocalApiError",
+           "SeatEvent", "SeatSession", "check_lease", "find_agent", "verify_envelope"]

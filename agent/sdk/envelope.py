@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 from typing import Any
 
@@ -19,6 +20,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 class EnvelopeInvalid(ValueError):
     """The envelope is missing, malformed, or not signed by the pinned key."""
+
+
+class EnvelopeExpired(EnvelopeInvalid):
+    """The envelope is signed, but its lease has ended (an old envelope, or one not renewed)."""
 
 
 def canonical_json(value: Any) -> bytes:
@@ -59,4 +64,32 @@ def verify_envelope(envelope: Any, public_key: str) -> dict[str, Any]:
     except InvalidSignature:
         raise EnvelopeInvalid("The lease's signature does not verify with the pinned key: "
                               "it was not issued by your license server.") from None
+    return lease
+
+
+def check_lease(lease: dict[str, Any], seat: dict[str, Any], now: dt.datetime,
+                clock_slack_s: float = 0.0) -> dict[str, Any]:
+    """`lease` (verified) once it is the seat's own, as the agent checks its leases.
+
+    A signature proves the server issued the lease, not that it is this device's seat now:
+    the lease must name the seat's device (`device_id`) and lease, and its `expires_at`
+    must be ahead of `now` less `clock_slack_s` (this computer's clock may differ from the
+    server's by that much). EnvelopeExpired for an ended lease, else EnvelopeInvalid.
+    """
+    named = lease.get("device")
+    device: dict[str, Any] = named if isinstance(named, dict) else {}
+    if device.get("id") is None or device.get("id") != seat.get("device_id"):
+        raise EnvelopeInvalid(f"The lease names another device ({device.get('name')!r}), not "
+                              "this one; it is not this device's seat.")
+    if lease.get("lease_id") != (seat.get("lease") or {}).get("lease_id"):
+        raise EnvelopeInvalid("The envelope signs another lease than the seat's.")
+    try:
+        expires = dt.datetime.fromisoformat(str(lease.get("expires_at")).replace("Z", "+00:00"))
+    except ValueError:
+        raise EnvelopeInvalid("The lease's expires_at is not an RFC 3339 time.") from None
+    if expires.tzinfo is None:
+        raise EnvelopeInvalid("The lease's expires_at has no time zone.")
+    if expires <= now - dt.timedelta(seconds=clock_slack_s):
+        raise EnvelopeExpired(f"The lease ended at {lease.get('expires_at')}: an old "
+                              "envelope is no seat.")
     return lease

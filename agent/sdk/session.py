@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from seatkeeper.sdk.channel import AgentUnavailable, Channel, LocalApiError, find_agent
-from seatkeeper.sdk.envelope import EnvelopeInvalid, verify_envelope
+from seatkeeper.sdk.envelope import EnvelopeExpired, EnvelopeInvalid, check_lease, verify_envelope
 
 log = logging.getLogger("seatkeeper.sdk")
 LOST, REGAINED, OFFLINE, ONLINE, EXPIRING = "lost", "regained", "offline", "online", "expiring"
 AGENT_LOST, RECONNECTED = "agent_lost", "reconnected"
 RETRY_S = (0.2, 0.5, 1.0, 2.0)
+EVENT_QUEUE = 256  # events kept for `events()`; past that the oldest go
 
 
 @dataclass(frozen=True)
@@ -43,15 +44,22 @@ class SeatSession:
 
     `public_key`: the license server's Ed25519 key (base64, from its /v1/keys) to verify the
     seat's envelope with; then `holding` is true only for a seat the server signed.
-    `warn_before_s`: while offline, EXPIRING comes this long before the held seat ends.
+    The envelope's lease must also be the seat's, name this device and not have ended by
+    this computer's clock, less `clock_slack_s` (the two clocks may differ that much).
+    `warn_before_s`: while offline, EXPIRING comes this long before the held seat ends,
+    once for each time the seat approaches its end.
+    With `on_event` given, `events()` yields what comes from its first call on; without,
+    what came since `open`. At most EVENT_QUEUE wait to be read; past that the oldest go.
     """
 
     def __init__(self, app: str, version: str, *, released: str | None = None,
                  public_key: str | None = None, address: str | None = None,
                  on_event: Callable[[SeatEvent], None] | None = None,
-                 warn_before_s: float = 600.0, pid: int | None = None) -> None:
+                 warn_before_s: float = 600.0, pid: int | None = None,
+                 clock_slack_s: float = 60.0) -> None:
         self.app, self.version, self.released = app, version, released
         self.public_key, self.on_event, self.warn_before_s = public_key, on_event, warn_before_s
+        self.clock_slack_s = clock_slack_s
         self.address = address or find_agent()
         self.pid = os.getpid() if pid is None else pid
         self.session_id: str | None = None
@@ -60,8 +68,13 @@ class SeatSession:
         self._closed = threading.Event()
         self._requests: Channel | None = None
         self._watching: Channel | None = None
-        self._events: queue.Queue[SeatEvent | None] = queue.Queue()
+        self._events: queue.Queue[SeatEvent | None] = queue.Queue(EVENT_QUEUE)
+        self._iterating = on_event is None  # queue events only for someone who reads them
+        self._held = False  # what the application was last told: holding or not
+        self._doubt: str | None = None  # why a seat the agent holds is not trusted
         self._timer: threading.Timer | None = None
+        self._timer_for: str | None = None  # the seat end the pending EXPIRING is for
+        self._warned_for: str | None = None  # the seat end EXPIRING was told for
         self._thread: threading.Thread | None = None
         self._state_lock = threading.Lock()
 
@@ -74,19 +87,37 @@ class SeatSession:
 
     @property
     def holding(self) -> bool:
-        """The agent holds the seat (and, with a pinned key, its envelope verifies)."""
-        return self._connected and self._holds(self._seat)
+        """The agent holds the seat (and, with a pinned key, its envelope verifies).
+
+        The agent renews the envelope unannounced; once the one kept here has ended, the
+        seat object is asked for again (a local request) before saying no.
+        """
+        if not self._connected:
+            return False
+        try:
+            self._check(self._seat)
+        except EnvelopeExpired:
+            try:
+                return self._connected and self._holds(self.refresh())
+            except (AgentUnavailable, LocalApiError):
+                return False
+        except EnvelopeInvalid:
+            return False
+        return True
 
     def refresh(self) -> dict[str, Any]:
-        """Ask the agent for the seat object now."""
+        """Ask the agent for the seat object now; it becomes `seat`, and what changed is told
+        as events (on this thread, like the watch thread's)."""
         channel = self._requests
         if channel is None:
             raise AgentUnavailable("The session is not connected to the agent.")
         seat: dict[str, Any] = channel.request("seat")
+        self._seen(seat)
         return seat
 
     def events(self, timeout: float | None = None) -> Iterator[SeatEvent]:
         """The events as they come, until `close` (or `timeout` seconds with none)."""
+        self._iterating = True
         while True:
             try:
                 event = self._events.get(timeout=timeout)
@@ -101,6 +132,7 @@ class SeatSession:
     def open(self) -> SeatSession:
         """Open the session (AgentUnavailable, or LocalApiError e.g. NOT_SIGNED_IN)."""
         self._connect()
+        self._held = self._holds(self._seat)
         self._thread = threading.Thread(target=self._watch_loop, daemon=True,
                                         name="seatkeeper-watch")
         self._thread.start()
@@ -119,7 +151,7 @@ class SeatSession:
         for channel in (requests, watching):
             if channel is not None:
                 channel.close()
-        self._events.put(None)
+        self._queue(None)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
@@ -172,7 +204,10 @@ class SeatSession:
             return
         with self._state_lock:
             before, self._seat = self._seat, seat
-        was, now = self._holds(before), self._holds(seat)
+            # Against what was told, not the old seat object: its envelope may have ended
+            # since, renewed by the agent unannounced.
+            was, now = self._held, self._holds(seat)
+            self._held = now
         if was and not now:
             self._tell(LOST, seat, seat.get("message") or f"The seat is gone ({seat['state']}).")
         elif now and not was:
@@ -214,41 +249,75 @@ class SeatSession:
             self._seen(seat)
             return
 
-    def _holds(self, seat: dict[str, Any] | None) -> bool:
+    def _check(self, seat: dict[str, Any] | None) -> None:
+        """Nothing when `seat` is held (with a pinned key: its envelope proves it), else
+        EnvelopeInvalid (EnvelopeExpired: the envelope kept has ended) saying why not."""
         if not seat or not seat.get("holding"):
-            return False
+            raise EnvelopeInvalid("The agent holds no seat.")
         if self.public_key is None:
-            return True
+            return
+        lease = verify_envelope(seat.get("envelope"), self.public_key)
+        check_lease(lease, seat, dt.datetime.now(dt.UTC), self.clock_slack_s)
+
+    def _holds(self, seat: dict[str, Any] | None) -> bool:
         try:
-            verify_envelope(seat.get("envelope"), self.public_key)
+            self._check(seat)
         except EnvelopeInvalid as exc:
-            log.warning("the seat's envelope does not verify: %s", exc)
+            doubt = str(exc) if seat and seat.get("holding") else None
+            if doubt and doubt != self._doubt:  # said once, not at every look
+                log.warning("the seat's envelope does not prove it: %s", exc)
+            self._doubt = doubt
             return False
+        self._doubt = None
         return True
 
     def _schedule_expiry_warning(self, seat: dict[str, Any]) -> None:
-        """While offline, EXPIRING `warn_before_s` before the held seat ends."""
-        self._cancel_timer()
+        """While offline, EXPIRING `warn_before_s` before the held seat ends: once for that
+        end, however many changes come meanwhile."""
         until = seat.get("holding_until")
         if seat.get("state") != "offline" or not until:
+            self._cancel_timer()
+            self._warned_for = None  # back online: the next approach is warned again
             return
+        if until in (self._timer_for, self._warned_for):
+            return
+        self._cancel_timer()
         ends = dt.datetime.fromisoformat(str(until).replace("Z", "+00:00"))
         left = (ends - dt.datetime.now(dt.UTC)).total_seconds()
         message = f"Offline; the seat ends at {until} unless the license server answers."
-        timer = threading.Timer(max(0.0, left - self.warn_before_s),
-                                lambda: self._tell(EXPIRING, seat, message))
+
+        def warn() -> None:
+            with self._state_lock:
+                if self._timer_for != until:
+                    return  # cancelled as it fired
+                self._timer_for, self._warned_for = None, until
+            self._tell(EXPIRING, seat, message)
+
+        timer = threading.Timer(max(0.0, left - self.warn_before_s), warn)
         timer.daemon = True
-        self._timer = timer
+        self._timer, self._timer_for = timer, until
         timer.start()
 
     def _cancel_timer(self) -> None:
-        timer, self._timer = self._timer, None
+        with self._state_lock:
+            timer, self._timer, self._timer_for = self._timer, None, None
         if timer is not None:
             timer.cancel()
 
+    def _queue(self, event: SeatEvent | None) -> None:
+        """Keep `event` for `events()`; a full queue loses its oldest, never blocks."""
+        while True:
+            try:
+                self._events.put_nowait(event)
+                return
+            except queue.Full:
+                with contextlib.suppress(queue.Empty):
+                    self._events.get_nowait()
+
     def _tell(self, kind: str, seat: dict[str, Any] | None, message: str) -> None:
         event = SeatEvent(kind, seat, message)
-        self._events.put(event)
+        if self._iterating:
+            self._queue(event)
         if self.on_event is not None:
             try:
                 self.on_event(event)

@@ -1,4 +1,6 @@
-"""The server's answers to a seat request, applied to the Agent: a lease, a refusal, a failure.
+"""The server's answers to a seat request applied to the Agent, and leases given back.
+
+An answer is a lease, a refusal or a failure; a lease given back is queued in the outbox.
 
 A mixin of `Agent` (daemon.py), as AppSeat and Borrowing are: `Agent` provides the state
 and the methods named below. Every answer changes the facts under the agent's lock and
@@ -18,6 +20,7 @@ from seatkeeper.core.protocol import LeaseEnvelope, SeatHolder
 from seatkeeper.core.state import Facts, Holder, SeatRefusal
 from seatkeeper.service import session as saved
 from seatkeeper.service.credentials import CredentialStore
+from seatkeeper.service.outbox import Outbox
 from seatkeeper.service.server_clock import ServerClock
 
 if TYPE_CHECKING:
@@ -44,9 +47,34 @@ class Answers:
     _holders: tuple[Holder, ...]
     _message: str | None
     _release_reason: str
-    _queue_release: Callable[[str], None]
+    outbox: Outbox
+    _refresh_outbox_facts: Callable[[], None]
     _apply: Callable[[Facts], None]
     _kick: Callable[..., None]
+
+    def _queue_release(self, reason: str) -> None:
+        """Queue the current lease's release (caller holds the lock) and forget the lease."""
+        envelope, sess = self._envelope, self._session
+        if envelope is None or sess is None:
+            return
+        self._queue_release_of(envelope, reason)
+        self._envelope = None
+        self._session = sess.with_lease(None, None)
+        saved.save(self.paths.data_dir, self._session)
+        self._apply(replace(self._facts, lease_expires_at=None))
+
+    def _queue_release_of(self, envelope: LeaseEnvelope, reason: str) -> None:
+        """Queue the release of `envelope`'s lease, with the release token kept on
+        disk (the caller holds the lock); the lease itself is left to the caller."""
+        sess = self._session
+        if sess is None:
+            return
+        self.outbox.enqueue_release(envelope.lease.lease_id, reason=reason,
+                                    release_token=sess.release_token,
+                                    device_token=None if sess.release_token else self._token,
+                                    server_url=sess.server_url)
+        self._given_back.add(envelope.lease.lease_id)
+        self._refresh_outbox_facts()
 
     def _took(self, envelope: LeaseEnvelope, client: Client,
               release_token: str | None = None) -> None:

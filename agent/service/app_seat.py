@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -24,13 +25,15 @@ from seatkeeper.core import errors
 from seatkeeper.core.protocol import LeaseEnvelope
 from seatkeeper.core.state import Facts, Status, app_idle_release_due, lease_held
 from seatkeeper.core.wire import format_time
+from seatkeeper.service import session as saved
 from seatkeeper.service.framing import ApiError
 
 if TYPE_CHECKING:
     from seatkeeper.service.client import Client  # requests: imported when first used
 
 log = logging.getLogger("seatkeeper.agent")
-# open_session answers within 10 s (the contract); this leaves a margin for the channel.
+# open_session answers within 10 s (the contract), the release date's check and the wait
+# for a seat together; this leaves a margin for the channel.
 OPEN_ANSWER_S = 9.0
 # A release date checked at once: waiting for a seat round, then the server's answer.
 CHECK_WAIT_S = 2.0
@@ -61,6 +64,7 @@ class AppSeat:
     _seat_lock: threading.Lock
     _facts: Facts
     _envelope: LeaseEnvelope | None
+    _session: saved.Session | None
     _token: str | None
     _sessions: dict[str, AppSession]
     _listeners: list[Callable[[], None]]
@@ -75,16 +79,21 @@ class AppSeat:
     _took: Callable[..., None]
     _apply: Callable[[Facts], None]
     _queue_release: Callable[[str], None]
+    _queue_release_of: Callable[[LeaseEnvelope, str], None]
     _now: Callable[[], dt.datetime]
 
     def open_session(self, *, app: str, version: str, released: dt.date | None,
                      pid: int | None) -> str:
         """Record an application's session (taking a seat in `app` mode); its id."""
+        deadline = time.monotonic() + OPEN_ANSWER_S
         with self._lock:
             if self._token is None:
                 raise ApiError("NOT_SIGNED_IN", "This device is not logged in to a license "
                                "server: run `seatkeeper login`, or use the tray's Log in….")
+            # Only a held lease was checked against a date; with none, the seat request
+            # that takes one carries the latest date anyway.
             check = (released is not None and self._envelope is not None
+                     and lease_held(self._facts, self._now())
                      and (self._checked_release is None or released > self._checked_release))
         if check and released is not None:
             self._check_release_date(released)
@@ -105,7 +114,7 @@ class AppSeat:
             self._kick("seat")
             with self._seat_rounds:
                 self._seat_rounds.wait_for(lambda: self._seat_rounds_done >= wait_for,
-                                           timeout=OPEN_ANSWER_S)
+                                           timeout=max(0.0, deadline - time.monotonic()))
         return session.session_id
 
     def close_session(self, session_id: str) -> bool:
@@ -131,10 +140,13 @@ class AppSeat:
             self._listeners.append(callback)
         return lambda: self._listeners.remove(callback)
 
-    def seat_facts(self) -> tuple[Status, LeaseEnvelope | None, list[dict[str, Any]]]:
-        """The status, the latest lease envelope and the open sessions, read together."""
+    def seat_facts(self) -> tuple[Status, LeaseEnvelope | None, list[dict[str, Any]],
+                                  str | None]:
+        """The status, the latest lease envelope, the open sessions and this device's id
+        (while logged in), read together."""
         with self._lock:
-            return self._status(), self._envelope, self.sessions()
+            device_id = self._session.device_id if self._session and self._token else None
+            return self._status(), self._envelope, self.sessions(), device_id
 
     def sessions(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -165,9 +177,11 @@ class AppSeat:
         self._kick("outbox")
 
     def _expiry_job(self) -> None:
-        """Offline, nothing else happens when the held seat runs out: decide again then."""
+        """Offline, nothing else happens when the held seat runs out: decide again then. A
+        borrowed seat's end also ends its exemption from the `app` mode's idle release."""
         with self._lock:
             self._apply(self._facts)
+        self._idle_job()
 
     def _seat_round_started(self) -> None:
         with self._seat_rounds:
@@ -183,6 +197,8 @@ class AppSeat:
         `released`; SUPPORT_EXPIRED refuses the session, leaving the state as it was."""
         if not self._seat_lock.acquire(timeout=CHECK_WAIT_S):
             return  # a seat round is stuck on the network; the next acquire checks it
+        with self._lock:
+            held = self._envelope
         try:
             # A client of its own with short timeouts: open_session answers within 10 s.
             client = self._client("session", timeout=CHECK_TIMEOUT_S)
@@ -190,6 +206,8 @@ class AppSeat:
                 app_name=self.config.app_name, app_version=self.config.app_version,
                 app_release_date=max(released, self._release_date()),
                 license_id=self._license_id)
+            if self._session is not None:
+                saved.check_ours(envelope, self._session)  # as every seat request's answer
         except errors.SupportExpired:
             log.info("a session for a version released %s was refused: Support & Upgrade "
                      "ended before it", released)
@@ -198,7 +216,19 @@ class AppSeat:
             log.info("could not check release date %s with the server now (%s); the next "
                      "seat request carries it", released, exc)
             return
+        else:
+            with self._lock:
+                if held is not None and envelope.lease.lease_id != held.lease.lease_id:
+                    # The date is covered by another of the account's licenses: the server
+                    # gave a second seat. The one it replaces goes back, never kept twice.
+                    log.info("a version released %s moved the seat to license %s; giving "
+                             "back lease %s", released, envelope.lease.license.name,
+                             held.lease.lease_id)
+                    self._queue_release_of(held, "user")
+                self._checked_release = released
+                self._took(envelope, client)
         finally:
             self._seat_lock.release()
-        self._checked_release = released
-        self._took(envelope, client)
+        if envelope.lease.release_token is not None:
+            self._kick("seat")  # a new lease: renewed at once, for an envelope without it
+            self._kick("outbox")

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import ntpath
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,13 @@ __all__ = ["AgentNotRunning", "ControlClient", "ControlError", "ControlServer",
            "local_api_address", "socket_path"]
 log = logging.getLogger(__name__)
 PIPE_PREFIX = "\\\\.\\pipe\\"
+# Clients served at once (a thread each): past this a local flood is refused, not served,
+# so it cannot exhaust the agent's threads or memory. 100 watchers fit with room to spare.
+MAX_CONNECTIONS = 256
+# A refused client is answered once its request arrives, or after this; past MAX_REFUSING
+# of those at once, a further one is closed unanswered.
+REFUSE_READ_S = 2.0
+MAX_REFUSING = 32
 
 
 def local_api_address(paths: Paths, platform: str = sys.platform) -> str:
@@ -53,9 +61,29 @@ class ControlServer:
 
     def __init__(self, address: str, open_connection: Opener) -> None:
         self.address = address
+        self._count_lock = threading.Lock()
+        self._serving = self._refusing = 0
 
         def serve_client(stream: framing.Stream) -> None:
-            framing.serve(stream, open_connection)
+            with self._count_lock:
+                full = self._serving >= MAX_CONNECTIONS
+                if full and self._refusing >= MAX_REFUSING:
+                    return  # a flood: closed at once, nothing read or written
+                if full:
+                    self._refusing += 1
+                else:
+                    self._serving += 1
+            try:
+                if full:
+                    _refuse(stream)
+                else:
+                    framing.serve(stream, open_connection)
+            finally:
+                with self._count_lock:
+                    if full:
+                        self._refusing -= 1
+                    else:
+                        self._serving -= 1
 
         self._listener: Any
         if _is_pipe(address):
@@ -81,6 +109,22 @@ class ControlServer:
 
 def _refused() -> None:
     log.warning("refused a control connection from another user")
+
+
+_full_warned = threading.Event()
+
+
+def _refuse(stream: framing.Stream) -> None:
+    """A client past MAX_CONNECTIONS: one clear error, then the connection is closed."""
+    if not _full_warned.is_set():  # once: a flood would fill the log
+        _full_warned.set()
+        log.warning("%d local API connections are open, the most the agent serves; "
+                    "further ones are refused until some close", MAX_CONNECTIONS)
+    stream.set_read_timeout(REFUSE_READ_S)
+    framing.refuse(stream, "RATE_LIMITED", f"The agent already serves {MAX_CONNECTIONS} "
+                   "connections, the most it takes at once, so this one is closed. Close "
+                   "connections you no longer use (one per application is enough), then "
+                   "connect again.")
 
 
 class ControlClient:

@@ -128,6 +128,9 @@ class PipeStream:
             raise _os_error(exc) from None
         return bytes(buffer[:count])
 
+    def set_read_timeout(self, seconds: float) -> None:
+        self._read_timeout = seconds
+
     def readline(self, limit: int) -> bytes:
         while b"\n" not in self._buffer and len(self._buffer) < limit and not self._eof:
             chunk = self._read_some()

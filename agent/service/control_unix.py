@@ -43,6 +43,10 @@ class SocketStream:
     def write(self, data: bytes) -> None:
         self._sock.sendall(data)
 
+    def set_read_timeout(self, seconds: float) -> None:
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                              struct.pack("ll", int(seconds), int(seconds % 1 * 1e6)))
+
     def close(self) -> None:
         # shutdown first: it wakes a thread still blocked reading this socket (a watch's
         # hangup reader), which a bare close would leave waiting, the peer never told.

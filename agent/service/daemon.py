@@ -304,22 +304,6 @@ class Agent(Answers, Work, AppSeat, Borrowing):
         saved.save(self.paths.data_dir, self._session)
         self._token, self._envelope = None, None
 
-    def _queue_release(self, reason: str) -> None:
-        """Queue the current lease's release (caller holds the lock) and forget the lease."""
-        envelope, sess = self._envelope, self._session
-        if envelope is None or sess is None:
-            return
-        self.outbox.enqueue_release(envelope.lease.lease_id, reason=reason,
-                                    release_token=sess.release_token,
-                                    device_token=None if sess.release_token else self._token,
-                                    server_url=sess.server_url)
-        self._given_back.add(envelope.lease.lease_id)
-        self._envelope = None
-        self._session = sess.with_lease(None, None)
-        saved.save(self.paths.data_dir, self._session)
-        self._refresh_outbox_facts()
-        self._apply(replace(self._facts, lease_expires_at=None))
-
     def _refresh_outbox_facts(self) -> None:
         items = self.outbox.pending()
         self._apply(replace(self._facts, logout_pending=any(i.kind == "logout" for i in items),

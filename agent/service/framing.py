@@ -60,6 +60,10 @@ class Stream(Protocol):
         """Send all of `data`."""
         ...
 
+    def set_read_timeout(self, seconds: float) -> None:
+        """From now on a read that waits longer than `seconds` raises OSError."""
+        ...
+
 
 class Feed(Protocol):
     """What `watch` streams: results until `close()` (from any thread) or the feed ends."""
@@ -160,6 +164,15 @@ def serve(stream: Stream, open_connection: Opener) -> None:
                 return
     finally:
         connection.close()
+
+
+def refuse(stream: Stream, code: str, message: str) -> None:
+    """Answer a client's first request with this error, and nothing more (the transport
+    closes the connection). The request is read first, so the client is sure to see the
+    answer; one that sends nothing within the stream's read timeout gets it unasked."""
+    with contextlib.suppress(OSError):
+        stream.readline(MAX_LINE + 1)
+    _answer_error(stream, code, message)
 
 
 def parse(line: bytes) -> tuple[str, dict[str, Any]]:

@@ -32,7 +32,7 @@ WATCH_QUEUE = 64  # events a watcher may leave unread before it is dropped
 
 def seat_object(agent: Agent, address: str) -> dict[str, Any]:
     """Every key of `status --json`, plus holding, holding_until, envelope, sessions, …"""
-    status, envelope, sessions = agent.seat_facts()
+    status, envelope, sessions, device_id = agent.seat_facts()
     seat = status.to_json()
     holding = seat["state"] in HOLDING_STATES
     lease = seat["lease"] or {}
@@ -41,13 +41,20 @@ def seat_object(agent: Agent, address: str) -> dict[str, Any]:
     seat.update(running=True, local_api=address, holding=holding,
                 holding_until=lease.get("expires_at") if holding else None,
                 envelope=public.to_json() if public is not None else None,
-                sessions=sessions, seat_mode=agent.config.seat_mode)
+                sessions=sessions, seat_mode=agent.config.seat_mode, device_id=device_id)
     return seat
 
 
 def _comparable(seat: dict[str, Any]) -> dict[str, Any]:
-    """The seat object without what changes at every heartbeat (the lease's expiry)."""
+    """The seat object without what changes at every heartbeat (the lease's expiry).
+
+    Which lease the envelope signs is kept: a new lease's first envelope carries its
+    release token, so the seat shows none until the renewal made in the same round, and
+    an application that pins the server's key must hear when the envelope appears.
+    """
     out = {key: value for key, value in seat.items() if key not in QUIET_KEYS}
+    envelope = seat.get("envelope") or {}
+    out["envelope_lease"] = (envelope.get("lease") or {}).get("lease_id")
     if out.get("lease"):
         out["lease"] = {**out["lease"], "expires_at": None}
     return out
@@ -171,9 +178,13 @@ class ApiConnection:
             return {"session_id": session_id, "seat": self.api.seat()}
         if op == "close_session":
             closing = args.get("session_id")
-            if not isinstance(closing, str) or not agent.close_session(closing):
-                raise ApiError("NOT_FOUND", f"No open session has the id {closing!r}; it "
-                               "was closed already, or the agent restarted since.")
+            # Only the connection that opened a session may close it: another client
+            # ending an application's session would take its seat away (in `app` mode).
+            if not isinstance(closing, str) or closing not in self.sessions \
+                    or not agent.close_session(closing):
+                raise ApiError("NOT_FOUND", f"No session with the id {closing!r} is open on "
+                               "this connection; it was closed already, the agent restarted "
+                               "since, or another connection opened it.")
             self.sessions.discard(closing)
             return {}
         if op == "borrow":

@@ -92,8 +92,9 @@ class TrayApp:
         self._autostart, self._autostart_managed = self._autostart_now()
         shown = view(self._status, autostart=self._autostart,
                      autostart_managed=self._autostart_managed)
-        self.icon = self.pystray.Icon("seatkeeper", icons.render(shown.icon, ICON_PX),
-                                      shown.tooltip, menu=self._menu(shown.menu))
+        image = icons.render(shown.icon, ICON_PX, borrowed=shown.borrowed)
+        self.icon = self.pystray.Icon("seatkeeper", image, shown.tooltip,
+                                      menu=self._menu(shown.menu))
         if hooks is not None and backend == "win32":
             self._answer_window_messages(hooks)
 
@@ -248,9 +249,9 @@ class TrayApp:
         before, self._shown = self._shown, shown
         if shown == before:
             return
-        if before is None or shown.icon is not before.icon:
-            self.icon.icon = icons.render(shown.icon, ICON_PX)
-            log.info("tray shows %s", shown.icon.value)
+        if before is None or (shown.icon, shown.borrowed) != (before.icon, before.borrowed):
+            self.icon.icon = icons.render(shown.icon, ICON_PX, borrowed=shown.borrowed)
+            log.info("tray shows %s%s", shown.icon.value, " (borrowed)" * shown.borrowed)
         if before is None or shown.tooltip != before.tooltip:
             self.icon.title = shown.tooltip
             status_icon = getattr(self.icon, "_status_icon", None)  # GTK: title is no tooltip

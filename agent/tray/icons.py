@@ -8,7 +8,9 @@ an hourglass (license expired); a ring for no seat (empty when signed out, with 
 when released, around an hourglass while a logout waits); three dots while asking;
 a diamond for Discovery mode; a square with full slots when every seat is taken; a
 shield with an upgrade arrow when Support & Upgrade ended; a stop octagon when the
-seat was taken away; a warning triangle for an error.
+seat was taken away; a warning triangle for an error. A seat borrowed for offline work
+(active or offline) carries a badge: a dark suitcase in a notch cut from the lower right,
+so it reads by its outline too.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ GREEN = (46, 158, 68, 255)
 AMBER = (224, 140, 0, 255)
 RED = (214, 58, 52, 255)
 GREY = (122, 128, 138, 255)
+NAVY = (28, 52, 120, 255)  # the borrowed badge: darker than every state's colour
 CLEAR = (0, 0, 0, 0)
 
 COLOURS: dict[SeatState, tuple[int, int, int, int]] = {
@@ -152,6 +155,15 @@ def _error(pen: Pen) -> None:
     pen.disc(50, 78, 7, cut=True)
 
 
+def _borrowed_badge(image: Image.Image) -> None:
+    """A suitcase in a notch at the lower right: the seat is borrowed for offline work."""
+    Pen(image, NAVY).disc(76, 76, 27, cut=True)  # the notch, so the outline changes too
+    suitcase = Pen(image, NAVY)
+    suitcase.box(66, 55, 86, 70, radius=4)
+    suitcase.box(72, 60, 80, 70, cut=True)  # the handle's opening
+    suitcase.box(55, 65, 97, 95, radius=5)
+
+
 GLYPHS: dict[SeatState, Callable[[Pen], None]] = {
     SeatState.LOGOUT_PENDING: _logout_pending,
     SeatState.SIGNED_OUT: _signed_out,
@@ -168,31 +180,43 @@ GLYPHS: dict[SeatState, Callable[[Pen], None]] = {
 }
 
 
-@lru_cache(maxsize=64)
-def render(kind: SeatState, size: int = 64, scale: int = 1) -> Image.Image:
-    """The icon for `kind`, `size` x `size` points at `scale` (RGBA, transparent outside).
+# The states a borrowed seat is shown in (it is held: no state of its own).
+BORROWABLE = (SeatState.ACTIVE, SeatState.OFFLINE)
+
+
+def render(kind: SeatState, size: int = 64, scale: int = 1, *,
+           borrowed: bool = False) -> Image.Image:
+    """The icon for `kind`, `size` x `size` points at `scale` (RGBA, transparent outside);
+    `borrowed` adds the borrowed badge to a held seat's icon (the other states ignore it).
 
     The cached image is shared: copy it before drawing on it.
     """
+    return _render(kind, size, scale, borrowed and kind in BORROWABLE)
+
+
+@lru_cache(maxsize=96)
+def _render(kind: SeatState, size: int, scale: int, borrowed: bool) -> Image.Image:
     if size < 1 or scale < 1:
         raise ValueError(f"an icon of {size} px at {scale}x cannot be drawn")
     pixels = size * scale
     canvas = Image.new("RGBA", (pixels * SUPERSAMPLE,) * 2, CLEAR)
     GLYPHS[kind](Pen(canvas, COLOURS[kind]))
+    if borrowed:
+        _borrowed_badge(canvas)
     return canvas.resize((pixels, pixels), Image.Resampling.LANCZOS)
 
 
 def sheet(size: int = 48, background: tuple[int, int, int] = (236, 239, 244)) -> Image.Image:
-    """Every icon side by side in state order, in colour above and in grey scale below."""
+    """Every icon side by side in state order, then the borrowed seat's (active, offline), in
+    colour above and in grey scale below."""
     gap = size // 3
-    kinds = list(SeatState)
-    width = len(kinds) * (size + gap) + gap
+    icons = [(kind, False) for kind in SeatState] + [(kind, True) for kind in BORROWABLE]
+    width = len(icons) * (size + gap) + gap
     image = Image.new("RGB", (width, 2 * size + 3 * gap), background)
     for row in range(2):
-        for i, kind in enumerate(kinds):
-            icon = render(kind, size)
+        for i, (kind, borrowed) in enumerate(icons):
+            icon = render(kind, size, borrowed=borrowed)
             if row:
-                grey = icon.convert("LA").convert("RGBA")
-                icon = grey
+                icon = icon.convert("LA").convert("RGBA")
             image.paste(icon, (gap + i * (size + gap), gap + row * (size + gap)), icon)
     return image

@@ -67,11 +67,13 @@ SEPARATOR = Entry(label="", enabled=False)
 
 @dataclass(frozen=True, kw_only=True)
 class TrayView:
-    """Everything the tray draws: icon kind (one per state), tooltip, menu."""
+    """Everything the tray draws: icon kind (one per state; `borrowed` adds the borrowed
+    badge to a held seat's), tooltip, menu."""
 
     icon: SeatState
     tooltip: str
     menu: tuple[Entry, ...]
+    borrowed: bool = False
 
     def find(self, label: str) -> Entry | None:
         """The entry with this label, at any depth (for tests and the app's lookups)."""
@@ -162,6 +164,7 @@ def view(status: Status, *, login_code: str | None = None, account: Account | No
     `autostart`: whether the agent starts at login (None: not available here);
     `autostart_managed`: the administrator set it for every user (the user cannot untick it)."""
     return TrayView(icon=status.state, tooltip=tooltip(status, tz),
+                    borrowed=status.state in HELD and status.borrowed_until is not None,
                     menu=menu(status, login_code=login_code,
                               account=account, devices=devices, tz=tz,
                               autostart=autostart, autostart_managed=autostart_managed))

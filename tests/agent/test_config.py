@@ -185,3 +185,17 @@ def test_seat_mode_and_idle_release_can_be_locked(home: Path, tmp_path: Path) ->
                          system_file=system)
     assert (config.seat_mode, config.app_idle_release_s) == ("app", 0.0)
     assert len([w for w in config.warnings if "locked" in w]) == 2
+
+
+def test_the_release_date_can_be_locked(home: Path, tmp_path: Path) -> None:
+    """The administrator's policy file can lock `app_release_date` (the fallback sent when no
+    application gives its date): the user's file and environment cannot move it later."""
+    system = write(tmp_path / "etc/config.toml",
+                   'app_release_date = 2026-01-15\n[policy]\nlocked = ["app_release_date"]\n')
+    write(home / "config.toml", "app_release_date = 2030-01-01\n")
+    config = load_config(env_for(home, SEATKEEPER_APP_RELEASE_DATE="2031-01-01"),
+                         system_file=system)
+    assert config.app_release_date == dt.date(2026, 1, 15)
+    assert config.locked == {"app_release_date"}
+    assert config.sources["app_release_date"] == str(system)
+    assert len([w for w in config.warnings if "app_release_date" in w and "locked" in w]) == 2

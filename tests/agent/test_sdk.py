@@ -96,3 +96,26 @@ def test_an_envelope_verifies_only_unchanged_and_with_its_key() -> None:
     with pytest.raises(EnvelopeInvalid, match="no lease envelope"):
         verify_envelope(None, public)
 
+
+
+def test_a_signed_envelope_is_a_seat_only_while_it_is_this_devices_and_not_ended() -> None:
+    """As the agent checks its leases: an old signed envelope, another device's, or another
+    lease's does not prove the seat, though each signature verifies."""
+    import datetime as dt
+
+    from seatkeeper.sdk import EnvelopeExpired, check_lease
+
+    private, public = _key()
+    now = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)
+    lease: dict[str, object] = {"lease_id": "l1", "expires_at": "2026-11-30T10:01:00Z",
+                                "device": {"id": "d1", "name": "laptop"}}
+    seat: dict[str, object] = {"holding": True, "device_id": "d1", "lease": {"lease_id": "l1"}}
+    signed = verify_envelope(_signed(private, lease), public)
+    assert check_lease(signed, seat, now) == lease
+    with pytest.raises(EnvelopeExpired, match="ended at 2026-11-30T10:01:00Z"):
+        check_lease(signed, seat, now + dt.timedelta(minutes=2))
+    assert check_lease(signed, seat, now + dt.timedelta(minutes=2), clock_slack_s=90) == lease
+    with pytest.raises(EnvelopeInvalid, match="names another device"):
+        check_lease(signed, {**seat, "device_id": "d2"}, now)
+    with pytest.raises(EnvelopeInvalid, match="another lease"):
+        check_lease(signed, {**seat, "lease": {"lease_id": "l0"}}, now)

@@ -1,4 +1,5 @@
-"""Tray icons: one per state at every size, told apart by shape alone and in grey scale."""
+"""Tray icons: one per state (and a borrowed seat's badge on the held ones) at every size,
+told apart by shape alone and in grey scale."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from itertools import combinations
 import pytest
 from PIL import Image, ImageChops, ImageStat
 from seatkeeper.core.state import SeatState
-from seatkeeper.tray.icons import COLOURS, SCALES, SIZES, render, sheet
+from seatkeeper.tray.icons import BORROWABLE, COLOURS, SCALES, SIZES, render, sheet
 
 CASES = [(size, scale) for size in SIZES for scale in SCALES]
-PAIRS = list(combinations(SeatState, 2))
+# Every icon the tray can show: each state's, and the held states' with the borrowed badge.
+VARIANTS = [(kind, False) for kind in SeatState] + [(kind, True) for kind in BORROWABLE]
+PAIRS = list(combinations(VARIANTS, 2))
 # At least this share of pixels differs between the silhouettes of any two icons.
 MIN_SHAPE_DIFFERENCE = 0.05
 # Mean grey-level difference (0-255) between any two icons, on a light and on a dark panel.
@@ -36,8 +39,8 @@ def share_differing(a: Image.Image, b: Image.Image) -> float:
 
 @pytest.mark.parametrize(("size", "scale"), CASES, ids=[f"{s}px@{k}x" for s, k in CASES])
 def test_every_state_has_its_own_shape(size: int, scale: int) -> None:
-    """Any two states' icons differ in outline, not only in colour."""
-    shapes = {kind: silhouette(render(kind, size, scale)) for kind in SeatState}
+    """Any two states' icons differ in outline, not only in colour; a borrowed seat's too."""
+    shapes = {v: silhouette(render(v[0], size, scale, borrowed=v[1])) for v in VARIANTS}
     for a, b in PAIRS:
         assert share_differing(shapes[a], shapes[b]) >= MIN_SHAPE_DIFFERENCE, (a, b)
 
@@ -46,7 +49,8 @@ def test_every_state_has_its_own_shape(size: int, scale: int) -> None:
 def test_every_state_reads_in_grey_scale(size: int, scale: int) -> None:
     """In grey scale, on a light or a dark panel, any two icons look clearly different."""
     for panel in PANELS:
-        greys = {kind: grey_on(render(kind, size, scale), panel) for kind in SeatState}
+        greys = {v: grey_on(render(v[0], size, scale, borrowed=v[1]), panel)
+                 for v in VARIANTS}
         for a, b in PAIRS:
             mean = ImageStat.Stat(ImageChops.difference(greys[a], greys[b])).mean[0]
             assert mean >= MIN_GREY_DIFFERENCE, (a, b, panel)
@@ -65,6 +69,20 @@ def test_icon_size_colour_and_transparency(kind: SeatState) -> None:
     assert sum(count for count, _ in opaque) > 64 * 64 // 10
     assert max(opaque)[1] == COLOURS[kind]
     assert icon.getchannel("A").getpixel((0, 0)) == 0
+
+
+def test_the_borrowed_badge_is_only_for_a_held_seat() -> None:
+    """Active and offline (a borrowed seat is one of these) have the badge; other states,
+    which hold no seat, are drawn as they are."""
+    assert set(BORROWABLE) == {SeatState.ACTIVE, SeatState.OFFLINE}
+    for kind in BORROWABLE:
+        badged = render(kind, 64, borrowed=True)
+        assert badged.getchannel("A").getpixel((0, 0)) == 0
+        opaque = [(n, px) for n, px in badged.getcolors(64 * 64) or []
+                  if isinstance(px, tuple) and px[3] == 255]
+        assert max(opaque)[1] == COLOURS[kind]  # still the state's colour, mostly
+    plain = render(SeatState.RELEASED, 64)
+    assert render(SeatState.RELEASED, 64, borrowed=True).tobytes() == plain.tobytes()
 
 
 def test_sizes_cover_what_platforms_ask() -> None:

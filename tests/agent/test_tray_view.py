@@ -268,16 +268,19 @@ def test_borrow_is_greyed_with_the_reason(state: SeatState, limit: int | None,
 
 
 def test_a_borrowed_seat_says_until_when_and_offers_return() -> None:
-    """Borrowed: the tooltip and first line give the day and time; Return replaces Borrow."""
+    """Borrowed: the icon has the borrowed badge, the tooltip and first line give the day and
+    time; Return replaces Borrow."""
     until = dt.datetime(2026, 12, 2, 12, 5, tzinfo=UTC)
     status = Status(state=SeatState.ACTIVE, max_borrow_s=7 * 86400, borrowed_until=until,
                     **HELD)
     shown = view(status, tz=CEST)
+    assert shown.icon is SeatState.ACTIVE and shown.borrowed
+    assert not view(Status(state=SeatState.ACTIVE, **HELD)).borrowed
     assert shown.tooltip == "Seat borrowed until Wed 2 Dec 14:05 · PIX4Dmapper Yearly"
     assert shown.menu[0].label == "Seat borrowed until Wed 2 Dec 14:05"
     entry = borrow_entry(shown)
     assert entry.label == "Return borrowed seat" and entry.action == Action(Act.RETURN)
     offline = view(Status(state=SeatState.OFFLINE, borrowed_until=until, **HELD), tz=UTC)
     assert offline.tooltip == "Offline · seat borrowed until Wed 2 Dec 12:05"
-    assert offline.icon is SeatState.OFFLINE
+    assert offline.icon is SeatState.OFFLINE and offline.borrowed
     assert borrow_entry(offline).enabled

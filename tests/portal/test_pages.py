@@ -203,3 +203,36 @@ def test_a_borrowed_seat_shows_until_when(portal_server: ServerProcess, portal_a
     row = page.get_by_role("row", name=re.compile("field-laptop")).inner_text()
     assert "Borrowed for offline use" in row and "until 20" in row and "UTC" in row
     screenshots(page, "account-borrowed")
+
+
+def test_a_seat_taken_away_on_the_portal_reaches_watch_within_a_heartbeat(
+        portal_server: ServerProcess, portal_api: Api, page: Any,
+        make_agent: Callable[..., AgentProcess]) -> None:
+    """Deactivated on the portal itself: an application watching the agent hears `changed`
+    with holding false within one heartbeat (1 s here) of the portal saying it is done."""
+    import time
+
+    from tests.support.local_api import raw
+
+    account, _ = portal_api.new_account(seats=1)
+    sign_in(page, portal_server.url, account)
+    page.get_by_role("button", name="Switch remote deactivation on").click()
+    agent = make_agent(portal_server.url, "watched-laptop")
+    agent.login(account["email"], account["password"])
+    agent.start().wait_for("active")
+    page.goto(f"{portal_server.url}/portal/account")
+    with raw(agent, timeout=10) as watch:
+        watch.send(b'{"v": 1, "op": "watch"}\n')
+        assert watch.answer()["result"]["seat"]["holding"] is True
+        page.get_by_role("button", name="Deactivate watched-laptop").click()
+        assert "The device is deactivated" in page.get_by_role("status").inner_text()
+        done = time.monotonic()
+        while True:
+            event = watch.answer()["result"]
+            assert event["event"] == "changed"
+            if not event["seat"]["holding"]:
+                break
+        took = time.monotonic() - done
+    assert event["seat"]["state"] == "revoked"
+    # One heartbeat is 1 s give or take 10 %; the rest is the request and a loaded machine.
+    assert took < 1.1 + 0.6, f"took {took:.2f} s for a 1 s heartbeat"

@@ -17,7 +17,7 @@ from seatkeeper.service.daemon import Agent
 from tests.scenarios.common import ScenarioServer, live_leases
 from tests.scenarios.conftest import AgentFactory
 from tests.support.api import Api, expect
-from tests.support.local_api import raw
+from tests.support.local_api import SdkApp, raw
 from tests.support.proxy import FaultProxy
 
 DAY = 86400
@@ -249,3 +249,34 @@ def test_quit_keeps_a_borrowed_seat(tmp_path: Path, scenario_server: ScenarioSer
     finally:
         agent.stop()
         agent.outbox.close()
+
+
+def test_app_mode_never_idle_releases_a_borrowed_seat(
+        short_server: ScenarioServer, short_api: Api, make_agent: AgentFactory) -> None:
+    """`app` mode: borrow, close the application's session, restart offline: the seat is
+    neither given back after app_idle_release_s nor dropped, and is held until
+    borrowed_until (the user borrowed it for offline work)."""
+    account, license = short_api.new_account(seats=1, max_borrow_s=12)
+    with FaultProxy(short_server.port) as proxy:
+        agent = make_agent("field-laptop", server_url=proxy.url, seat_mode="app",
+                           app_idle_release_s=1)
+        agent.login(account["email"], account["password"])
+        agent.start()
+        with SdkApp.start(agent, "PIX4Dmapper", "4.9.0") as app:
+            assert app.opened["holding"] is True
+            until = agent.control("borrow", days=1)["borrowed_until"]
+            app.close()
+        time.sleep(2.5)  # past the idle wait, online
+        assert [x["borrowed_until"] for x in live_leases(short_api, license["id"])] == [until]
+        assert agent.status()["state"] == "active"
+        proxy.cut()
+        agent.wait_for("offline", timeout=10)
+        assert agent.stop() == 0
+        agent.start()
+        time.sleep(SHORT_TTL_S + 1)  # past the idle wait after a restart and a lease's ttl
+        held = agent.wait_for("offline", timeout=5)
+        assert held["borrowed_until"] == until and held["pending"] == []
+        left = (parse(until) - dt.datetime.now(dt.UTC)).total_seconds()
+        ended = agent.wait_for("released", timeout=left + 5)
+        assert time.time() >= parse(until).timestamp() - 1
+        assert ended["borrowed_until"] is None and ended["pending"] == []

@@ -16,7 +16,7 @@ from tests.scenarios.common import ScenarioServer, live_leases
 from tests.scenarios.conftest import AgentFactory
 from tests.support.agent import AgentProcess
 from tests.support.api import Api
-from tests.support.local_api import SdkApp, address, compile_c_example, raw, wait_until
+from tests.support.local_api import Raw, SdkApp, address, compile_c_example, raw, wait_until
 
 
 def _signed_in(make_agent: AgentFactory, api: Api, server: ScenarioServer, name: str,
@@ -30,7 +30,8 @@ def _signed_in(make_agent: AgentFactory, api: Api, server: ScenarioServer, name:
 
 def test_an_application_opens_and_closes_its_session(
         scenario_server: ScenarioServer, scenario_api: Api, make_agent: AgentFactory) -> None:
-    """hello, then a session that the seat object lists until the application closes it."""
+    """hello, then a session that the seat object lists until the application closes it
+    (another connection's close_session of it answers NOT_FOUND)."""
     agent, _ = _signed_in(make_agent, scenario_api, scenario_server, "drafting-pc")
     agent.wait_for("active")
     with raw(agent) as conn:
@@ -43,6 +44,10 @@ def test_an_application_opens_and_closes_its_session(
                 == [(app.opened["opened"], "PIX4Dmapper", "4.9.0", app.proc.pid)]
             assert seat["holding"] and seat["holding_until"] == seat["lease"]["expires_at"]
             assert seat["borrowed_until"] is None and seat["local_api"] == address(agent)
+            # Another connection cannot end the application's session.
+            foreign = conn.call("close_session", session_id=app.opened["opened"])
+            assert foreign["error"]["code"] == "NOT_FOUND"
+            assert len(conn.result("seat")["sessions"]) == 1
             assert app.close() == {"closed": True}
         assert conn.result("seat")["sessions"] == []
         gone = conn.call("close_session", session_id=app.opened["opened"])
@@ -82,6 +87,27 @@ def test_a_line_over_one_mib_is_refused_without_holding_up_others(
         assert "1 MiB" in answer["error"]["message"]
         assert huge.closed_by_agent()
         assert other.result("hello")["api"] == 1
+
+
+def _line_of(size: int) -> bytes:
+    """A `seat` request of exactly `size` bytes, without its newline."""
+    head, tail = b'{"op": "seat", "pad": "', b'"}'
+    return head + b"x" * (size - len(head) - len(tail)) + tail
+
+
+def test_a_line_of_exactly_one_mib_is_answered_one_byte_more_is_not(
+        scenario_server: ScenarioServer, scenario_api: Api, make_agent: AgentFactory) -> None:
+    """The limit is 1 MiB without the newline: a request that long is answered and the
+    connection stays; one byte longer is INVALID_REQUEST and the connection closes."""
+    agent, _ = _signed_in(make_agent, scenario_api, scenario_server, "edge-pc")
+    with raw(agent) as conn:
+        conn.send(_line_of(1 << 20) + b"\n")
+        assert conn.answer()["ok"] is True
+        assert conn.result("hello")["api"] == 1
+        with contextlib.suppress(BrokenPipeError):
+            conn.send(_line_of((1 << 20) + 1) + b"\n")
+        assert conn.answer()["error"]["code"] == "INVALID_REQUEST"
+        assert conn.closed_by_agent()
 
 
 def test_a_killed_application_gives_its_session_back(
@@ -215,3 +241,19 @@ def test_a_session_on_a_watching_connection_ends_when_it_hangs_up(
         assert len(other.result("seat")["sessions"]) == 1
         app.close()
         assert wait_until(lambda: other.result("seat")["sessions"] == [], timeout=2)
+
+
+def test_status_json_says_where_the_local_api_is_with_or_without_an_agent(
+        scenario_server: ScenarioServer, make_agent: AgentFactory) -> None:
+    """`seatkeeper status --json` has `local_api`, the socket an application connects to,
+    also when no agent runs (where it would listen); the running agent answers there."""
+    import json
+
+    agent = make_agent("where-pc", server_url=scenario_server.url)
+    stopped = json.loads(agent.cli("status", "--json").stdout)
+    assert stopped["running"] is False and stopped["local_api"] == address(agent)
+    agent.start()
+    running = json.loads(agent.cli("status", "--json").stdout)
+    assert running["running"] is True and running["local_api"] == address(agent)
+    with contextlib.closing(Raw(running["local_api"])) as conn:
+        assert conn.result("hello")["api"] == 1

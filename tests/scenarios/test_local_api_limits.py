@@ -116,3 +116,35 @@ def _epoch(rfc3339: str) -> float:
     import datetime as dt
 
     return dt.datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_flood_of_connections_is_refused_past_the_limit_and_the_others_keep_working(
+        scenario_server: ScenarioServer, scenario_api: Api, make_agent: AgentFactory) -> None:
+    """MAX_CONNECTIONS clients connected: one more gets a clear error and is closed; the
+    connected ones are still answered, and once some leave a new client is served."""
+    from seatkeeper.service.control import MAX_CONNECTIONS
+
+    account, _ = scenario_api.new_account(seats=1)
+    agent = make_agent("flooded-pc", server_url=scenario_server.url)
+    agent.login(account["email"], account["password"])
+    agent.start()
+    agent.wait_for("active")
+    flood = []
+    try:
+        for _ in range(MAX_CONNECTIONS):
+            flood.append(raw(agent))
+            assert flood[-1].result("hello")["api"] == 1
+        with raw(agent) as late:
+            refused = late.call("seat")
+            assert refused["error"]["code"] == "RATE_LIMITED"
+            assert f"{MAX_CONNECTIONS} connections" in refused["error"]["message"]
+            assert late.closed_by_agent()
+        assert flood[0].result("seat")["state"] == "active"
+        for conn in flood[:10]:
+            conn.close()
+        time.sleep(0.2)  # the agent sees them go
+        with raw(agent) as later:
+            assert later.result("seat")["holding"] is True
+    finally:
+        for conn in flood:
+            conn.close()

@@ -168,3 +168,25 @@ def test_response_shapes_are_the_protocols(doc: dict[str, Any], name: str,
 def test_release_token_is_optional_in_the_lease(doc: dict[str, Any]) -> None:
     """release_token is in the 201 lease only, so the schema does not require it."""
     assert "release_token" not in schema(doc, "LeaseOut").get("required", [])
+
+
+@pytest.mark.parametrize("key", [("POST", "/v1/seats"),
+                                 ("POST", "/v1/seats/{lease_id}/heartbeat"),
+                                 ("POST", "/v1/seats/{lease_id}/borrow")])
+def test_the_seat_calls_say_a_lease_is_never_shortened(doc: dict[str, Any],
+                                                       key: tuple[str, str]) -> None:
+    """A seat request, a heartbeat or a borrow never shortens a lease (docs/protocol.md):
+    each operation says so, and so does the lease's expires_at."""
+    assert "never shortens a lease" in operations(doc)[key]["description"], key
+    expires = schema(doc, "LeaseOut")["properties"]["expires_at"]["description"]
+    assert "never shortens" in expires and "max(expires_at, now + ttl_s)" in expires
+
+
+def test_the_audit_event_description_names_every_event(doc: dict[str, Any]) -> None:
+    """The audit event's description lists every kind the server records, borrow too."""
+    from seatkeeper_server.services.audit import EVENTS
+
+    described = schema(doc, "AuditEventOut")["properties"]["event"]["description"]
+    assert "borrow" in described.replace(",", " ").split()
+    for event in EVENTS:
+        assert event in described, event

@@ -100,12 +100,14 @@ class SdkApp:
     def __init__(self, proc: subprocess.Popen[str]) -> None:
         self.proc = proc
         self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.skipped: list[dict[str, Any]] = []
         threading.Thread(target=self._read, daemon=True).start()
         self.opened = self.next_line(timeout=20)
 
     @classmethod
     def start(cls, agent: AgentProcess, app: str, version: str, released: str | None = None,
               public_key: str | None = None, *options: str) -> SdkApp:
+        """`options` are sdk_app's own (`--raising-callback`, `--clock-slack S`)."""
         args = [sys.executable, "-m", "tests.support.sdk_app", app, version, *options]
         args += [released] if released else []
         args += ["--public-key", public_key] if public_key else []
@@ -146,13 +148,30 @@ class SdkApp:
 
     def ask_seat(self) -> dict[str, Any]:
         """The application asks `seat` on its own thread; its printed answer."""
+        return self.ask("seat", "seat")
+
+    def ask(self, command: str, key: str) -> dict[str, Any]:
+        """Send `command` to the application's stdin; the next line it prints with `key`
+        (event lines before it are kept in `skipped`)."""
         assert self.proc.stdin is not None
-        self.proc.stdin.write("seat\n")
+        self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
         while True:
             line = self.next_line()
-            if "seat" in line and "event" not in line:
+            if key in line and "event" not in line:
                 return line
+            self.skipped.append(line)
+
+    def events_until(self, kind: str, timeout: float = 10.0) -> list[str]:
+        """The kinds of the events printed up to and with the next one of `kind`."""
+        kinds = [line["event"] for line in self.skipped if "event" in line]
+        self.skipped.clear()
+        deadline = time.monotonic() + timeout
+        while not kinds or kinds[-1] != kind:
+            line = self.next_line(max(0.01, deadline - time.monotonic()))
+            if "event" in line:
+                kinds.append(line["event"])
+        return kinds
 
     def kill(self) -> None:
         self.proc.kill()

@@ -1,11 +1,13 @@
 """A licensed application in its own process, using `seatkeeper.sdk` (the scenario tests').
 
     python -m tests.support.sdk_app APP VERSION [RELEASED] [--public-key KEY]
-                                    [--raising-callback]
+                                    [--clock-slack S] [--raising-callback]
 
 It opens a session at SEATKEEPER_LOCAL_API (or the agent's own address), prints
 `{"opened": session_id, "holding": …}` and then every SeatEvent as one JSON line, and
 closes its session when its stdin says `close` (or ends). A test may SIGKILL it instead.
+Its stdin may also say `seat` (refresh, print it), `holding` (print `holding` as it is
+now) or `pending` (print the kinds `events()` yields within 0.3 s).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def main() -> int:
     parser.add_argument("version")
     parser.add_argument("released", nargs="?")
     parser.add_argument("--public-key")
+    parser.add_argument("--clock-slack", type=float, default=60.0)
     parser.add_argument("--raising-callback", action="store_true",
                         help="the callback raises after printing (the SDK must carry on)")
     args = parser.parse_args()
@@ -39,7 +42,8 @@ def main() -> int:
 
     try:
         session = SeatSession(args.app, args.version, released=args.released,
-                              public_key=args.public_key, on_event=told).open()
+                              public_key=args.public_key, on_event=told,
+                              clock_slack_s=args.clock_slack).open()
     except LocalApiError as exc:
         _print({"refused": exc.code, "message": exc.message})
         return 2
@@ -53,6 +57,10 @@ def main() -> int:
             seat = session.refresh()
             _print({"seat": seat, "holding": session.holding,
                     "session_id": session.session_id})
+        if line.strip() == "holding":
+            _print({"holding_now": session.holding})
+        if line.strip() == "pending":
+            _print({"pending": [event.kind for event in session.events(timeout=0.3)]})
     session.close()
     _print({"closed": True})
     return 0
