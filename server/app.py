@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from seatkeeper_server import __version__, api, errors, observability, portal, schemas
+from seatkeeper_server import __version__, api, console, errors, observability, portal, schemas
 from seatkeeper_server.context import Context
 from seatkeeper_server.services import limits, seats, usage
 from sqlalchemy.exc import OperationalError
@@ -85,6 +85,7 @@ def create_app(context: Context, *, sweep_every_s: float | None = None) -> FastA
                           response_model_exclude_unset=True,
                           response_class=JSONResponse if status != 204 else _NoContent)
     app.include_router(portal.router)
+    app.include_router(console.router)
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     app.add_middleware(NulPath)
@@ -149,7 +150,9 @@ def _count_usage(context: Context) -> None:
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(portal.BadForm)
-    async def bad_form(_: Request, exc: portal.BadForm) -> Response:
+    async def bad_form(request: Request, exc: portal.BadForm) -> Response:
+        if request.url.path.startswith("/admin"):
+            return console.bad_form_page(exc)
         return portal.bad_form_page(exc)
 
     @app.exception_handler(errors.ApiError)
