@@ -46,7 +46,12 @@ def days(seconds: int) -> str:
     return f"{seconds / 86400:.4g}"
 
 
-_env.filters.update(utc=utc, days=days)
+def stamp(rfc3339: str | None) -> str:
+    """`2026-11-29T08:00:00Z` as `2026-11-29 08:00:00 UTC`; empty for none."""
+    return f"{rfc3339[:10]} {rfc3339[11:19]} UTC" if rfc3339 else ""
+
+
+_env.filters.update(utc=utc, days=days, stamp=stamp)
 _env.globals.update(words=words, ago=ago)
 
 
