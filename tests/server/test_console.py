@@ -4,7 +4,9 @@ to seats, tokens and logins, and that each is in the audit trail under the admin
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 import requests
 
 from tests.server.checks import address, client_at, error, login_body, post_from
+from tests.server.test_concurrency import no_server_errors, race
 from tests.support.api import Api, expect
 from tests.support.console import Console, create_admin
 from tests.support.portal import Portal
@@ -310,3 +313,39 @@ def test_console_sign_in_counts_with_the_apis_password_limits(
         assert limited.headers["Retry-After"].isdigit()
     finally:
         visitor.close()
+
+
+def later(delay: float, call: Callable[[], requests.Response]) -> requests.Response:
+    time.sleep(delay)
+    return call()
+
+
+def test_seats_and_logins_racing_a_disabling_never_outlive_it(console: Console,
+                                                              api: Api) -> None:
+    """Eight seat requests and three logins sent at the instant the account is disabled:
+    whatever got in first was ended with the rest, whatever came after was refused; no seat
+    is held and no token works afterwards."""
+    for delay in (0.05, 0.12):  # the disabling a little later: some requests come first
+        account, lic = api.new_account(seats=20)
+        devices = [api.login(account["email"], account["password"], name=f"pc-{i}")
+                   for i in range(8)]
+        for device in devices:  # each with its connection open, as a running agent has
+            expect(device.get("/v1/account"), 200)
+        body = login_body(account["email"], account["password"])
+        calls: list[Callable[[], requests.Response]] = [device.acquire for device in devices]
+        calls += [partial(post_from, address(), f"{api.url}/v1/auth/password", json=body)
+                  for _ in range(3)]
+        calls.append(partial(later, delay, partial(console.post,
+                                                  f"/admin/accounts/{account['id']}/disable")))
+        responses = race(calls)
+        no_server_errors(responses)
+        assert responses[-1].status_code == 303
+        assert {r.status_code for r in responses[:8]} <= {201, 401}
+        assert {r.status_code for r in responses[8:11]} <= {200, 403}
+        assert expect(api.admin_get(f"/v1/admin/licenses/{lic['id']}"), 200)["leases"] == []
+        tokens = [device.token for device in devices]
+        tokens += [r.json()["token"] for r in responses[8:11] if r.status_code == 200]
+        for token in tokens:
+            answer = requests.get(f"{api.url}/v1/account", timeout=10,
+                                  headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 401, answer.text
