@@ -25,7 +25,7 @@ from seatkeeper_server import errors
 from seatkeeper_server.models import Lease, License, Setting, UsageDay
 from seatkeeper_server.services import audit
 from seatkeeper_server.timeutil import to_rfc3339
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 DAY_S = 86400
@@ -40,7 +40,9 @@ _PG_LOCK = 0x5EA7_05A6  # any fixed number: the replicas' usage count takes turn
 # One day's figures for every license with a seat held in [:d0, :d1): each lease as a span
 # clipped to the window (at least a second, so a seat taken and given back at once counts),
 # then the running count of seats held, an end before a start at the same second.
-_DAY_SQL = text("""
+# {key} is the license id to sort and group by: byte order on PostgreSQL (COLLATE "C";
+# its locale's rules would only cost time), SQLite's own order there.
+_DAY_SQL = """
 WITH spans AS (
   SELECT license_id, device_id,
          CASE WHEN issued_at > :d0 THEN issued_at ELSE :d0 END AS s,
@@ -58,17 +60,19 @@ edges AS (
   SELECT license_id, e AS t, -1 AS delta FROM spans
 ),
 running AS (
-  SELECT license_id, SUM(delta) OVER (PARTITION BY license_id ORDER BY t, delta
+  SELECT license_id, SUM(delta) OVER (PARTITION BY {key} ORDER BY t, delta
                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS held
   FROM edges
 ),
-peaks AS (SELECT license_id, MAX(held) AS peak FROM running GROUP BY license_id),
-devices AS (SELECT license_id, COUNT(DISTINCT device_id) AS used FROM spans
-            GROUP BY license_id)
+peaks AS (SELECT {key} AS license_id, MAX(held) AS peak FROM running GROUP BY 1),
+devices AS (SELECT {key} AS license_id, COUNT(DISTINCT device_id) AS used FROM spans
+            GROUP BY 1)
 SELECT p.license_id, l.account_id, d.used, p.peak, l.seats_total
 FROM peaks AS p JOIN devices AS d ON d.license_id = p.license_id
 JOIN licenses AS l ON l.id = p.license_id
-""")
+"""
+_DAY = {"postgresql": text(_DAY_SQL.format(key='license_id COLLATE "C"')),
+        "sqlite": text(_DAY_SQL.format(key="license_id"))}
 
 
 @dataclass(frozen=True)
@@ -110,17 +114,21 @@ def counted_until(session: Session) -> int | None:
     return _setting(session, COUNTED_KEY)
 
 
-def _count_day(session: Session, start: int, now: int) -> None:
+def count_day(session: Session, start: int, now: int) -> None:
     end = min(start + DAY_S, now)
     name = day_name(start)
     session.execute(delete(UsageDay).where(UsageDay.day == name))
     if end <= start:
         return
-    for license_id, account_id, used, peak, total in session.execute(
-            _DAY_SQL, {"d0": start, "d1": end}):
-        session.add(UsageDay(license_id=license_id, day=name, account_id=account_id,
-                             seats_used=int(used), peak=int(peak), seats_total=int(total)))
-    session.flush()
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":  # the day's sort in memory, not in temporary files
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+    rows = [{"license_id": license_id, "day": name, "account_id": account_id,
+             "seats_used": int(used), "peak": int(peak), "seats_total": int(total)}
+            for license_id, account_id, used, peak, total in session.execute(
+                _DAY[dialect], {"d0": start, "d1": end})]
+    if rows:
+        session.execute(insert(UsageDay), rows)
 
 
 def _turn(session: Session) -> bool:
@@ -142,14 +150,14 @@ def count(session: Session, now: int, *, today_every_s: int = TODAY_EVERY_S) -> 
         done = today if first is None else min(today, day_start(int(first)))
     days = 0
     while done < today and days < DAYS_PER_RUN:
-        _count_day(session, done, now)
+        count_day(session, done, now)
         done, days = done + DAY_S, days + 1
     _store(session, COUNTED_KEY, done)
     last = _setting(session, TODAY_KEY)
     counted_today = done == today and (days > 0 or last is None or last < today
                                        or now - last >= today_every_s)
     if counted_today:
-        _count_day(session, today, now)
+        count_day(session, today, now)
         _store(session, TODAY_KEY, now)
     return Counted(days, counted_today)
 
