@@ -153,12 +153,24 @@ def test_disabling_an_account_revokes_its_seats_and_its_tokens(
     assert enabled["actor"] == f"console:{admin['id']}"
 
 
-def test_an_administrator_cannot_disable_their_own_account(console: Console,
-                                                           admin: dict[str, str]) -> None:
-    """Disabling oneself is refused with the reason (another administrator can)."""
+def test_an_administrator_disables_another_not_themself(
+        console: Console, admin: dict[str, str], server: ServerProcess, db_url: str,
+        backend_dir: Path, signing_key_path: Path) -> None:
+    """Disabling oneself is refused with the reason; another administrator, disabled, is
+    out of the console at once and cannot sign in again."""
     refused = console.post(f"/admin/accounts/{admin['id']}/disable")
     assert refused.status_code == 400 and "your own account" in refused.text
     assert console.get("/admin/accounts").status_code == 200
+    colleague = create_admin(db_url, backend_dir / "admin-cli-home", signing_key_path)
+    other = Console(server.url, client_at(address()))
+    try:
+        assert other.sign_in(colleague["email"], colleague["password"]).status_code == 303
+        assert console.post(f"/admin/accounts/{colleague['id']}/disable").status_code == 303
+        assert other.get("/admin/accounts").status_code == 303
+        again = other.sign_in(colleague["email"], colleague["password"])
+        assert again.status_code == 403 and "This account is disabled" in again.text
+    finally:
+        other.close()
 
 
 def test_revoking_a_license_ends_its_seats_and_takes_it_from_the_account(
