@@ -15,6 +15,7 @@ import requests
 
 from tests.server.checks import address, client_at, error, login_body, post_from
 from tests.server.test_concurrency import no_server_errors, race
+from tests.server.test_device_grant import grant_error, poll, start
 from tests.support.api import Api, expect
 from tests.support.console import Console, create_admin
 from tests.support.portal import Portal
@@ -151,6 +152,22 @@ def test_disabling_an_account_revokes_its_seats_and_its_tokens(
     error(device.get("/v1/account"), 401, "UNAUTHENTICATED")  # the old login stays ended
     (enabled,) = trail(api, account_id=account["id"], event="account_enabled")
     assert enabled["actor"] == f"console:{admin['id']}"
+
+
+def test_a_device_login_approved_before_the_disabling_is_denied(console: Console,
+                                                                api: Api) -> None:
+    """The owner approved a browser login on the portal, then the account was disabled
+    before the device asked for its token: the device hears access_denied."""
+    account, _ = api.new_account()
+    owner = Portal(api.url)
+    try:
+        assert owner.sign_in(account["email"], account["password"]).status_code == 303
+        grant = start(api, name="field-tablet")
+        assert owner.approve(grant["user_code"]).status_code == 200
+    finally:
+        owner.close()
+    assert console.post(f"/admin/accounts/{account['id']}/disable").status_code == 303
+    assert grant_error(poll(api, grant)) == "access_denied"
 
 
 def test_an_administrator_disables_another_not_themself(
