@@ -59,9 +59,9 @@ def _filters(c: Context, event: str, account: str, device: str, since: str) -> F
     event, account, device, since = (event.strip()[:40], account.strip()[:320],
                                      device.strip()[:40], since.strip()[:40])
     if event and event not in audit.EVENTS:
-        raise errors.InvalidRequest(f"No event is called {event!r}.")
+        raise errors.InvalidRequest(words.NO_EVENT.format(name=event))
     if device and not _ID.match(device):
-        raise errors.InvalidRequest(f"{device!r} is not a device id.")
+        raise errors.InvalidRequest(words.NOT_A_DEVICE.format(text=device))
     since_epoch = None
     if since:
         try:

@@ -94,14 +94,16 @@ async def create_license(request: Request, account_id: str) -> Response:
         return checked
     admin, form = checked
     c = common.ctx(request)
-    kind = form.get("kind", "subscription")
+    kind, name = form.get("kind", "subscription"), form.get("name", "").strip()[:200]
     try:
         if kind not in accounts.KINDS:
-            raise _invalid("Kind must be subscription or perpetual.", "kind")
+            raise _invalid(words.BAD_KIND, "kind")
+        if not name:
+            raise _invalid(words.NO_NAME, "name")
         terms = _terms(form, kind)
         with c.transaction() as session:
             made = accounts.create_license(
-                session, account_id, form.get("name", "").strip()[:200] or "", kind,
+                session, account_id, name, kind,
                 terms["seats"], terms.get("expires_at"), terms.get("support_until"), c.now(),
                 max_borrow_s=terms["max_borrow_s"], actor=audit.console(admin.account_id))
     except errors.ApiError as exc:

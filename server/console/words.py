@@ -39,6 +39,10 @@ BAD_NUMBER = "{field} must be a whole number."
 BAD_DAYS = "Borrowing must be a number of days from 0 to 366."
 BAD_WHEN = "{field} must be a date and time such as 2027-01-31T00:00, in UTC."
 BAD_DATE = "{field} must be a date such as 2027-06-30."
+BAD_KIND = "Kind must be a subscription or a perpetual license."
+NO_NAME = "Give the license a name, such as PIX4Dmapper Yearly."
+NO_EVENT = "No event is called {name!r}."
+NOT_A_DEVICE = "{text!r} is not a device id (they look like dev_0123…)."
 
 TODAY = "today"
 KINDS = {"subscription": "Subscription", "perpetual": "Perpetual (OTC)"}

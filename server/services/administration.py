@@ -50,7 +50,11 @@ def console_refusal(account: Account | None) -> str | None:
 
 
 def _account(session: Session, account_id: str, *, lock: bool = False) -> Account:
-    account = session.get(Account, account_id, with_for_update=lock,
+    """The account; with `lock`, FOR NO KEY UPDATE on PostgreSQL: it waits for a login's
+    share lock, but not for the key-share lock that inserting a lease or a token takes (a
+    seat request holding its licenses would otherwise wait for it here: a deadlock)."""
+    account = session.get(Account, account_id,
+                          with_for_update={"key_share": True} if lock else None,
                           populate_existing=lock)
     if account is None:
         raise errors.NotFound(f"No account {account_id}.")

@@ -1,9 +1,10 @@
 """Console fixtures: a server on a database of its own, its administrator, Chromium, agents.
 
-The browser, its fresh context per test (`page`) and the agents (`make_agent`) are the
-portal's (tests/portal/conftest.py). The console's server has a database of its own, so
-the wrong passwords these tests type never count against the portal's tests (the limits
-are counted in the database, per address, and Chromium always comes from 127.0.0.1).
+The browser and its fresh context per test (`page`) are tests/support/browser.py's, the
+agents (`make_agent`) the portal's (tests/portal/conftest.py). The console's server has a
+database of its own, so the wrong passwords these tests type never count against the
+portal's tests (the limits are counted in the database, per address, and Chromium always
+comes from 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from typing import Any
 
 import pytest
 
-from tests.portal.conftest import PHONE, browser, make_agent, page
+from tests.portal.conftest import make_agent
 from tests.support.api import Api
+from tests.support.browser import PHONE
 from tests.support.console import create_admin
 from tests.support.pg import fresh_postgres_database
 from tests.support.procs import ServerProcess
 
-__all__ = ["browser", "make_agent", "page"]
+__all__ = ["make_agent"]
 
 
 def fresh_database(backend: str, folder: Path) -> AbstractContextManager[str]:

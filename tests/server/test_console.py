@@ -273,6 +273,9 @@ def test_accounts_and_licenses_are_made_and_changed_from_the_console(
     made = console.post("/admin/accounts", {"email": email, "password": "correct horse"})
     assert made.status_code == 303
     account_id = made.headers["location"].split("/")[-1].split("?")[0]
+    nameless = console.post(f"/admin/accounts/{account_id}/licenses",
+                            {"name": " ", "kind": "subscription", "seats": "2"})
+    assert nameless.status_code == 400 and "Give the license a name" in nameless.text
     created = console.post(f"/admin/accounts/{account_id}/licenses", {
         "name": "PIX4Dmatic Yearly", "kind": "subscription", "seats": "2",
         "expires_at": "2030-01-31T12:00", "borrow_days": "7"})
