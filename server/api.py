@@ -10,7 +10,16 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from fastapi.security.utils import get_authorization_scheme_param
 from seatkeeper_server import errors, schemas, security
 from seatkeeper_server.context import Context
-from seatkeeper_server.services import accounts, audit, auth, device_grant, devices, limits, seats
+from seatkeeper_server.services import (
+    accounts,
+    audit,
+    auth,
+    device_grant,
+    devices,
+    limits,
+    seats,
+    usage,
+)
 from seatkeeper_server.services.auth import Caller
 from seatkeeper_server.timeutil import parse_rfc3339, to_rfc3339
 from sqlalchemy.exc import IntegrityError
@@ -105,16 +114,22 @@ def login_password(request: Request, body: schemas.PasswordLogin) -> dict[str, A
         raise errors.Unauthenticated("The email or the password is wrong.")
     device = body.device
     try:
+        try:
+            with c.transaction() as session:
+                limits.give_back(session, reservation)
+                return auth.complete_login(session, email, device.fingerprint, device.name,
+                                           device.platform, c.now())
+        except IntegrityError:
+            # A simultaneous login from the same machine created the device first: join it.
+            with c.transaction() as session:
+                limits.give_back(session, reservation)
+                return auth.complete_login(session, email, device.fingerprint, device.name,
+                                           device.platform, c.now())
+    except errors.Forbidden:
+        # A disabled account: the password was right, so it is not a guess that counts.
         with c.transaction() as session:
             limits.give_back(session, reservation)
-            return auth.complete_login(session, email, device.fingerprint, device.name,
-                                       device.platform, c.now())
-    except IntegrityError:
-        # A simultaneous login from the same machine created the device first: join it.
-        with c.transaction() as session:
-            limits.give_back(session, reservation)
-            return auth.complete_login(session, email, device.fingerprint, device.name,
-                                       device.platform, c.now())
+        raise
 
 
 def device_authorize(request: Request, body: schemas.DeviceInfo) -> dict[str, Any]:
@@ -309,3 +324,19 @@ def admin_release_lease(request: Request, lease_id: str, _: None = Depends(admin
     with c.transaction() as session:
         seats.admin_release(session, lease_id, c.now())
     return Response(status_code=204)
+
+
+_DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def admin_license_usage(
+    request: Request, license_id: str, _: Annotated[None, Depends(admin)],
+    since: Annotated[str | None, Query(pattern=_DAY, description="First day (UTC), YYYY-MM-DD; "
+                                       "default: 29 days before `until`")] = None,
+    until: Annotated[str | None, Query(pattern=_DAY, description="Last day (UTC), YYYY-MM-DD; "
+                                       "default: today")] = None,
+) -> dict[str, Any]:
+    """Seats used and the peak per day, as the usage count has them."""
+    c = ctx(request)
+    with c.transaction() as session:
+        return usage.license_usage(session, license_id, since, until, c.now())

@@ -13,9 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from seatkeeper_server import __version__, api, errors, observability, portal, schemas
+from seatkeeper_server import __version__, api, console, errors, observability, portal, schemas
 from seatkeeper_server.context import Context
-from seatkeeper_server.services import limits, seats
+from seatkeeper_server.services import limits, seats, usage
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -59,6 +59,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], int, Any, tuple[int, ...]]] = [
     ("POST",   "/v1/admin/licenses",                api.admin_create_license, 201, schemas.LicenseOut,    (*_BODY, 401, 403, 404)),
     ("PATCH",  "/v1/admin/licenses/{license_id}",   api.admin_update_license, 200, schemas.LicenseOut,    (*_BODY, 401, 403, 404)),
     ("GET",    "/v1/admin/licenses/{license_id}",   api.admin_get_license,    200, schemas.AdminLicense,  (401, 403, 404)),
+    ("GET",    "/v1/admin/licenses/{license_id}/usage", api.admin_license_usage, 200, schemas.Usage, (400, 401, 403, 404)),
     ("DELETE", "/v1/admin/leases/{lease_id}",       api.admin_release_lease,  204, None,                  (401, 403, 404)),
     ("GET",    "/v1/admin/audit",                   api.admin_audit,          200, schemas.AuditPage,     (400, 401, 403)),
 ]  # fmt: skip
@@ -84,6 +85,7 @@ def create_app(context: Context, *, sweep_every_s: float | None = None) -> FastA
                           response_model_exclude_unset=True,
                           response_class=JSONResponse if status != 204 else _NoContent)
     app.include_router(portal.router)
+    app.include_router(console.router)
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     app.add_middleware(NulPath)
@@ -112,8 +114,11 @@ def _lifespan(context: Context, every: float | None) -> Any:
 
 
 def _sweeper(context: Context, stop: threading.Event, period: float) -> None:
-    """Record reclaims of silent leases (seat counts never wait for this: they are lazy)."""
-    while not stop.wait(period):
+    """Record reclaims of silent leases (seat counts never wait for this: they are lazy),
+    count usage, prune what no one needs. The first round runs soon after the start."""
+    wait = min(1.0, period)
+    while not stop.wait(wait):
+        wait = period
         try:
             with context.transaction() as session:
                 count = seats.sweep(session, context.now())
@@ -122,13 +127,32 @@ def _sweeper(context: Context, stop: threading.Event, period: float) -> None:
                 observability.RECLAIMS.inc(count)
             with context.transaction() as session:
                 limits.prune(session, context.now(), context.grant.expires_in_s)
+            _count_usage(context)
         except Exception:
             log.exception("reclaim sweep failed; trying again in %.0f s", period)
 
 
+def _count_usage(context: Context) -> None:
+    """The daily usage figures, then the audit events past their retention (in batches)."""
+    with context.transaction() as session:
+        counted = usage.count(session, context.now())
+    if counted.days:
+        log.info("counted the usage of %d day(s)", counted.days)
+    for _ in range(4):  # a backlog goes at the next sweeps: short transactions
+        with context.transaction() as session:
+            pruned = usage.prune_audit(session, context.now(), context.audit_retention_days)
+        if pruned:
+            log.info("pruned %d audit event(s) older than %d days", pruned,
+                     context.audit_retention_days)
+        if pruned < usage.PRUNE_BATCH:
+            break
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(portal.BadForm)
-    async def bad_form(_: Request, exc: portal.BadForm) -> Response:
+    async def bad_form(request: Request, exc: portal.BadForm) -> Response:
+        if request.url.path.startswith("/admin"):
+            return console.bad_form_page(exc)
         return portal.bad_form_page(exc)
 
     @app.exception_handler(errors.ApiError)

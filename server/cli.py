@@ -71,10 +71,20 @@ def _parser() -> argparse.ArgumentParser:
          "(safe to run from several places at once)")
     admin = _sub(sub, "admin", "manage accounts and licenses (never migrates the database)")
     actions = admin.add_subparsers(dest="action", required=True)
-    account = _sub(actions, "create-account", "create an account")
-    account.add_argument("--email", required=True)
-    account.add_argument("--password-stdin", action="store_true",
-                         help="read the password from standard input (else one is generated)")
+    for name, text in (("create-account", "create an account"),
+                       ("create-admin", "create an administrator's account: it signs in to "
+                        "the console at /admin")):
+        account = _sub(actions, name, text)
+        account.add_argument("--email", required=True)
+        account.add_argument("--password-stdin", action="store_true",
+                             help="read the password from standard input (else one is "
+                             "generated and shown once)")
+    reset = _sub(actions, "reset-password", "set a new password for an account (its devices "
+                 "stay signed in; its browser sessions end)")
+    reset.add_argument("--account", required=True, help="account id or email")
+    reset.add_argument("--password-stdin", action="store_true",
+                       help="read the password from standard input (else one is generated "
+                       "and shown once)")
     lic = _sub(actions, "create-license", "give an account a license")
     lic.add_argument("--account", required=True, help="account id or email")
     lic.add_argument("--name", required=True, help='e.g. "PIX4Dmapper Yearly"')
@@ -124,17 +134,25 @@ def main(argv: list[str] | None = None) -> int:
 def _admin(runtime: Any, args: argparse.Namespace) -> int:
     import getpass
 
-    from seatkeeper_server.services import accounts, audit
+    from seatkeeper_server.services import accounts, administration, audit
 
     context = runtime.open_context(args, data_dir(args), announce=False)
     actor = audit.admin(getpass.getuser())
     with context.transaction() as session:
         now = context.now()
-        if args.action == "create-account":
+        if args.action in ("create-account", "create-admin", "reset-password"):
             given = sys.stdin.readline().rstrip("\n") if args.password_stdin else ""
             password = given or secrets.token_urlsafe(12)
-            print(json.dumps(accounts.create_account(session, args.email, password, now,
-                                                     actor=actor)))
+            if args.action == "reset-password":
+                found = accounts.find_account(session, args.account)
+                if found is None:
+                    raise errors.NotFound(f"No account {args.account}.")
+                administration.reset_password(session, found.id, password, now, actor=actor)
+                print(json.dumps({"id": found.id, "email": found.email}))
+            else:
+                create = (administration.create_admin if args.action == "create-admin"
+                          else accounts.create_account)
+                print(json.dumps(create(session, args.email, password, now, actor=actor)))
             if not given:
                 print(f"password (shown once): {password}")
             return 0

@@ -28,6 +28,16 @@ def _seconds(text: str) -> int:
     return value
 
 
+def _days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number of days") from None
+    if not 0 <= value <= 36500:
+        raise ValueError(f"{value} is not 0 (keep forever) to 36500 days")
+    return value
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -115,6 +125,9 @@ OPTIONS: tuple[Option, ...] = (
            "approval", "SECONDS"),
     Option("device-poll-interval", _seconds, 5, "how often a device waiting for approval may "
            "ask", "SECONDS"),
+    Option("audit-retention-days", _days, 400, "delete audit events older than this, once "
+           "their days are counted into the daily usage figures (0: keep them forever)",
+           "DAYS"),
     Option("signing-key", Path, None, "Ed25519 PEM key that signs leases", "PATH",
            "signing-key.pem in the data directory, made at first start"),
     Option("admin-token-file", Path, None, "file holding the admin token (instead of "

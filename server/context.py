@@ -28,6 +28,8 @@ class Context:
     # --public-url: the address browsers reach the server at, for links it writes; None: the
     # request's own (right unless a reverse proxy is in front).
     public_url: str | None = None
+    # Audit events older than this many days are pruned once counted into usage; 0: never.
+    audit_retention_days: int = 400
 
     def now(self) -> int:
         """Whole seconds, as the protocol counts them."""

@@ -30,6 +30,10 @@ class Account(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     remote_deactivation: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # user | admin: an administrator signs in to the console at /admin.
+    role: Mapped[str] = mapped_column(String(10), default="user", server_default="user")
+    # Set while an administrator has disabled the account: no login, no seat, no session.
+    disabled_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class License(Base):
@@ -46,6 +50,8 @@ class License(Base):
     max_borrow_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Creation order decides which license an acquire without license_id takes.
     created_ns: Mapped[int] = mapped_column(BigInteger)
+    # Set once an administrator revoked it: its seats ended, and it is gone for its account.
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Device(Base):
@@ -80,6 +86,8 @@ class Lease(Base):
     __table_args__ = (
         Index("ix_leases_live", "license_id", "released_at", "expires_at"),
         Index("ix_leases_device", "device_id", "released_at"),
+        # The usage count reads the leases that ended on or after a day began (or not yet).
+        Index("ix_leases_released_at", "released_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -171,7 +179,7 @@ class DeviceCode(Base):
 
 
 class PortalSession(Base):
-    """A signed-in portal browser: the cookie is stored only as its hash, with its CSRF token."""
+    """A signed-in browser: the cookie is stored only as its hash, with its CSRF token."""
 
     __tablename__ = "portal_sessions"
 
@@ -180,3 +188,21 @@ class PortalSession(Base):
     csrf: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
+    # portal | admin: a cookie opens only the part of the site it was made for.
+    scope: Mapped[str] = mapped_column(String(10), default="portal", server_default="portal")
+
+
+class UsageDay(Base):
+    """One license's use on one UTC day, counted from its leases; kept after the audit goes."""
+
+    __tablename__ = "usage_days"
+    __table_args__ = (Index("ix_usage_days_day", "day"),)
+
+    license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    account_id: Mapped[str] = mapped_column(String(40))
+    # Devices that held a seat at any time of the day; the most seats held at one moment.
+    seats_used: Mapped[int] = mapped_column(Integer)
+    peak: Mapped[int] = mapped_column(Integer)
+    # The license's seats when the day was counted.
+    seats_total: Mapped[int] = mapped_column(Integer)

@@ -92,7 +92,8 @@ def open_context(args: argparse.Namespace, data: Path, *, upgrade: bool = False,
                    LeaseTerms(args.lease_ttl, args.heartbeat_interval), system_clock,
                    serialize=nullcontext() if db.is_postgres(engine) else threading.Lock(),
                    grant=GrantTerms(args.device_code_ttl, args.device_poll_interval),
-                   public_url=args.public_url)
+                   public_url=args.public_url,
+                   audit_retention_days=args.audit_retention_days)
 
 
 def migrate(args: argparse.Namespace, data: Path) -> int:

@@ -266,7 +266,29 @@ class LiveLease(BaseModel):
 
 
 class AdminLicense(LicenseOut):
+    revoked_at: RFC3339 | None = Field(None, description="When an administrator revoked it")
     leases: list[LiveLease]
+
+
+class UsageDayOut(BaseModel):
+    day: Date
+    seats_used: int = Field(description="Devices that held a seat at any time of the day")
+    peak: int = Field(description="The most seats held at one moment of the day")
+    seats_total: int | None = Field(description="The license's seats when the day was "
+                                    "counted; null on a day without a seat held")
+    partial: bool = Field(description="Today: counted so far, not for good")
+
+
+class Usage(BaseModel):
+    license_id: str
+    name: str
+    seats_total: int
+    since: Date
+    until: Date
+    counted_until: Date | None = Field(description="Days before this one are counted for good")
+    today_counted_at: RFC3339 | None = Field(description="When today was counted so far")
+    days: list[UsageDayOut] = Field(description="Each counted day from since to until (none "
+                                    "before the license existed), oldest first")
 
 
 class DeviceCodeRequest(Request):
@@ -293,8 +315,9 @@ class DeviceGrantError(BaseModel):
 class AuditEventOut(BaseModel):
     at: RFC3339
     event: str = Field(description=", ".join(EVENTS) + " (docs/protocol.md)")
-    actor: str = Field(description="device:<id>, admin:<name>, admin-token, portal:<account id> "
-                       "or system", examples=["device:dev_0123456789abcdef01234567"])
+    actor: str = Field(description="device:<id>, admin:<name>, admin-token, portal:<account id>, "
+                       "console:<account id> or system",
+                       examples=["device:dev_0123456789abcdef01234567"])
     account_id: str | None
     device_id: str | None
     lease_id: str | None

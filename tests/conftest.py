@@ -13,6 +13,9 @@ from tests.support.api import Api
 from tests.support.pg import SKIP_REASON, fresh_postgres_database, postgres_url
 from tests.support.procs import REPO_ROOT, ServerProcess
 
+# Chromium for tests/portal and tests/console: one instance for the whole session.
+pytest_plugins = ["tests.support.browser"]
+
 SHORT_LEASE_TTL_S = 2
 SHORT_HEARTBEAT_INTERVAL_S = 1
 

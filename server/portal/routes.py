@@ -7,7 +7,7 @@ in a short-lived cookie of its own (double submit). Pages work without JavaScrip
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
@@ -15,13 +15,14 @@ from seatkeeper_server import errors, security
 from seatkeeper_server.api import client_address
 from seatkeeper_server.context import Context
 from seatkeeper_server.portal import sessions, views
+from seatkeeper_server.portal.forms import BadForm
+from seatkeeper_server.portal.forms import read as _form
 from seatkeeper_server.portal.sessions import Visitor
 from seatkeeper_server.services import accounts, auth, device_grant, devices, limits
 from seatkeeper_server.services.auth import Caller
 from sqlalchemy.orm import Session
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
-MAX_FORM_FIELDS = 20
 
 NOTICES = {
     "switch-on": "Remote device deactivation is on.",
@@ -36,25 +37,6 @@ SWITCH_REFUSED = ("Remote device deactivation can only be switched on while no d
 def _ctx(request: Request) -> Context:
     context: Context = request.app.state.ctx
     return context
-
-
-class BadForm(Exception):
-    """A form this portal never sends: answered with a 400 page saying what was wrong."""
-
-
-async def _form(request: Request) -> dict[str, str]:
-    try:
-        fields = parse_qs((await request.body()).decode("utf-8", "replace"),
-                          max_num_fields=MAX_FORM_FIELDS)
-    except ValueError:
-        raise BadForm(f"The form has more than {MAX_FORM_FIELDS} fields; the portal's forms "
-                      "have a few.") from None
-    for name, values in fields.items():
-        if any("\x00" in text for text in (name, *values)):
-            # PostgreSQL can neither store nor compare a string holding NUL.
-            raise BadForm(f"The form's field {name.replace(chr(0), '')!r} holds a NUL "
-                          "character, which no email, password or code contains.")
-    return {name: values[0] for name, values in fields.items()}
 
 
 def bad_form_page(exc: BadForm) -> Response:
@@ -150,6 +132,8 @@ async def sign_in(request: Request) -> Response:
         limits.give_back(session, reservation)
         account = accounts.find_account(session, email)
         assert account is not None
+        if account.disabled_at is not None:
+            return _sign_in_page(request, 403, auth.DISABLED, email, target)
         cookie = sessions.create(session, account.id, c.now())
     response = _redirect(_safe_next(target))
     _set_cookie(request, response, sessions.COOKIE, cookie, sessions.SESSION_TTL_S)

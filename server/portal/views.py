@@ -20,12 +20,15 @@ _env = Environment(loader=FileSystemLoader(HERE / "templates"),
                    lstrip_blocks=True)
 
 
+# Every page of the portal and the console: never cached, never framed, nothing inline.
+HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+           "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; "
+                                      "form-action 'self'"}
+
+
 def page(template: str, status: int = 200, **values: Any) -> HTMLResponse:
     html = _env.get_template(template).render(**values)
-    return HTMLResponse(html, status_code=status,
-                        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
-                                 "Content-Security-Policy": "default-src 'self'; "
-                                 "frame-ancestors 'none'; form-action 'self'"})
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
 def ago(then: int | None, now: int) -> str:

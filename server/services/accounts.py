@@ -13,10 +13,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 KINDS = ("subscription", "perpetual")
+MIN_PASSWORD = 8
 
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise errors.InvalidRequest("The password is too short.",
+                                    {"fields": {"password": f"must be at least {MIN_PASSWORD} "
+                                                "characters"}})
 
 
 def create_account(session: Session, email: str, password: str, now: int, *,
@@ -26,9 +34,7 @@ def create_account(session: Session, email: str, password: str, now: int, *,
     if "@" not in email or email.startswith("@") or email.endswith("@") or " " in email:
         raise errors.InvalidRequest("The email address is not valid.",
                                     {"fields": {"email": "must be an email address"}})
-    if len(password) < 8:
-        raise errors.InvalidRequest("The password is too short.",
-                                    {"fields": {"password": "must be at least 8 characters"}})
+    check_password(password)
     if session.scalars(select(Account.id).where(Account.email == email)).first():
         raise errors.InvalidRequest(f"An account for {email} exists already.",
                                     {"fields": {"email": "is already registered"}})
@@ -70,6 +76,10 @@ def update_license(session: Session, license_id: str, changes: dict[str, Any], n
     lic = session.get(License, license_id, with_for_update=True)
     if lic is None:
         raise errors.NotFound(f"No license {license_id}.")
+    if lic.revoked_at is not None:
+        raise errors.InvalidRequest(
+            f"The license {lic.name} is revoked and can no longer change; give the account a "
+            "new license instead.", {"fields": {"id": "is a revoked license"}})
     if lic.kind == "perpetual" and changes.get("expires_at") is not None:
         raise errors.InvalidRequest(
             "A perpetual license does not expire; give support_until instead.",
@@ -87,9 +97,11 @@ def update_license(session: Session, license_id: str, changes: dict[str, Any], n
 
 
 def account_json(session: Session, account_id: str, now: int) -> dict[str, Any]:
+    """The account as its devices see it: a revoked license is gone for them."""
     account = session.get(Account, account_id)
     assert account is not None
-    licenses = session.scalars(select(License).where(License.account_id == account_id)
+    licenses = session.scalars(select(License).where(License.account_id == account_id,
+                                                     License.revoked_at.is_(None))
                                .order_by(License.created_ns, License.id)).all()
     return {"id": account.id, "email": account.email,
             "remote_deactivation": account.remote_deactivation,
@@ -100,7 +112,7 @@ def license_with_leases(session: Session, license_id: str, now: int) -> dict[str
     lic = session.get(License, license_id)
     if lic is None:
         raise errors.NotFound(f"No license {license_id}.")
-    body = render.license_json(session, lic, now)
+    body = {**render.license_json(session, lic, now), "revoked_at": to_rfc3339(lic.revoked_at)}
     rows = session.execute(
         select(Lease, Device).join(Device, Device.id == Lease.device_id)
         .where(Lease.id.in_(select(render.live_leases(lic.id, now).subquery().c.id)))
@@ -125,4 +137,5 @@ def find_account(session: Session, id_or_email: str) -> Account | None:
 def overview(session: Session, now: int) -> list[dict[str, Any]]:
     """Every account with its licenses and their seat use (for `admin list`)."""
     accounts = session.scalars(select(Account).order_by(Account.created_at, Account.email)).all()
-    return [account_json(session, a.id, now) for a in accounts]
+    return [{**account_json(session, a.id, now), "role": a.role,
+             "disabled_at": to_rfc3339(a.disabled_at)} for a in accounts]

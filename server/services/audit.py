@@ -9,7 +9,7 @@ from typing import Any
 from seatkeeper_server import errors
 from seatkeeper_server.models import AuditEvent
 from seatkeeper_server.timeutil import to_rfc3339
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 # Every event the server records (docs/protocol.md, "The audit trail").
@@ -29,6 +29,12 @@ EVENTS = (
     "account_created",                 # by the admin API or `seatkeeper-server admin`
     "license_created",
     "license_updated",                 # PATCH /v1/admin/licenses/{id}; detail: what changed
+    "license_revoked",                 # its seats ended, gone for its account
+    "account_disabled",                # its seats ended, its devices signed out
+    "account_enabled",
+    "password_reset",                  # detail: set, or one-time
+    "admin_created",                   # `seatkeeper-server admin create-admin`
+    "console_sign_in",                 # an administrator signed in to the console
 )
 SYSTEM = "system"
 ADMIN_TOKEN = "admin-token"  # noqa: S105 (an actor's name, not a secret)
@@ -45,6 +51,11 @@ def portal(account_id: str) -> str:
 
 def admin(name: str) -> str:
     return f"admin:{name}"
+
+
+def console(account_id: str) -> str:
+    """An administrator signed in to the console, by account (not the OS user of `admin:`)."""
+    return f"console:{account_id}"
 
 
 def record(session: Session, now: int, event: str, *, actor: str = SYSTEM,
@@ -96,3 +107,11 @@ def events_json(session: Session, *, event: str | None, account_id: str | None,
                         "lease_id": row.lease_id, "license_id": row.license_id,
                         "detail": row.detail} for row in page],
             "next": _cursor(page[-1].id) if len(rows) > limit else None}
+
+
+def prune(session: Session, before: int, batch: int) -> int:
+    """Delete up to `batch` of the oldest events recorded before `before`; returns how many."""
+    oldest = select(AuditEvent.id).where(AuditEvent.at < before).order_by(AuditEvent.id) \
+        .limit(batch)
+    gone = session.execute(delete(AuditEvent).where(AuditEvent.id.in_(oldest.scalar_subquery())))
+    return int(gone.rowcount or 0)  # type: ignore[attr-defined]

@@ -75,6 +75,16 @@ def has_admin_token(session: Session) -> bool:
 
 # -- password login ---------------------------------------------------------------------
 
+DISABLED = ("This account is disabled: an administrator has switched it off. Ask your "
+            "license administrator to enable it again.")
+
+
+def refuse_disabled(account: Account) -> None:
+    """403 for an account an administrator disabled (said only once the password is right)."""
+    if account.disabled_at is not None:
+        raise errors.Forbidden(DISABLED, {"reason": "account_disabled"})
+
+
 def password_hash_for(session: Session, email: str) -> str | None:
     account = session.scalars(select(Account).where(Account.email == email)).first()
     return None if account is None else account.password_hash
@@ -82,8 +92,14 @@ def password_hash_for(session: Session, email: str) -> str | None:
 
 def complete_login(session: Session, email: str, fingerprint: str, name: str, platform: str,
                    now: int) -> dict[str, object]:
-    """After the password checked out: the device (same fingerprint, same device) and a token."""
-    account = session.scalars(select(Account).where(Account.email == email)).one()
+    """After the password checked out: the device (same fingerprint, same device) and a token.
+
+    The account's row is share-locked (PostgreSQL), so a login and the account's disabling
+    take turns: a token made first is revoked with the others, a login after it is refused.
+    """
+    account = session.scalars(select(Account).where(Account.email == email)
+                              .with_for_update(read=True)).one()
+    refuse_disabled(account)
     device = session.scalars(select(Device).where(Device.account_id == account.id,
                                                   Device.fingerprint == fingerprint)).first()
     if device is None:

@@ -138,8 +138,12 @@ def redeem(session: Session, device_code: str, now: int) -> dict[str, object] | 
             row.interval_s += SLOW_DOWN_STEP_S
             return "slow_down"
         return "authorization_pending"
-    account = session.get(Account, row.account_id)
+    # Share-locked, as complete_login takes it: a disabling waits, or has been seen.
+    account = session.get(Account, row.account_id, with_for_update={"read": True})
     assert account is not None
+    if account.disabled_at is not None:  # disabled between the approval and this poll
+        row.status = "denied"
+        return "access_denied"
     row.status = "redeemed"
     return auth.complete_login(session, account.email, row.fingerprint, row.name, row.platform,
                                now)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from seatkeeper_server import errors, security
 from seatkeeper_server.models import Device, Lease, License
-from seatkeeper_server.services import audit, render
+from seatkeeper_server.services import audit, auth, render
 from seatkeeper_server.services.auth import Caller
 from seatkeeper_server.timeutil import parse_date, to_rfc3339
 from sqlalchemy import select, update
@@ -99,13 +99,17 @@ def _renew(session: Session, lease: Lease, now: int, terms: LeaseTerms) -> None:
 def acquire(session: Session, caller: Caller, license_id: str | None, app: AppInfo, now: int,
             terms: LeaseTerms, signer: Any) -> tuple[dict[str, Any], bool]:
     """Take (or renew) a seat. Returns the signed lease and whether it is new (201)."""
-    query = select(License).where(License.account_id == caller.account_id)
+    # A revoked license is gone for its account.
+    query = select(License).where(License.account_id == caller.account_id,
+                                  License.revoked_at.is_(None))
     if license_id is not None:
         query = query.where(License.id == license_id)
     # Locking the account's licenses (in one order, so never a deadlock) makes count-then-insert
     # atomic on PostgreSQL; on SQLite the transaction already holds the database's write lock.
     licenses = session.scalars(query.order_by(License.created_ns, License.id)
                                .with_for_update()).all()
+    # Disabling the account locks these licenses too: once it has run, the token is revoked.
+    auth.still_valid(session, caller)
     if license_id is not None and not licenses:
         raise errors.NotFound(f"No license {license_id} on this account.")
     if not licenses:
@@ -279,11 +283,29 @@ def release_by_token(session: Session, release_token: str, lease_id: str, reason
     _end(session, lease, now, reason, audit.device(lease.device_id))
 
 
-def admin_release(session: Session, lease_id: str, now: int) -> None:
+def admin_release(session: Session, lease_id: str, now: int,
+                  actor: str = audit.ADMIN_TOKEN) -> str:
+    """Force release (reason `admin`); already released: nothing. Returns its license's id."""
     lease = _locked(session, lease_id)
     if lease is None:
         raise errors.NotFound(f"No lease {lease_id}.")
-    _end(session, lease, now, "admin", audit.ADMIN_TOKEN)
+    _end(session, lease, now, "admin", actor)
+    return lease.license_id
+
+
+def release_license(session: Session, license_id: str, now: int, actor: str) -> int:
+    """End every open lease of a license as taken away by an administrator; returns how many.
+
+    The caller holds the license's row lock (as acquire takes it first), then the leases
+    are locked in id order, as every change locks them.
+    """
+    leases = session.scalars(select(Lease).where(Lease.license_id == license_id,
+                                                 Lease.released_at.is_(None))
+                             .order_by(Lease.id).with_for_update()
+                             .execution_options(populate_existing=True)).all()
+    for lease in leases:
+        _end(session, lease, now, "admin", actor)
+    return sum(1 for lease in leases if lease.release_reason == "admin")
 
 
 def lock_open_leases(session: Session, device_id: str) -> list[Lease]:

@@ -1,7 +1,6 @@
-"""Portal fixtures: servers with quick heartbeats and short-lived codes, Chromium, agents.
+"""Portal fixtures: servers with quick heartbeats and short-lived codes, agents.
 
-The browser is Debian's Chromium driven by Playwright (Playwright's own download is not
-used). Each test gets a fresh browser context, so no cookie leaks from one to the next.
+The browser (`browser`, and `page`: a fresh context per test) is tests/support/browser.py's.
 """
 
 from __future__ import annotations
@@ -18,15 +17,11 @@ import pytest
 
 from tests.support.agent import AgentProcess, close_all
 from tests.support.api import Api
+from tests.support.browser import PHONE
 from tests.support.procs import REPO_ROOT, ServerProcess
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1100, "height": 800}
-
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
+__all__ = ["PHONE"]  # the tests' phone-sized screen, from tests/support/browser.py
 
 
 def _server(db_url: str, home: Path, key: str | Path, admin: str, code_ttl: int) -> ServerProcess:
@@ -59,27 +54,6 @@ def portal_api(portal_server: ServerProcess) -> Iterator[Api]:
     client = Api(portal_server.url, portal_server.admin_token)
     yield client
     client.close()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Chromium for the whole session."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (scripts/test installs it)")
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh browser context (no cookies) and its page, desktop-sized."""
-    context = browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture(scope="session")

@@ -102,7 +102,8 @@ def test_admin_license_lists_its_live_leases(api: Api) -> None:
     released = expect(gone.acquire(), 201)["lease"]
     expect(gone.release(released["lease_id"]), 204)
     body = expect(api.admin_get(f"/v1/admin/licenses/{license['id']}"), 200)
-    assert {k: v for k, v in body.items() if k != "leases"} == {**license, "seats_used": 1}
+    assert {k: v for k, v in body.items() if k != "leases"} == {**license, "seats_used": 1,
+                                                                "revoked_at": None}
     (listed,) = body["leases"]
     assert set(listed) == {"lease_id", "device", "issued_at", "expires_at", "last_heartbeat_at",
                            "borrowed_until"}

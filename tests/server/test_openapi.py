@@ -30,6 +30,7 @@ PROTOCOL = {
     ("POST", "/v1/admin/licenses"): ("admin", {400, 401, 403, 404}),
     ("PATCH", "/v1/admin/licenses/{license_id}"): ("admin", {400, 401, 403, 404, 413}),
     ("GET", "/v1/admin/licenses/{license_id}"): ("admin", {401, 403, 404}),
+    ("GET", "/v1/admin/licenses/{license_id}/usage"): ("admin", {400, 401, 403, 404}),
     ("DELETE", "/v1/admin/leases/{lease_id}"): ("admin", {401, 403, 404}),
     ("GET", "/v1/admin/audit"): ("admin", {400, 401, 403}),
 }

@@ -50,6 +50,7 @@ PINNED = {
     ("POST", "/v1/admin/accounts"),
     ("POST", "/v1/admin/licenses"),
     ("GET", "/v1/admin/licenses/{license_id}"),
+    ("GET", "/v1/admin/licenses/{license_id}/usage"),
     ("DELETE", "/v1/admin/leases/{lease_id}"),
 }
 # The pinned runs go first, in route order, while the things they pin are as set up: the
@@ -110,6 +111,8 @@ class Known:
                 "kind": "perpetual", "seats": 2, "support_until": "2027-06-30",
             }},
             ("GET", "/v1/admin/licenses/{license_id}"): {
+                "path_parameters": {"license_id": self.license_id}},
+            ("GET", "/v1/admin/licenses/{license_id}/usage"): {
                 "path_parameters": {"license_id": self.license_id}},
             ("DELETE", "/v1/admin/leases/{lease_id}"): {
                 "path_parameters": {"lease_id": self.lease_id}},

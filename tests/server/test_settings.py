@@ -58,9 +58,14 @@ def test_flags_win_over_variables_which_win_over_the_file(tmp_path: Path) -> Non
     ("port = [\n", {}, r"server\.toml is not valid TOML"),
     ("access-log = 'yes'\n", {}, r"key 'access-log': 'yes' is not true or false"),
     ("", {"SEATKEEPERD_HEARTBEAT_INTERVAL": "soon"}, r"SEATKEEPERD_HEARTBEAT_INTERVAL: 'soon'"),
+    ("audit-retention-days = -1\n", {},
+     r"key 'audit-retention-days': -1 is not 0 \(keep forever\) to 36500 days"),
+    ("", {"SEATKEEPERD_AUDIT_RETENTION_DAYS": "forever"},
+     r"SEATKEEPERD_AUDIT_RETENTION_DAYS: 'forever' is not a whole number of days"),
     ("", {"SEATKEEPERD_LEASE_TTL": "60", "SEATKEEPERD_HEARTBEAT_INTERVAL": "90"},
      r"heartbeat-interval \(90 s\) must be shorter than lease-ttl \(60 s\)"),
-], ids=["port", "ttl", "unknown-key", "not-toml", "bool", "env", "interval"])
+], ids=["port", "ttl", "unknown-key", "not-toml", "bool", "env", "retention",
+        "retention-env", "interval"])
 def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path, file_text: str,
                                              env: dict[str, str], says: str) -> None:
     """A bad value, an unknown key or a broken file: one line naming the key and the file."""
