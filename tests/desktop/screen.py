@@ -34,7 +34,7 @@ from seatkeeper.tray import icons
 from tests.support.agent import AgentProcess
 from tests.support.procs import stop_all
 
-TOOLS = ("Xvfb", "trayer", "xdotool", "dbus-run-session", "import")
+TOOLS = ("Xvfb", "trayer", "xdotool", "dbus-run-session", "import", "xclip")
 SCREEN = (720, 480)
 ATSPI_DRIVER = Path(__file__).with_name("atspi.py")
 NOTIFICATION_SERVER = Path(__file__).with_name("notifications.py")
@@ -188,6 +188,28 @@ class Desktop:
     def key(self, name: str) -> None:
         subprocess.run(["xdotool", "key", name], env=self.env, check=True, timeout=10)
 
+    def click(self, box: Box) -> None:
+        x, y = box.centre
+        subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"],
+                       env=self.env, check=True, timeout=10)
+
+    def type(self, text: str) -> None:
+        """Type `text` on the keyboard, key by key, into the window that has the focus."""
+        subprocess.run(["xdotool", "type", "--delay", "20", text], env=self.env, check=True,
+                       timeout=60)
+
+    def clipboard(self) -> str:
+        """What a paste would insert now: the clipboard's text, as another program reads it."""
+        done = subprocess.run(["xclip", "-selection", "clipboard", "-out"], env=self.env,
+                              capture_output=True, text=True, timeout=10, check=False)
+        return done.stdout
+
+    def set_clipboard(self, text: str) -> None:
+        """Copy `text` as another program would (xclip serves it until the next copy)."""
+        subprocess.run(["xclip", "-selection", "clipboard", "-in"], input=text, text=True,
+                       env=self.env, check=True, timeout=10, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
     def screenshot(self, name: str) -> Path:
         """The whole screen as `shots/NAME.png` (a test artefact)."""
         path = self.shots / f"{name}.png"
@@ -287,7 +309,7 @@ class TrayAgent(AgentProcess):
         self.bus_file.unlink(missing_ok=True)
         record = 'echo "$$ $DBUS_SESSION_BUS_ADDRESS" > "$0"; exec "$@"'
         return ["dbus-run-session", "--", "sh", "-c", record, str(self.bus_file),
-                sys.executable, "-m", "seatkeeper", "run"]
+                *self.command("run")]
 
     def session_bus(self) -> tuple[int, str]:
         """The agent's pid and its session bus address (once dbus-run-session started it)."""
@@ -332,7 +354,27 @@ class TrayAgent(AgentProcess):
             assert time.monotonic() < deadline, f"{script.name} did not start"
             time.sleep(0.05)
 
-    def notifications(self) -> list[dict[str, str]]:
+    def click_notification_button(self, number: int, key: str) -> None:
+        """Click a button of notification `number`, as on the desktop (the stand-in server
+        then sends ActionInvoked)."""
+        import gi
+
+        gi.require_version("Gio", "2.0")
+        from gi.repository import Gio, GLib
+
+        _, address = self.session_bus()
+        flags = (Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+                 | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION)
+        bus = Gio.DBusConnection.new_for_address_sync(address, flags, None, None)
+        try:
+            bus.call_sync("org.freedesktop.Notifications", "/org/freedesktop/Notifications",
+                          "org.seatkeeper.test.Notifications", "Click",
+                          GLib.Variant("(us)", (number, key)), None, Gio.DBusCallFlags.NONE,
+                          5000, None)
+        finally:
+            bus.close_sync(None)
+
+    def notifications(self) -> list[dict[str, Any]]:
         """What the agent showed as desktop notifications, oldest first."""
         if not self.notices_file.exists():
             return []
