@@ -137,6 +137,11 @@ class GtkAddressDialog:
                 loop.quit()
             return result["open"]
 
+        def edited(_entry: Any) -> None:
+            if not result["busy"]:  # a correction under way: the old problem goes
+                problem.hide()
+
+        entry.connect("changed", edited)
         dialog.connect("response", responded)
         GLib.timeout_add(int(STOP_POLL_S * 1000), watch)
         dialog.show_all()

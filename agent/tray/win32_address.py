@@ -35,6 +35,7 @@ BUTTON, EDIT, STATIC = 0x0080, 0x0081, 0x0082  # the predefined window classes' 
 WM_INITDIALOG, WM_COMMAND, WM_APP = 0x0110, 0x0111, 0x8000
 WM_CHECKED = WM_APP + 1
 EM_SETSEL, EM_SETREADONLY = 0x00B1, 0x00CF
+EN_CHANGE = 0x0300
 IDOK, IDCANCEL = 1, 2
 MB_ICONERROR = 0x10
 HEADING, TEXT, LABEL, FIELD, PROBLEM = 100, 101, 102, 103, 104
@@ -195,6 +196,10 @@ class Win32AddressDialog:
                 if msg == WM_COMMAND and wparam & 0xFFFF == IDOK:
                     if not state["busy"]:
                         start_check(hwnd)
+                    return 1
+                if msg == WM_COMMAND and wparam == (EN_CHANGE << 16 | FIELD):
+                    if not state["busy"]:  # a correction under way: the old problem goes
+                        user32.SetDlgItemTextW(hwnd, PROBLEM, "")
                     return 1
                 if msg == WM_COMMAND and wparam & 0xFFFF == IDCANCEL:
                     user32.EndDialog(hwnd, IDCANCEL)  # a check under way is forgotten
