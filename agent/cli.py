@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import json
 import sys
@@ -41,19 +42,24 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run the agent (tray, or headless with no display)")
     run.add_argument("--headless", action="store_true", help="no tray icon")
-    login = sub.add_parser("login", help="log this device in")
+    login = sub.add_parser("login", help="log this device in (in a web browser, unless --email)")
     login.add_argument("--server", metavar="URL", help="the license server")
-    how = login.add_mutually_exclusive_group(required=True)
-    how.add_argument("--email", help="log in with this account's password")
+    how = login.add_mutually_exclusive_group()
+    how.add_argument("--email", help="log in with this account's password instead")
     how.add_argument("--browser", action="store_true",
-                     help="log in by approving a code in a web browser (no password here)")
+                     help="log in by approving a code in a web browser (no password here; "
+                          "the default)")
     login.add_argument("--password-stdin", action="store_true",
                        help="read the password from standard input")
     login.add_argument("--no-open", action="store_true",
-                       help="with --browser: print the address, do not open a browser")
+                       help="browser login: print the address, do not open a browser")
     status = sub.add_parser("status", help="seat state, account, lease, queued items")
     status.add_argument("--json", action="store_true", help="stable JSON output")
     status.add_argument("--watch", action="store_true", help="print again on every change")
+    config = sub.add_parser("config", help="the agent's settings")
+    config.add_argument("action", choices=("show",),
+                        help="show: every setting, its value and where it came from")
+    config.add_argument("--json", action="store_true", help="stable JSON output")
     sub.add_parser("logout", help="give the seat back and log out (queued when offline)")
     sub.add_parser("release", help="give the seat back, stay logged in")
     borrow = sub.add_parser("borrow", help="borrow the seat for offline work (needs the server)")
@@ -155,31 +161,27 @@ def _print_status(status: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(status, sort_keys=True), flush=True)
         return
-    lines = [f"State:    {status['state']}"]
-    if status.get("message"):
-        lines.append(f"          {status['message']}")
-    if status.get("account"):
-        lines.append(f"Account:  {status['account']} on {status['server']}")
-    lic = status.get("license")
-    if lic:
-        lines.append(f"License:  {lic['name']} (seat {lic['seats_used']} of {lic['seats_total']})")
-    lease = status.get("lease")
-    if lease and lease.get("expires_at"):
-        lines.append(f"Lease:    {lease['lease_id']} until {lease['expires_at']}")
-    if status.get("borrowed_until"):
-        lines.append(f"Borrowed: for offline use until {status['borrowed_until']}")
-    for holder in status.get("seat_holders") or ():
-        lines.append(f"Seat held by: {holder['name']}")
-    for item in status.get("pending") or ():
-        lines.append(f"Queued:   {item['kind']} since {item['created_at']} "
-                     f"({item['attempts']} attempts)")
-    if status.get("running") is False:
-        lines.append("Agent:    not running (start it with `seatkeeper run`)")
-    print("\n".join(lines), flush=True)
+    from seatkeeper.cli_messages import status_text
+
+    print(status_text(status, dt.datetime.now(dt.UTC)), flush=True)
+
+
+def _config(config: Config, args: argparse.Namespace) -> int:
+    from seatkeeper.cli_messages import config_json, config_text
+
+    if args.json:
+        print(json.dumps(config_json(config), sort_keys=True))
+    else:
+        print(config_text(config))
+    return EXIT_OK
 
 
 def _login(config: Config, args: argparse.Namespace) -> int:
-    if args.browser:
+    if args.email is None:
+        if args.password_stdin:
+            print("seatkeeper: --password-stdin goes with --email; without it the login "
+                  "happens in a web browser", file=sys.stderr)
+            return EXIT_USAGE
         return _login_browser(config, args)
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -259,7 +261,12 @@ def _borrow(config: Config, args: argparse.Namespace) -> int:
     limit = (status.get("license") or {}).get("max_borrow_s") or 0
     capped = f" (the license allows {limit / 86400:g} days at most)" \
         if 0 < limit < args.days * 86400 else ""
-    print(f"Seat borrowed for offline use until {status.get('borrowed_until')}{capped}: it "
+    from seatkeeper.core.state import Status
+    from seatkeeper.tray.view import local_day_time
+
+    until = Status.from_json(status).borrowed_until
+    shown = local_day_time(until, None) if until else "(not known)"
+    print(f"Seat borrowed for offline use until {shown}{capped}: it "
           "stays held without the license server, across restarts, until then (or "
           "`seatkeeper return`).")
     return EXIT_OK
@@ -332,6 +339,6 @@ def _autostart(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK if result.available or args.switch != "enable" else EXIT_FAILED
 
 
-COMMANDS = {"status": _status, "login": _login, "logout": _logout, "release": _release,
-            "borrow": _borrow, "return": _return, "acquire": _acquire, "devices": _devices,
-            "remote-deactivation": _remote, "autostart": _autostart}
+COMMANDS = {"status": _status, "config": _config, "login": _login, "logout": _logout,
+            "release": _release, "borrow": _borrow, "return": _return, "acquire": _acquire,
+            "devices": _devices, "remote-deactivation": _remote, "autostart": _autostart}

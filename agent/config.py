@@ -20,6 +20,7 @@ import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -78,6 +79,29 @@ class Paths:
         )
 
 
+class Origin(StrEnum):
+    """Which layer a setting's value came from (`seatkeeper config show` says so)."""
+
+    DEFAULT = "default"
+    POLICY = "policy"  # the administrator's system file, or the Windows policy key
+    USER = "user"  # the user's own config.toml
+    ENVIRONMENT = "environment"  # a SEATKEEPER_* variable
+
+
+LAYER_ORIGINS = (Origin.POLICY, Origin.USER, Origin.ENVIRONMENT)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Setting:
+    """One setting as in effect: its value, the layer it came from and where that is."""
+
+    key: str
+    value: Any
+    origin: Origin
+    where: str | None  # the file, registry key or variable; None for a default
+    locked: bool  # the administrator's policy locks it: users cannot change it
+
+
 @dataclass(frozen=True, kw_only=True)
 class Config:
     """The agent's settings, validated, with where each one came from."""
@@ -99,8 +123,19 @@ class Config:
     app_idle_release_s: float = 300.0
     paths: Paths
     sources: dict[str, str] = field(default_factory=dict)
+    origins: dict[str, Origin] = field(default_factory=dict)
     locked: frozenset[str] = frozenset()
     warnings: tuple[str, ...] = ()
+
+    def setting(self, key: str) -> Setting:
+        """`key` as in effect, with its origin (a default unless a layer set it)."""
+        return Setting(key=key, value=getattr(self, key),
+                       origin=self.origins.get(key, Origin.DEFAULT),
+                       where=self.sources.get(key), locked=key in self.locked)
+
+    def settings(self) -> tuple[Setting, ...]:
+        """Every setting, in the documented order."""
+        return tuple(self.setting(key) for key in KEYS)
 
 
 class _Invalid(ValueError):
@@ -121,6 +156,10 @@ def _url(value: Any) -> str:
                        "https://licenses.example.com")
     if parts.query or parts.fragment:
         raise _Invalid("should not carry a query or fragment")
+    if parts.username is not None or parts.password is not None:
+        # A password there would be shown and logged with the address.
+        raise _Invalid("should not carry a user name or password; Seatkeeper logs in "
+                       "through the portal")
     return text
 
 
@@ -291,6 +330,7 @@ def load_config(env: Mapping[str, str] | None = None,
     system_source, system, system_base, locked = _system_layer(system_file, windows_policy)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    origins: dict[str, Origin] = {}
     warnings: list[str] = []
 
     layers: list[tuple[str, dict[str, Any], Path | None]] = [
@@ -313,5 +353,6 @@ def load_config(env: Mapping[str, str] | None = None,
                 continue
             values[key] = _parse(key, raw, where, base)
             sources[key] = where
-    return Config(**values, paths=paths, sources=sources, locked=locked,
+            origins[key] = LAYER_ORIGINS[index]
+    return Config(**values, paths=paths, sources=sources, origins=origins, locked=locked,
                   warnings=tuple(warnings))

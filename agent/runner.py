@@ -77,8 +77,12 @@ class Controls:
         return function(**args)
 
 
-def run(config: Config, *, headless: bool) -> int:
-    """Run until SIGTERM/SIGINT (or the tray's Quit); exit code 0 on a clean stop."""
+def run(config: Config, *, headless: bool,
+        before_exit: Callable[[], None] | None = None) -> int:
+    """Run until SIGTERM/SIGINT (or the tray's Quit); exit code 0 on a clean stop.
+
+    `before_exit`: called when the session's end makes the process exit at once (the
+    demo removes its throwaway folder there: no `finally` runs after that exit)."""
     private_dirs(config.paths.folders)
     lock = InstanceLock(config.paths.runtime_dir)
     try:
@@ -145,6 +149,8 @@ def run(config: Config, *, headless: bool) -> int:
         agent.stop()
         lock.release()
     if ending:
+        if before_exit is not None:
+            before_exit()
         _exit_now(0)
     return 0
 

@@ -2,6 +2,7 @@
 
     SeatkeeperError                      (message, hint; str() = both)
      ├── ConfigError                     a configuration file or variable is wrong
+     │    └── ServerAddressRejected      a typed server address failed its check
      ├── SetByAdministrator              the administrator set this for every user
      ├── StorageError                    the outbox or a data file cannot be used
      ├── DeviceLoginAnswer               the device login's answer that is not a login yet
@@ -64,6 +65,12 @@ class SeatkeeperError(Exception):
 class ConfigError(SeatkeeperError):
     default_message = "The configuration is not valid."
     user_action_required = True
+
+
+class ServerAddressRejected(ConfigError):
+    """The address typed for the license server is not one to save (the message says why)."""
+
+    default_message = "That address is not a Seatkeeper license server."
 
 
 class SetByAdministrator(SeatkeeperError):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from seatkeeper.core.wire import format_time
+from seatkeeper.core.wire import format_time, parse_time
 
 
 class SeatState(StrEnum):
@@ -260,6 +260,33 @@ class Status:
     # Borrowed for offline work until then (None: not borrowed); the license's limit.
     borrowed_until: dt.datetime | None = None
     max_borrow_s: int | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Status:
+        """`to_json`'s output (as `status --json` and the control channel carry it) read
+        back, for a front end that draws it; keys it does not know are ignored."""
+        def when(value: Any) -> dt.datetime | None:
+            return None if value is None else parse_time(str(value))
+
+        lic = data.get("license") or {}
+        lease = data.get("lease") or {}
+        return cls(
+            state=SeatState(data["state"]), server=data.get("server"),
+            account=data.get("account"), device_name=data.get("device"),
+            license_name=lic.get("name"), seats_used=lic.get("seats_used"),
+            seats_total=lic.get("seats_total"), max_borrow_s=lic.get("max_borrow_s"),
+            lease_id=lease.get("lease_id"), lease_expires_at=when(lease.get("expires_at")),
+            holders=tuple(Holder(name=h["name"], id=h.get("id"),
+                                 last_heartbeat_at=when(h.get("last_heartbeat_at")))
+                          for h in data.get("seat_holders") or ()),
+            revoked_by=data.get("revoked_by"), error=data.get("error"),
+            message=data.get("message"),
+            pending=tuple(PendingItem(kind=p["kind"], created_at=parse_time(p["created_at"]),
+                                      attempts=p.get("attempts", 0),
+                                      last_error=p.get("last_error"))
+                          for p in data.get("pending") or ()),
+            discovery_chosen=bool(data.get("discovery_chosen")),
+            borrowed_until=when(data.get("borrowed_until")))
 
     def to_json(self) -> dict[str, Any]:
         """Stable keys, always present; null where they do not apply."""

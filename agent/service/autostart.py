@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 from dataclasses import dataclass
@@ -9,6 +10,8 @@ from pathlib import Path
 
 from seatkeeper import platform
 from seatkeeper.core.errors import SetByAdministrator
+
+log = logging.getLogger("seatkeeper.tray")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,3 +87,14 @@ def toggle(current: platform.Platform | None = None) -> Autostart:
     """Turn start at login the other way (the tray's checkbox)."""
     here = current or platform.current()
     return disable(here) if here.autostart_enabled() else enable(here)
+
+
+def ticked(current: platform.Platform | None = None) -> tuple[bool | None, bool]:
+    """For the tray's tick: whether the agent starts at login (None: not available here,
+    or unreadable), and whether the administrator set it for every user."""
+    try:
+        state = status(current)
+    except OSError as exc:
+        log.warning("cannot tell whether Seatkeeper starts at login: %s", exc)
+        return None, False
+    return (state.enabled if state.available else None), state.managed

@@ -9,27 +9,24 @@ dialogs there, control calls that may wait for the network on a worker thread.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import importlib.metadata
 import logging
 import os
-import platform
 import signal
 import threading
 import time
-import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seatkeeper import __version__
 from seatkeeper.core.errors import SeatkeeperError
 from seatkeeper.core.protocol import Account, Device
 from seatkeeper.core.state import Status
 from seatkeeper.platform.base import Platform
-from seatkeeper.service import autostart, device_login
+from seatkeeper.service import autostart
 from seatkeeper.tray import dialogs, icons, messages
+from seatkeeper.tray.login_flow import LoginFlow
+from seatkeeper.tray.notify_actions import ActionNotifier
 from seatkeeper.tray.view import Act, Action, Entry, TrayView, view
 
 if TYPE_CHECKING:
@@ -84,14 +81,17 @@ class TrayApp:
         self._status = agent.status()
         self._account: Account | None = None
         self._devices: tuple[Device, ...] | None = None
-        self._login: dict[str, Any] | None = None  # the browser login under way
+        self.login = LoginFlow(self)
+        # Notifications with buttons, where the desktop has them (freedesktop's, on Linux).
+        self._buttons = ActionNotifier() if backend in GLIB_BACKENDS else None
         self._memory = messages.Memory()
         self._shown: TrayView | None = None
         self._refresh = threading.Event()
         self._closed = threading.Event()
-        self._autostart, self._autostart_managed = self._autostart_now()
+        self._autostart, self._autostart_managed = autostart.ticked()
         shown = view(self._status, autostart=self._autostart,
-                     autostart_managed=self._autostart_managed)
+                     autostart_managed=self._autostart_managed,
+                     server=self.login.server().choice)
         image = icons.render(shown.icon, ICON_PX, borrowed=shown.borrowed)
         self.icon = self.pystray.Icon("seatkeeper", image, shown.tooltip,
                                       menu=self._menu(shown.menu))
@@ -107,17 +107,6 @@ class TrayApp:
         handlers = hooks.window_messages(lambda: int(getattr(self.icon, "_hwnd", 0) or 0),
                                          exit_now)
         self.icon._message_handlers.update(handlers)
-
-    @staticmethod
-    def _autostart_now() -> tuple[bool | None, bool]:
-        """Whether the agent starts at login (None: not available, or unreadable), and
-        whether the administrator set it for every user."""
-        try:
-            state = autostart.status()
-        except OSError as exc:
-            log.warning("cannot tell whether Seatkeeper starts at login: %s", exc)
-            return None, False
-        return (state.enabled if state.available else None), state.managed
 
     # -- running ------------------------------------------------------------------------
 
@@ -155,7 +144,7 @@ class TrayApp:
                 if callable(handler):
                     signal.signal(sig, handler)
         self._shown = None
-        self._render()
+        self.render()
         log.info("tray icon shown (backend %s)", self.backend)
 
     def _wait_for_stop(self) -> None:
@@ -198,13 +187,30 @@ class TrayApp:
         with self._lock:
             self._status = status
             self._memory, notices = messages.follow(self._memory, status, now)
-        self.post(self._render)
+        self.post(self.render)
         for notice in notices:
             log.info("notice: %s: %s", notice.title, notice.text)
             self.post(self._notifier(notice))
 
     def _notifier(self, notice: messages.Notice) -> Callable[[], None]:
-        return lambda: self.icon.notify(notice.text, notice.title)
+        return lambda: self.notify(notice)
+
+    def notify(self, notice: messages.Notice,
+               handlers: Mapping[str, Callable[[], None]] | None = None) -> None:
+        """Show a notification (on the UI thread): with its buttons where the desktop has
+        them, else as pystray's plain notice."""
+        if notice.actions and self._buttons is not None and self._buttons.notify(
+                notice.title, notice.text, notice.actions, handlers or {}):
+            return
+        self.icon.notify(notice.text, notice.title)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def refresh(self) -> None:
+        """Have the account, the devices and the status fetched again soon."""
+        self._refresh.set()
 
     def _watch(self) -> None:
         """Fetch the account and devices when asked (and now and then); tick the notices."""
@@ -234,18 +240,18 @@ class TrayApp:
                      len(devices))
         with self._lock:
             self._account, self._devices = account, devices
-        self.post(self._render)
+        self.post(self.render)
 
     # -- drawing ------------------------------------------------------------------------
 
-    def _render(self) -> None:
+    def render(self) -> None:
         """Draw the current view, changing only what changed (on the UI thread)."""
+        code, server = self.login.code, self.login.server().choice
         with self._lock:
-            code = self._login["user_code"] if self._login else None
             shown = view(self._status, login_code=code,
                          account=self._account, devices=self._devices,
                          autostart=self._autostart,
-                         autostart_managed=self._autostart_managed)
+                         autostart_managed=self._autostart_managed, server=server)
         before, self._shown = self._shown, shown
         if shown == before:
             return
@@ -303,11 +309,13 @@ class TrayApp:
             status, devices = self._status, self._devices or ()
         act, agent = action.act, self.agent
         if act is Act.LOGIN:
-            self._log_in()
+            self.login.log_in()
+        elif act is Act.CONNECT:
+            self.login.connect()
+        elif act is Act.COPY_CODE:
+            self.login.copy_code()
         elif act is Act.CANCEL_LOGIN:
-            with self._lock:
-                self._login = None
-            self._render()
+            self.login.cancel()
         elif act is Act.LOGOUT:
             if self.dialogs.ask(messages.logout_prompt(status)):
                 self._call("log out", agent.logout)
@@ -337,7 +345,7 @@ class TrayApp:
         elif act is Act.OPEN_LOGS:
             dialogs.open_folder(self.log_dir)
         elif act is Act.ABOUT:
-            self.dialogs.tell(messages.about_prompt(status, self.versions()))
+            self.dialogs.tell(messages.about_prompt(status, dialogs.versions(self.backend)))
         elif act is Act.QUIT:
             self.quit_requested = True
             self.icon.stop()
@@ -352,8 +360,8 @@ class TrayApp:
             log.info("start at login is %s (%s)", "on" if state.enabled else "off",
                      state.location)
         with self._lock:
-            self._autostart, self._autostart_managed = self._autostart_now()
-        self._render()
+            self._autostart, self._autostart_managed = autostart.ticked()
+        self.render()
 
     def _call(self, what: str, call: Callable[[], object]) -> None:
         """A control call on a worker thread; a refusal is shown in a dialog."""
@@ -375,57 +383,7 @@ class TrayApp:
 
         threading.Thread(target=work, name=f"tray-{what}", daemon=True).start()
 
-    def _log_in(self) -> None:
-        """Log in through the browser; while one is under way, show its page again."""
-        with self._lock:
-            grant = self._login
-        if grant is not None:
-            webbrowser.open(grant["verification_uri_complete"])
-            return
-        threading.Thread(target=self._browser_login, name="tray-browser-login",
-                         daemon=True).start()
-
-    def _browser_login(self) -> None:
-        """Open the approve page, show the code in the menu and a notice, poll till answered."""
-        agent = self.agent
-        try:
-            grant = device_login.start(agent)
-        except SeatkeeperError as exc:
-            self._tell_failure("start the login", getattr(exc, "message", None) or str(exc))
-            return
-        with self._lock:
-            self._login = grant
-        self.post(self._render)
-        webbrowser.open(grant["verification_uri_complete"])
-        self.post(self._notifier(messages.login_notice(grant["user_code"],
-                                                       grant["verification_uri"])))
-        try:
-            answer = device_login.follow(
-                grant, lambda: device_login.poll(agent, grant["server_url"],
-                                                 grant["device_code"]),
-                stopped=lambda: self._closed.is_set() or self._login is not grant)
-        except SeatkeeperError as exc:
-            answer = {"result": "failed", "message": getattr(exc, "message", None) or str(exc)}
-        with self._lock:
-            if self._login is grant:
-                self._login = None
-        self._refresh.set()
-        self.post(self._render)
-        if answer["result"] not in ("approved", "cancelled"):
-            self._tell_failure("log in", answer["message"])
-
-    def _tell_failure(self, what: str, reason: str) -> None:
+    def tell_failure(self, what: str, reason: str) -> None:
+        """Say in a dialog (on the UI thread, soon) that something could not be done."""
         log.warning("could not %s: %s", what, reason)
         self.post(lambda: self.dialogs.tell(messages.failure_prompt(what, reason)))
-
-    def versions(self) -> dict[str, str]:
-        found = {"Seatkeeper": __version__, "Python": platform.python_version()}
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            found["pystray"] = importlib.metadata.version("pystray")
-        found["Tray backend"] = self.backend
-        if self.backend in GLIB_BACKENDS:
-            from gi.repository import Gtk
-
-            found["GTK"] = ".".join(str(part) for part in (
-                Gtk.get_major_version(), Gtk.get_minor_version(), Gtk.get_micro_version()))
-        return found

@@ -7,13 +7,17 @@ menu's callbacks run there): they are modal and return when the user answers.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata
 import logging
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Protocol
 
+from seatkeeper import __version__
 from seatkeeper.tray.messages import Kind, Prompt
 
 log = logging.getLogger("seatkeeper.tray")
@@ -137,6 +141,20 @@ def for_backend(backend: str) -> Dialogs:
     if backend == "darwin":
         return DarwinDialogs()
     return GtkDialogs()
+
+
+def versions(backend: str) -> dict[str, str]:
+    """What About Seatkeeper tells: the versions in use, the tray's backend and toolkit."""
+    found = {"Seatkeeper": __version__, "Python": platform.python_version()}
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        found["pystray"] = importlib.metadata.version("pystray")
+    found["Tray backend"] = backend
+    if backend in ("gtk", "appindicator"):
+        from gi.repository import Gtk
+
+        found["GTK"] = ".".join(str(part) for part in (
+            Gtk.get_major_version(), Gtk.get_minor_version(), Gtk.get_micro_version()))
+    return found
 
 
 # -- opening the log folder ----------------------------------------------------------

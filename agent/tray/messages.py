@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from seatkeeper.core.protocol import Device
 from seatkeeper.core.state import SeatState, Status
+from seatkeeper.service.first_run import ServerChoice, ServerSetting
 from seatkeeper.tray.view import HELD, local_time
 
 # When the agent does not know the heartbeat interval, "offline too long" starts here.
@@ -36,10 +37,47 @@ class Prompt:
 
 @dataclass(frozen=True, kw_only=True)
 class Notice:
-    """A desktop notification."""
+    """A desktop notification; `actions`: its buttons, (key, label), where the desktop
+    shows buttons on notifications."""
 
     title: str
     text: str
+    actions: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddressPrompt:
+    """The words of the dialog that asks for the license server's address, and what its
+    field starts with."""
+
+    title: str
+    text: str
+    label: str
+    placeholder: str
+    initial: str
+    confirm: str = "Connect"
+    cancel: str = "Cancel"
+    checking: str = "Checking the address…"
+
+
+def connect_prompt(server: ServerSetting) -> AddressPrompt:
+    """Connect to a license server (the first run), or Change license server."""
+    then = "Then you log in in your web browser."
+    if server.choice is ServerChoice.CHANGE:
+        return AddressPrompt(
+            title="Change the license server",
+            text=f"Type the address of the license server to log in to. {then}",
+            label="Server address:", placeholder="https://licenses.example.com",
+            initial=server.url or "")
+    if server.suggested:
+        text = (f"Your administrator suggests this license server. Connect to it, or type "
+                f"the address you were given. {then}")
+    else:
+        text = ("Type the address of your license server, as your administrator or the "
+                f"software's vendor gave it to you, like https://licenses.example.com. {then}")
+    return AddressPrompt(title="Connect to a license server", text=text,
+                         label="Server address:", placeholder="https://licenses.example.com",
+                         initial=server.url or "")
 
 
 def logout_prompt(status: Status) -> Prompt:
@@ -59,10 +97,17 @@ def deactivate_prompt(device: Device) -> Prompt:
                         "must log in again."), kind=Kind.QUESTION)
 
 
+COPY_CODE = "copy-code"
+# freedesktop's key for a click on the notification itself, not on one of its buttons.
+OPEN_PAGE = "default"
+
+
 def login_notice(user_code: str, verification_uri: str) -> Notice:
-    """The browser login's code, as a notification (the menu shows it too)."""
+    """The browser login's code, as a notification (the menu shows it too), with a button
+    that copies it."""
     return Notice(title="Log in to Seatkeeper",
-                  text=f"Approve the code {user_code} in the browser ({verification_uri}).")
+                  text=f"Approve the code {user_code} in the browser ({verification_uri}).",
+                  actions=((OPEN_PAGE, "Open the login page"), (COPY_CODE, "Copy code")))
 
 
 def about_prompt(status: Status, versions: Mapping[str, str]) -> Prompt:

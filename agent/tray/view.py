@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from seatkeeper.core.protocol import Account, Device, License
 from seatkeeper.core.state import SeatState, Status
+from seatkeeper.service.first_run import ServerChoice
 
 # Windows cuts a notification-area tooltip at 128 characters, its final NUL included.
 TOOLTIP_MAX = 127
@@ -23,6 +24,8 @@ class Act(StrEnum):
     """What a menu entry asks for; the tray app maps each to a control operation."""
 
     LOGIN = "login"
+    CONNECT = "connect"
+    COPY_CODE = "copy_code"
     CANCEL_LOGIN = "cancel_login"
     LOGOUT = "logout"
     RELEASE = "release"
@@ -159,23 +162,28 @@ def tooltip(status: Status, tz: dt.tzinfo | None = None) -> str:
 
 def view(status: Status, *, login_code: str | None = None, account: Account | None = None,
          devices: Sequence[Device] | None = None, tz: dt.tzinfo | None = None,
-         autostart: bool | None = None, autostart_managed: bool = False) -> TrayView:
+         autostart: bool | None = None, autostart_managed: bool = False,
+         server: ServerChoice = ServerChoice.FIXED) -> TrayView:
     """The tray for `status`; `account` and `devices` as last fetched (None: not known);
     `autostart`: whether the agent starts at login (None: not available here);
-    `autostart_managed`: the administrator set it for every user (the user cannot untick it)."""
+    `autostart_managed`: the administrator set it for every user (the user cannot untick it);
+    `server`: what may be done about the license server while logged out."""
     return TrayView(icon=status.state, tooltip=tooltip(status, tz),
                     borrowed=status.state in HELD and status.borrowed_until is not None,
                     menu=menu(status, login_code=login_code,
                               account=account, devices=devices, tz=tz,
-                              autostart=autostart, autostart_managed=autostart_managed))
+                              autostart=autostart, autostart_managed=autostart_managed,
+                              server=server))
 
 
 def menu(status: Status, *, login_code: str | None = None, account: Account | None,
          devices: Sequence[Device] | None,
          tz: dt.tzinfo | None = None, autostart: bool | None = None,
-         autostart_managed: bool = False) -> tuple[Entry, ...]:
+         autostart_managed: bool = False,
+         server: ServerChoice = ServerChoice.FIXED) -> tuple[Entry, ...]:
     signed_in = status.account is not None
-    entries = [*_info_lines(status, tz), SEPARATOR, *_choices(status, account, login_code)]
+    entries = [*_info_lines(status, tz), SEPARATOR,
+               *_choices(status, account, login_code, server)]
     if signed_in:
         entries += [_borrow_entry(status, tz),
                     Entry(label="Release seat now", action=Action(Act.RELEASE),
@@ -210,15 +218,21 @@ def _info_lines(status: Status, tz: dt.tzinfo | None) -> list[Entry]:
     return [Entry(label=clip(line, LINE_MAX), enabled=False) for line in lines]
 
 
-def _choices(status: Status, account: Account | None,
-             login_code: str | None = None) -> list[Entry]:
-    """What this state offers: log in (or the browser login under way), take a seat
-    again, Discovery mode, another license."""
+def _choices(status: Status, account: Account | None, login_code: str | None = None,
+             server: ServerChoice = ServerChoice.FIXED) -> list[Entry]:
+    """What this state offers: connect to a server and log in (or the browser login under
+    way), take a seat again, Discovery mode, another license."""
     state = status.state
     if state is SeatState.SIGNED_OUT and login_code is not None:
         return [Entry(label=f"Approve the code {login_code} in the browser", enabled=False),
+                Entry(label="Copy code", action=Action(Act.COPY_CODE)),
                 Entry(label="Open the login page again", action=Action(Act.LOGIN)),
                 Entry(label="Cancel the login", action=Action(Act.CANCEL_LOGIN))]
+    if state is SeatState.SIGNED_OUT and server is ServerChoice.ASK:
+        return [Entry(label="Connect to a license server…", action=Action(Act.CONNECT))]
+    if state is SeatState.SIGNED_OUT and server is ServerChoice.CHANGE:
+        return [Entry(label="Log in…", action=Action(Act.LOGIN)),
+                Entry(label="Change license server…", action=Action(Act.CONNECT))]
     if state is SeatState.SIGNED_OUT:
         return [Entry(label="Log in…", action=Action(Act.LOGIN))]
     if state is SeatState.RELEASED or (state is SeatState.DISCOVERY and status.discovery_chosen):

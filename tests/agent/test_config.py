@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from seatkeeper.config import Paths, load_config
+from seatkeeper.config import Origin, Paths, load_config
 from seatkeeper.core.errors import ConfigError
 
 KEY = base64.b64encode(bytes(range(32))).decode()
@@ -83,6 +83,33 @@ def test_locked_keys_win(home: Path, tmp_path: Path) -> None:
     assert config.server_url == "https://corp.example"
     assert config.locked == {"server_url"}
     assert len([w for w in config.warnings if "locked" in w]) == 2
+
+
+def test_each_setting_says_which_layer_set_it(home: Path, tmp_path: Path) -> None:
+    """Every key has a value and an origin: default, the administrator's file (locked or
+    not), the user's file, or a variable, named by file or variable."""
+    system = write(tmp_path / "etc/config.toml",
+                   'server_url = "https://corp.example"\napp_name = "SysApp"\n'
+                   '[policy]\nlocked = ["server_url"]\n')
+    user = write(home / "config.toml", 'log_level = "debug"\n')
+    config = load_config(env_for(home, SEATKEEPER_SEAT_RETRY_S="30"), system_file=system)
+    shown = {s.key: (s.value, s.origin, s.where, s.locked) for s in config.settings()}
+    assert set(shown) == {"server_url", "device_name", "ca_bundle", "app_name", "app_version",
+                          "app_release_date", "server_public_key", "release_on_shutdown",
+                          "log_level", "seat_retry_s", "seat_mode", "app_idle_release_s"}
+    assert shown["server_url"] == ("https://corp.example", Origin.POLICY, str(system), True)
+    assert shown["app_name"] == ("SysApp", Origin.POLICY, str(system), False)
+    assert shown["log_level"] == ("DEBUG", Origin.USER, str(user), False)
+    assert shown["seat_retry_s"] == (30.0, Origin.ENVIRONMENT,
+                                     "environment variable SEATKEEPER_SEAT_RETRY_S", False)
+    assert shown["seat_mode"] == ("login", Origin.DEFAULT, None, False)
+
+
+def test_a_server_url_carrying_a_password_is_refused(home: Path, tmp_path: Path) -> None:
+    """A user name or password in server_url would be shown and logged with the address."""
+    write(home / "config.toml", 'server_url = "https://ana:secret@licenses.example.com"\n')
+    with pytest.raises(ConfigError, match="should not carry a user name or password"):
+        load_config(env_for(home), system_file=tmp_path / "none")
 
 
 def test_environment_values_are_parsed(home: Path, tmp_path: Path) -> None:

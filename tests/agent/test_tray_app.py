@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from seatkeeper.config import Config, load_config
 from seatkeeper.core.errors import SeatkeeperError
 from seatkeeper.core.state import SeatState, Status
 from seatkeeper.tray import app as tray_app
-from seatkeeper.tray import icons
+from seatkeeper.tray import icons, login_flow
 from seatkeeper.tray.messages import Prompt
 from seatkeeper.tray.view import Act, Action
 
@@ -52,8 +54,13 @@ class FakeItem:
 class FakeAgent:
     """The control interface, recording calls; `fail` makes the next call refuse."""
 
-    def __init__(self, status: Status) -> None:
+    def __init__(self, status: Status, config: Config | None = None) -> None:
         self.current = status
+        # No files behind it: a server set by a variable, so the menu offers Log in….
+        self.config = config or load_config(
+            {"SEATKEEPER_HOME": "/nonexistent/seatkeeper-home",
+             "SEATKEEPER_SERVER_URL": "https://lic.example"},
+            system_file=Path("/nonexistent/system.toml"))
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.called = threading.Event()
         self.fail: str | None = None
@@ -101,8 +108,12 @@ def make_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Any:
     monkeypatch.setattr(tray_app, "_load_pystray", lambda backend: fake)
     monkeypatch.setenv("SEATKEEPER_PLATFORM", "null")  # no start at login: never the real one
 
-    def make(status: Status = ACTIVE, answer: bool = True) -> tray_app.TrayApp:
-        agent: Any = FakeAgent(status)
+    def make(status: Status = ACTIVE, answer: bool = True,
+             server_url: str | None = "https://lic.example") -> tray_app.TrayApp:
+        env = {"SEATKEEPER_HOME": str(tmp_path / "home")}
+        if server_url is not None:
+            env["SEATKEEPER_SERVER_URL"] = server_url
+        agent: Any = FakeAgent(status, load_config(env, system_file=tmp_path / "none.toml"))
         app = tray_app.TrayApp(agent, backend="test", log_dir=tmp_path / "logs",
                                stop=threading.Event())
         app.dialogs = FakeDialogs(answer)
@@ -188,16 +199,21 @@ def browser_login(monkeypatch: pytest.MonkeyPatch, final: dict[str, Any]) -> Any
     """Stand-ins for the browser and the device login; `answer.set()` ends the waiting."""
     opened: list[str] = []
     answer = threading.Event()
-    monkeypatch.setattr(tray_app.webbrowser, "open", opened.append)
-    monkeypatch.setattr(tray_app.device_login, "start", lambda agent: GRANT)
-    monkeypatch.setattr(tray_app.device_login, "poll", lambda agent, url, code: final
+    started: list[str | None] = []
+    monkeypatch.setattr(login_flow.webbrowser, "open", opened.append)
+    def start(agent: Any, url: str | None) -> dict[str, Any]:
+        started.append(url)
+        return GRANT
+
+    monkeypatch.setattr(login_flow.device_login, "start", start)
+    monkeypatch.setattr(login_flow.device_login, "poll", lambda agent, url, code: final
                         if answer.is_set() else {"result": "authorization_pending",
                                                  "final": False, "message": "waiting"})
-    return SimpleNamespace(opened=opened, answer=answer)
+    return SimpleNamespace(opened=opened, answer=answer, started=started)
 
 
 def labels(app: Any) -> list[str]:
-    app._render()
+    app.render()
     return [item.text for item in app.icon.menu.items if isinstance(item, FakeItem)]
 
 
@@ -215,7 +231,7 @@ def test_log_in_opens_the_browser_shows_the_code_and_polls_until_approved(
     app.choose(Action(Act.LOGIN))  # again: the same page, no second login
     assert login.opened == [GRANT["verification_uri_complete"]] * 2
     login.answer.set()
-    wait_for(lambda: app._login is None)
+    wait_for(lambda: app.login.code is None)
     assert "Log in…" in labels(app) and app.dialogs.told == []
 
 
@@ -239,7 +255,7 @@ def test_cancel_ends_a_browser_login_under_way(make_app: Any,
     browser_login(monkeypatch, {"result": "approved", "final": True, "message": "ok"})
     app = make_app(Status(state=SeatState.SIGNED_OUT))
     app.choose(Action(Act.LOGIN))
-    wait_for(lambda: app._login is not None)
+    wait_for(lambda: app.login.code is not None)
     app.choose(Action(Act.CANCEL_LOGIN))
     assert "Log in…" in labels(app)
     time.sleep(0.1)
@@ -256,7 +272,7 @@ def test_quit_stops_the_icon_and_asks_for_the_release(make_app: Any) -> None:
 def test_a_change_redraws_the_icon_tooltip_and_menu(make_app: Any) -> None:
     """A new state draws its icon and tooltip; the menu carries the state's choices."""
     app = make_app()
-    app._render()
+    app.render()
     assert app.icon.title == "Seat 1 of 2 · PIX4Dmapper"
     app._changed(Status(state=SeatState.SIGNED_OUT))
     assert app.icon.icon is icons.render(SeatState.SIGNED_OUT, tray_app.ICON_PX)
@@ -270,7 +286,7 @@ def test_menu_entries_map_to_pystray_items(make_app: Any) -> None:
     """Check items carry their state, submenus nest, and clicking an item makes its choice."""
     app = make_app(answer=False)
     app._fetch_account()
-    app._render()
+    app.render()
     items = {item.text: item for item in app.icon.menu.items if isinstance(item, FakeItem)}
     assert items["Start at login"].checked(None) is False
     assert not items["Start at login"].enabled

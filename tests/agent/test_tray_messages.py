@@ -6,11 +6,13 @@ import datetime as dt
 
 from seatkeeper.core.protocol import Device
 from seatkeeper.core.state import Holder, SeatState, Status
+from seatkeeper.service.first_run import ServerChoice, ServerSetting
 from seatkeeper.tray.messages import (
     Kind,
     Memory,
     Notice,
     about_prompt,
+    connect_prompt,
     deactivate_prompt,
     follow,
     login_notice,
@@ -102,3 +104,26 @@ def test_queued_logout_delivered() -> None:
     told = run((0, ACTIVE), (1, pending), (40, pending), (41, out))
     assert [n.title for n in told] == ["Logged out"]
     assert run((0, ACTIVE), (1, pending), (1.2, out)) == []  # delivered at once: no notice
+
+
+def test_the_address_dialog_asks_suggests_or_changes() -> None:
+    """First run: an empty field and an example; the administrator's suggestion pre-filled
+    and said to be theirs; changing: the current address to edit."""
+    first = connect_prompt(ServerSetting(url=None, choice=ServerChoice.ASK, suggested=False))
+    assert (first.title, first.initial, first.confirm) == (
+        "Connect to a license server", "", "Connect")
+    assert "like https://licenses.example.com" in first.text
+    suggested = connect_prompt(ServerSetting(url="https://corp.example",
+                                             choice=ServerChoice.ASK, suggested=True))
+    assert suggested.initial == "https://corp.example"
+    assert suggested.text.startswith("Your administrator suggests this license server.")
+    change = connect_prompt(ServerSetting(url="https://mine.example",
+                                          choice=ServerChoice.CHANGE, suggested=False))
+    assert (change.title, change.initial) == ("Change the license server",
+                                              "https://mine.example")
+
+
+def test_the_login_notice_has_a_copy_button() -> None:
+    """The code's notification offers Copy code (and opens the page when clicked)."""
+    notice = login_notice("BCDF-GHJK", "https://lic.example/portal/device")
+    assert notice.actions == (("default", "Open the login page"), ("copy-code", "Copy code"))

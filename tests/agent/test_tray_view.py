@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from seatkeeper.core.protocol import Account, Device, License, Seat
 from seatkeeper.core.state import Holder, SeatState, Status
+from seatkeeper.service.first_run import ServerChoice
 from seatkeeper.tray.view import (
     TOOLTIP_MAX,
     Act,
@@ -222,8 +223,26 @@ def test_a_browser_login_under_way_shows_its_code_and_a_way_out() -> None:
     assert "Approve the code BCDF-GHJK in the browser" in labels
     assert "Log in…" not in labels
     actions = {entry.label: entry.action for entry in shown.menu if entry.action}
+    assert actions["Copy code"] == Action(Act.COPY_CODE)
     assert actions["Open the login page again"] == Action(Act.LOGIN)
     assert actions["Cancel the login"] == Action(Act.CANCEL_LOGIN)
+
+
+@pytest.mark.parametrize(("server", "offered"), [
+    (ServerChoice.ASK, ["Connect to a license server…"]),
+    (ServerChoice.CHANGE, ["Log in…", "Change license server…"]),
+    (ServerChoice.FIXED, ["Log in…"]),
+])
+def test_logged_out_the_menu_offers_what_the_server_setting_allows(
+        server: ServerChoice, offered: list[str]) -> None:
+    """No server yet: Connect… instead of Log in…; the user's own server may be changed;
+    the administrator's locked one may not."""
+    shown = view(Status(state=SeatState.SIGNED_OUT), server=server)
+    chosen = [entry.label for entry in shown.menu
+              if entry.action and entry.action.act in (Act.LOGIN, Act.CONNECT)]
+    assert chosen == offered
+    signed_in = view(Status(state=SeatState.ACTIVE, **HELD), server=server)
+    assert not [e for e in signed_in.menu if e.action and e.action.act is Act.CONNECT]
 
 
 BORROW = "Borrow for offline use"

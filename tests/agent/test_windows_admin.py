@@ -16,6 +16,7 @@ from seatkeeper.core.errors import ConfigError, SetByAdministrator
 from seatkeeper.core.state import SeatState, Status
 from seatkeeper.platform import windows
 from seatkeeper.service import autostart
+from seatkeeper.service.first_run import ServerChoice, server_setting
 from seatkeeper.tray.view import view
 
 from tests.agent.test_platform_windows_macos import Events
@@ -54,6 +55,19 @@ def test_locked_policy_values_beat_the_users_file(monkeypatch: pytest.MonkeyPatc
     assert config.log_level == "ERROR"
     assert config.locked == frozenset({"server_url"})
     assert any(f"'server_url' is locked by {WHERE}" in w for w in config.warnings)
+
+
+def test_the_registrys_server_is_offered_or_fixed_as_a_policy_files_is(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The MSI's SERVER_URL pre-fills the first run's dialog; LOCK_SERVER_URL=1 means no
+    dialog (the tray's Log in… goes to it)."""
+    suggested = server_setting(with_policy(monkeypatch, tmp_path,
+                                           {"server_url": "https://licenses.example.com"}))
+    assert (suggested.choice, suggested.url, suggested.suggested) == (
+        ServerChoice.ASK, "https://licenses.example.com", True)
+    locked = server_setting(with_policy(monkeypatch, tmp_path, {
+        "server_url": "https://licenses.example.com", "locked": ["server_url"]}))
+    assert (locked.choice, locked.suggested) == (ServerChoice.FIXED, False)
 
 
 def test_no_policy_key_changes_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

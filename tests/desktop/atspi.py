@@ -3,6 +3,8 @@
     python tests/desktop/atspi.py click "menu item" "Log out…"   # wait for it, click it
     python tests/desktop/atspi.py find "push button" "OK"         # print its states
     python tests/desktop/atspi.py list                            # the whole tree
+    python tests/desktop/atspi.py text "text" "Server address:"   # what a field holds
+    python tests/desktop/atspi.py where "text" "Server address:"  # its place on screen
 
 It runs in its own process with DISPLAY and DBUS_SESSION_BUS_ADDRESS of the agent's
 session, so that each test's accessibility bus stays apart from the test runner.
@@ -80,7 +82,7 @@ def wait_for(role: str, name: str, timeout: float) -> Any:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=("click", "find", "list"))
+    parser.add_argument("command", choices=("click", "find", "list", "text", "where"))
     parser.add_argument("role", nargs="?", default="")
     parser.add_argument("name", nargs="?", default="")
     parser.add_argument("--timeout", type=float, default=10.0)
@@ -97,6 +99,14 @@ def main(argv: list[str]) -> int:
         return 1
     if args.command == "find":
         print(json.dumps(_states(node)))
+        return 0
+    if args.command == "text":
+        text = node.get_text_iface()
+        print(json.dumps(text.get_text(0, text.get_character_count()) if text else None))
+        return 0
+    if args.command == "where":
+        box = node.get_component_iface().get_extents(Atspi.CoordType.SCREEN)
+        print(json.dumps([box.x, box.y, box.width, box.height]))
         return 0
     if not _states(node)["sensitive"]:
         print(f"{args.role} {args.name!r} is greyed out", file=sys.stderr)

@@ -28,13 +28,11 @@ from types import TracebackType
 from typing import Any
 
 from PIL import Image
-from seatkeeper.core.state import SeatState
-from seatkeeper.tray import icons
 
 from tests.support.agent import AgentProcess
 from tests.support.procs import stop_all
 
-TOOLS = ("Xvfb", "trayer", "xdotool", "dbus-run-session", "import")
+TOOLS = ("Xvfb", "trayer", "xdotool", "dbus-run-session", "import", "xclip")
 SCREEN = (720, 480)
 ATSPI_DRIVER = Path(__file__).with_name("atspi.py")
 NOTIFICATION_SERVER = Path(__file__).with_name("notifications.py")
@@ -188,6 +186,28 @@ class Desktop:
     def key(self, name: str) -> None:
         subprocess.run(["xdotool", "key", name], env=self.env, check=True, timeout=10)
 
+    def click(self, box: Box) -> None:
+        x, y = box.centre
+        subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"],
+                       env=self.env, check=True, timeout=10)
+
+    def type(self, text: str) -> None:
+        """Type `text` on the keyboard, key by key, into the window that has the focus."""
+        subprocess.run(["xdotool", "type", "--delay", "20", text], env=self.env, check=True,
+                       timeout=60)
+
+    def clipboard(self) -> str:
+        """What a paste would insert now: the clipboard's text, as another program reads it."""
+        done = subprocess.run(["xclip", "-selection", "clipboard", "-out"], env=self.env,
+                              capture_output=True, text=True, timeout=10, check=False)
+        return done.stdout
+
+    def set_clipboard(self, text: str) -> None:
+        """Copy `text` as another program would (xclip serves it until the next copy)."""
+        subprocess.run(["xclip", "-selection", "clipboard", "-in"], input=text, text=True,
+                       env=self.env, check=True, timeout=10, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
     def screenshot(self, name: str) -> Path:
         """The whole screen as `shots/NAME.png` (a test artefact)."""
         path = self.shots / f"{name}.png"
@@ -219,50 +239,6 @@ def _find_class(window: Any, name: str) -> Any:
     return None
 
 
-def share_of_colour(image: Image.Image, colour: tuple[int, ...], tolerance: int = 40) -> float:
-    """The share of the image's pixels within `tolerance` of `colour` on every channel."""
-    pixels = image.width * image.height
-    near = 0
-    for count, pixel in image.getcolors(maxcolors=pixels) or []:
-        if isinstance(pixel, tuple) and all(
-                abs(int(a) - int(b)) <= tolerance for a, b in zip(pixel, colour, strict=False)):
-            near += count
-    return near / pixels
-
-
-SHAPE_GRID = 24
-
-
-def _shape(mask: Image.Image) -> list[bool]:
-    """A mask cropped to what it covers and scaled to a small grid: position and size go,
-    the outline and the glyph cut out of it stay."""
-    box = mask.getbbox()
-    if box is None:
-        return [False] * SHAPE_GRID * SHAPE_GRID
-    grid = mask.crop(box).resize((SHAPE_GRID, SHAPE_GRID), Image.Resampling.BILINEAR)
-    return [value >= 128 for value in list(grid.getdata())]
-
-
-def shape_likeness(image: Image.Image, colour: tuple[int, ...], tolerance: int = 60,
-                   ) -> dict[SeatState, float]:
-    """How well the pixels of `image` in `colour` match each same-coloured state's icon
-    (intersection over union of the two shapes, 1.0 = the same)."""
-    seen = Image.new("L", image.size, 0)
-    seen.putdata([255 if all(abs(int(a) - int(b)) <= tolerance
-                             for a, b in zip(pixel, colour, strict=False)) else 0
-                  for pixel in list(image.convert("RGB").getdata())])
-    observed = _shape(seen)
-    scores = {}
-    for state, state_colour in icons.COLOURS.items():
-        if state_colour[:3] != tuple(colour[:3]):
-            continue
-        expected = _shape(icons.render(state, 64).getchannel("A"))
-        both = sum(a and b for a, b in zip(observed, expected, strict=True))
-        either = sum(a or b for a, b in zip(observed, expected, strict=True))
-        scores[state] = both / either if either else 0.0
-    return scores
-
-
 class TrayAgent(AgentProcess):
     """`seatkeeper run` with its tray (GTK backend) on the desktop, under dbus-run-session."""
 
@@ -287,7 +263,7 @@ class TrayAgent(AgentProcess):
         self.bus_file.unlink(missing_ok=True)
         record = 'echo "$$ $DBUS_SESSION_BUS_ADDRESS" > "$0"; exec "$@"'
         return ["dbus-run-session", "--", "sh", "-c", record, str(self.bus_file),
-                sys.executable, "-m", "seatkeeper", "run"]
+                *self.command("run")]
 
     def session_bus(self) -> tuple[int, str]:
         """The agent's pid and its session bus address (once dbus-run-session started it)."""
@@ -332,7 +308,27 @@ class TrayAgent(AgentProcess):
             assert time.monotonic() < deadline, f"{script.name} did not start"
             time.sleep(0.05)
 
-    def notifications(self) -> list[dict[str, str]]:
+    def click_notification_button(self, number: int, key: str) -> None:
+        """Click a button of notification `number`, as on the desktop (the stand-in server
+        then sends ActionInvoked)."""
+        import gi
+
+        gi.require_version("Gio", "2.0")
+        from gi.repository import Gio, GLib
+
+        _, address = self.session_bus()
+        flags = (Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+                 | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION)
+        bus = Gio.DBusConnection.new_for_address_sync(address, flags, None, None)
+        try:
+            bus.call_sync("org.freedesktop.Notifications", "/org/freedesktop/Notifications",
+                          "org.seatkeeper.test.Notifications", "Click",
+                          GLib.Variant("(us)", (number, key)), None, Gio.DBusCallFlags.NONE,
+                          5000, None)
+        finally:
+            bus.close_sync(None)
+
+    def notifications(self) -> list[dict[str, Any]]:
         """What the agent showed as desktop notifications, oldest first."""
         if not self.notices_file.exists():
             return []

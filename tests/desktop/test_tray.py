@@ -16,7 +16,8 @@ from seatkeeper.core.state import SeatState
 from seatkeeper.tray import icons
 
 from tests.desktop.conftest import TrayAgentFactory
-from tests.desktop.screen import Box, Desktop, TrayAgent, shape_likeness, share_of_colour
+from tests.desktop.pixels import shape_likeness, share_of_colour
+from tests.desktop.screen import Box, Desktop, TrayAgent
 from tests.scenarios.common import ScenarioServer, live_leases
 from tests.support.api import Api
 from tests.support.proxy import FaultProxy

@@ -57,8 +57,9 @@ def test_log_in_from_the_tray_opens_the_browser_and_shows_the_code(
         assert time.monotonic() < deadline, "no desktop notification arrived"
         time.sleep(0.1)
     assert agent.notifications() == [{
-        "app": "", "summary": "Log in to Seatkeeper",
-        "body": f"Approve the code {code} in the browser ({tray_server.url}/portal/device)."}]
+        "app": "Seatkeeper", "summary": "Log in to Seatkeeper", "id": 1,
+        "body": f"Approve the code {code} in the browser ({tray_server.url}/portal/device).",
+        "actions": [["default", "Open the login page"], ["copy-code", "Copy code"]]}]
 
     visitor = Portal(tray_server.url)
     try:

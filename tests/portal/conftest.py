@@ -94,13 +94,15 @@ def make_agent(tmp_path: Path) -> Iterator[Callable[..., AgentProcess]]:
 
 
 class BrowserLogin:
-    """`seatkeeper login --browser --no-open` running; its printed code and address."""
+    """`seatkeeper login --browser --no-open` (or `login ARGS`) running; its printed code and
+    address."""
 
     URL = re.compile(r"\(or open (\S+)\)")
 
-    def __init__(self, agent: AgentProcess) -> None:
+    def __init__(self, agent: AgentProcess,
+                 args: tuple[str, ...] = ("--browser", "--no-open")) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "seatkeeper", "login", "--browser", "--no-open"], cwd=REPO_ROOT,
+            [sys.executable, "-m", "seatkeeper", "login", *args], cwd=REPO_ROOT,
             env=agent.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         self.first = self.proc.stdout.readline() + self.proc.stdout.readline()

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from seatkeeper.config import load_config
+from seatkeeper.core.wire import parse_time
 from seatkeeper.runner import _release_before_quit
 from seatkeeper.sdk.envelope import verify_envelope
 from seatkeeper.service.credentials import CredentialStore
 from seatkeeper.service.daemon import Agent
+from seatkeeper.tray.view import local_day_time
 
 from tests.scenarios.common import ScenarioServer, live_leases
 from tests.scenarios.conftest import AgentFactory
@@ -67,7 +69,9 @@ def test_a_borrowed_seat_survives_restarts_offline_until_borrowed_until(
         assert until is not None and borrowed["lease"]["expires_at"] == until
         assert borrowed["state"] == "active"
         assert [x["borrowed_until"] for x in live_leases(short_api, license["id"])] == [until]
-        assert f"Borrowed: for offline use until {until}" in agent.cli("status").stdout
+        local = local_day_time(parse_time(until), None)  # the agent's zone is this one's
+        assert f"Borrowed:  for offline use until {local}" in agent.cli("status").stdout
+        assert f"Seat borrowed for offline use until {local}" in done.stdout
 
         proxy.cut()
         agent.wait_for("offline", timeout=10)

@@ -25,7 +25,7 @@ def test_second_device_sees_who_holds_the_seat_and_gets_it_after_logout(
     blocked = laptop.wait_for("seat_limit_reached")
     assert [holder["name"] for holder in blocked["seat_holders"]] == ["office-pc"]
     assert blocked["message"]
-    assert laptop.cli("status").stdout.count("Seat held by: office-pc") == 1
+    assert laptop.cli("status").stdout.count("In use on: office-pc") == 1
 
     logout = office.cli("logout")
     assert logout.returncode == 0, logout.stderr

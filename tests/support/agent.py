@@ -41,6 +41,7 @@ START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 CLI_TIMEOUT_S = 60.0
 POLL_S = 0.1
+POLICY_RUN = Path(__file__).with_name("policy_run.py")
 
 
 class AgentProcess:
@@ -48,8 +49,11 @@ class AgentProcess:
 
     def __init__(self, home: Path, *, server_url: str | None = None,
                  device_name: str = "scenario-pc", seat_retry_s: float = 1,
-                 env: dict[str, str | None] | None = None, **config: Any) -> None:
+                 env: dict[str, str | None] | None = None, system_config: Path | None = None,
+                 **config: Any) -> None:
         self.home = Path(home)
+        # The administrator's policy file, read instead of /etc/seatkeeper/config.toml.
+        self.system_config = system_config
         self.home.mkdir(parents=True, exist_ok=True)
         self.config: dict[str, Any] = {"device_name": device_name,
                                        "seat_retry_s": seat_retry_s, **config}
@@ -109,10 +113,16 @@ class AgentProcess:
 
     # -- the command line ---------------------------------------------------------------
 
+    def command(self, *args: str) -> list[str]:
+        """`python -m seatkeeper ARGS`, with the administrator's file if the test gave one."""
+        if self.system_config is not None:
+            return [sys.executable, str(POLICY_RUN), str(self.system_config), *args]
+        return [sys.executable, "-m", "seatkeeper", *args]
+
     def cli(self, *args: str, input: str | None = None,
             timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
         """`python -m seatkeeper ARGS` for this home; never raises on a non-zero exit."""
-        return subprocess.run([sys.executable, "-m", "seatkeeper", *args], cwd=REPO_ROOT,
+        return subprocess.run(self.command(*args), cwd=REPO_ROOT,
                               env=self.env, input=input, capture_output=True, text=True,
                               timeout=timeout, check=False)
 
@@ -135,7 +145,7 @@ class AgentProcess:
 
     def run_command(self) -> list[str]:
         """The daemon's command line (the desktop tests run it with its tray)."""
-        return [sys.executable, "-m", "seatkeeper", "run", "--headless"]
+        return self.command("run", "--headless")
 
     def start(self) -> AgentProcess:
         """Start `run --headless` and wait until its control socket answers."""

@@ -323,6 +323,21 @@ class WineDesktop:
         subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", str(button)],
                        env={**os.environ, **self.env}, check=True, timeout=10)
 
+    def type(self, text: str) -> None:
+        """Type `text` on the keyboard into the focused window (Wine maps X's keys)."""
+        subprocess.run(["xdotool", "type", "--delay", "30", text],
+                       env={**os.environ, **self.env}, check=True, timeout=60)
+
+    def key(self, name: str) -> None:
+        subprocess.run(["xdotool", "key", name], env={**os.environ, **self.env}, check=True,
+                       timeout=10)
+
+    def clipboard(self) -> str | None:
+        """The Windows clipboard's text, as a Windows program pasting it would read it."""
+        assert self.probe is not None
+        text: str | None = self.probe.call("clipboard")
+        return text
+
     def button(self, window: Window, caption: str) -> Window:
         """The push button labelled `caption` in a dialog, or fail naming what is there."""
         found = window.child("Button", caption)

@@ -6,6 +6,7 @@ Runs under the Windows CPython (never on Linux) and answers JSON lines on stdin:
     {"op": "post", "hwnd": H, "msg": M, "wparam": W, "lparam": L}   PostMessageW
     {"op": "send", "hwnd": H, "msg": M, "wparam": W, "lparam": L}   SendMessageTimeoutW:
                                             the window's answer (null if it gave none in 10 s)
+    {"op": "clipboard"}                     the clipboard's text, as a paste would insert it
     {"op": "quit"}
 
 It creates no window of its own, so `wineboot --end-session` neither asks nor ends it.
@@ -19,7 +20,13 @@ import sys
 from ctypes import wintypes
 from typing import Any
 
-user32: Any = getattr(ctypes, "windll").user32  # noqa: B009 (Windows only, for mypy too)
+user32: Any = getattr(ctypes, "WinDLL")("user32")  # noqa: B009 (Windows only, for mypy too)
+kernel32: Any = getattr(ctypes, "WinDLL")("kernel32")  # noqa: B009
+user32.GetClipboardData.restype = ctypes.c_void_p
+kernel32.GlobalLock.argtypes = (ctypes.c_void_p,)
+kernel32.GlobalLock.restype = ctypes.c_void_p
+kernel32.GlobalUnlock.argtypes = (ctypes.c_void_p,)
+CF_UNICODETEXT = 13
 SMTO_NORMAL = 0x0
 SEND_TIMEOUT_MS = 10_000
 ENUM_PROC = getattr(ctypes, "WINFUNCTYPE")(wintypes.BOOL, wintypes.HWND,  # noqa: B009
@@ -63,6 +70,23 @@ def windows() -> list[dict[str, Any]]:
     return [{**describe(hwnd), "children": children(hwnd)} for hwnd in found]
 
 
+def clipboard() -> str | None:
+    """The clipboard's Unicode text (None: no text there), read as a program pasting it."""
+    if not user32.OpenClipboard(None):
+        raise OSError("the clipboard is held open by another program")
+    try:
+        handle = user32.GetClipboardData(CF_UNICODETEXT)
+        if not handle:
+            return None
+        pointer = kernel32.GlobalLock(handle)
+        try:
+            return ctypes.wstring_at(pointer)
+        finally:
+            kernel32.GlobalUnlock(handle)
+    finally:
+        user32.CloseClipboard()
+
+
 def answer(request: dict[str, Any]) -> Any:
     op = request["op"]
     if op == "windows":
@@ -77,6 +101,8 @@ def answer(request: dict[str, Any]) -> Any:
             wintypes.LPARAM(request.get("lparam", 0)), SMTO_NORMAL, SEND_TIMEOUT_MS,
             ctypes.byref(result))
         return result.value if answered else None
+    if op == "clipboard":
+        return clipboard()
     raise ValueError(f"unknown op {op!r}")
 
 

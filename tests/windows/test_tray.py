@@ -12,7 +12,7 @@ import time
 from seatkeeper import __version__
 from seatkeeper.tray.icons import GREEN, GREY
 
-from tests.desktop.screen import share_of_colour
+from tests.desktop.pixels import share_of_colour
 from tests.scenarios.common import ScenarioServer
 from tests.support.api import Api
 from tests.windows.conftest import DesktopAgentFactory

@@ -1,0 +1,144 @@
+"""A license server's address, checked before it is saved: its shape, reachable, the protocol, TLS.
+
+`check_server` takes what a person typed (a missing `https://` is added) and either
+returns the address as `server_url` holds it or raises `ServerAddressRejected` whose
+message says what is wrong and what to do. It asks the server twice, as the agent
+will: `GET /v1/health` (a Seatkeeper server answers `{"status": "ok", ...}`) and
+`GET /v1/keys` (its lease-signing keys). TLS is verified as every other request is:
+the OS trust store through truststore, plus `ca_bundle`; plain http:// only to this
+computer, never through a proxy.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+from seatkeeper.config import PARSERS
+from seatkeeper.core.errors import (
+    ConnectionRefused,
+    MalformedResponse,
+    NetworkError,
+    SeatkeeperError,
+    ServerUnavailable,
+    TLSError,
+)
+from seatkeeper.core.errors import ServerAddressRejected as Rejected
+from seatkeeper.service.transport import check_server_url, is_loopback, map_request_error
+
+log = logging.getLogger(__name__)
+
+# A person waits for the answer: shorter than the agent's own (5 s, 15 s).
+CHECK_TIMEOUT = (5.0, 10.0)
+EXAMPLE = "https://licenses.example.com"
+
+
+def normalise(typed: str) -> str:
+    """The typed address as `server_url` holds it, or ServerAddressRejected saying why not."""
+    text = shown = typed.strip()
+    if not text:
+        raise Rejected(f"Type the address of your license server, like {EXAMPLE}.")
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise Rejected(f'"{shown}" is not a web address Seatkeeper can use: it starts '
+                       f"with {parts.scheme}://. Type it like {EXAMPLE}.")
+    if not parts.hostname or " " in text:
+        raise Rejected(f'"{shown}" is not a web address. Type it like {EXAMPLE}.')
+    try:
+        parts.port  # noqa: B018 (urllib checks the port only when asked)
+    except ValueError:
+        raise Rejected(f'The port in "{shown}" should be a number from 1 to '
+                       "65535.") from None
+    if parts.username is not None or parts.password is not None:
+        raise Rejected("Leave the user name and password out of the address: you log in "
+                       "in the browser next.")
+    if parts.query or parts.fragment:
+        raise Rejected("Leave out everything from the ? or # on: type only the server's "
+                       f"own address, like {EXAMPLE}.")
+    if parts.scheme.lower() == "http" and not is_loopback(parts.hostname):
+        raise Rejected(f"Plain http:// is allowed only to this computer: your login and "
+                       f"seat would travel unencrypted to {parts.hostname}. Type the "
+                       "server's https:// address.")
+    # Scheme and host name are case-blind: written in lower case, as the agent compares them.
+    text = f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path}"
+    try:
+        return str(PARSERS["server_url"](check_server_url(text)))
+    except (ValueError, SeatkeeperError) as exc:
+        raise Rejected(f'"{shown}" cannot be used as the server address '
+                       f"({exc}).") from None
+
+
+def _network_problem(exc: SeatkeeperError, url: str, path: str) -> Rejected:
+    """A failed request, said for someone who just typed the address."""
+    if isinstance(exc, TLSError):
+        return Rejected(f"{exc.message} If your organisation has its own certificate "
+                        "authority, install its certificate on this computer, or set "
+                        "ca_bundle in the configuration.")
+    if isinstance(exc, ConnectionRefused):
+        return Rejected(f"{exc.message} Check the address and its port number.")
+    if isinstance(exc, NetworkError) and not isinstance(exc, MalformedResponse
+                                                         | ServerUnavailable):
+        return Rejected(f"{exc.message} Check the address and your connection to the "
+                        "network.")
+    return _not_seatkeeper(url, f"GET {path}: {exc.message}")
+
+
+def _not_seatkeeper(url: str, detail: str) -> Rejected:
+    return Rejected(f"{url} answers, but not as a Seatkeeper license server does "
+                    f"({detail}). Check the address: it is the server's own, like {EXAMPLE}.")
+
+
+def _health(session: requests.Session, url: str) -> None:
+    """`GET /v1/health` answers 200 with `{"status": "ok"}`, as the protocol says."""
+    try:
+        response = session.get(url + "/v1/health", timeout=CHECK_TIMEOUT,
+                               allow_redirects=False)
+    except requests.RequestException as exc:
+        raise _network_problem(map_request_error(exc, url, CHECK_TIMEOUT), url,
+                               "/v1/health") from None
+    if response.is_redirect:
+        where = response.headers.get("Location", "another address")
+        raise Rejected(f"{url} sends its visitors on to {where}: if that is your license "
+                       "server, type its address instead.")
+    if response.status_code >= 500:
+        raise Rejected(f"{url} answers with a server error (HTTP {response.status_code}). "
+                       "Try again later, or ask whoever runs it.")
+    if response.status_code != 200:
+        raise _not_seatkeeper(url, f"GET /v1/health answered HTTP {response.status_code}")
+    try:
+        body = response.json()
+    except ValueError:
+        raise _not_seatkeeper(url, "GET /v1/health did not answer in JSON") from None
+    if not isinstance(body, dict) or body.get("status") != "ok":
+        raise _not_seatkeeper(url, "GET /v1/health did not say it is ok")
+
+
+def check_server(typed: str, *, ca_bundle: Path | None = None,
+                 pinned_key: str | None = None,
+                 session: requests.Session | None = None) -> str:
+    """The typed address, checked against the server itself; `pinned_key`: the configured
+    server_public_key, which the server must publish. Raises ServerAddressRejected."""
+    from seatkeeper.service.client import Client
+
+    url = normalise(typed)
+    client = Client(url, session=session, ca_bundle=ca_bundle, timeout=CHECK_TIMEOUT)
+    try:
+        _health(client.session, client.server_url)
+        try:
+            keys = client.keys()
+        except SeatkeeperError as exc:
+            raise _network_problem(exc, url, "/v1/keys") from None
+    finally:
+        client.close()
+    if not keys:
+        raise _not_seatkeeper(url, "it publishes no Ed25519 lease-signing key at /v1/keys")
+    if pinned_key is not None and pinned_key not in keys.values():
+        raise Rejected(f"{url} is a Seatkeeper license server, but its lease-signing key is "
+                       "not the one set as server_public_key in the configuration. Check the "
+                       "address, or ask your administrator.")
+    log.info("license server checked: %s", url)
+    return url
