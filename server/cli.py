@@ -133,7 +133,7 @@ def _admin(runtime: Any, args: argparse.Namespace) -> int:
 
     from seatkeeper_server.services import accounts, audit
 
-    context = runtime.open_context(args, data_dir(args), announce=False)
+    context = runtime.open_context(args, data_dir(args), announce=False, signing=False)
     actor = audit.admin(getpass.getuser())
     with context.transaction() as session:
         now = context.now()

@@ -144,7 +144,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("max-queue-wait", _count(0, 60_000, "milliseconds"), 5000, "a seat request that "
            "waited this long for the database is answered 503 UNAVAILABLE with Retry-After "
            "instead (load shedding; 0: never)", "MS"),
-    Option("max-in-flight", _count(1, 100_000, "requests"), 1024, "requests a process works "
+    Option("max-in-flight", _count(1, 100_000, "requests"), 256, "requests a process works "
            "on at once; more are answered 503 UNAVAILABLE with Retry-After at once", "N"),
     Option("lease-retention-days", _count(1, 36_600, "days"), 90, "closed leases are deleted "
            "this many days after they closed (the audit trail keeps their history)", "DAYS"),

@@ -39,7 +39,7 @@ class Context:
     sweep: bool = True
     # Load shedding (shedding.py): requests in flight per process, and the longest a request
     # waits for the database before it is answered 503 (0: no limit).
-    max_in_flight: int = 1024
+    max_in_flight: int = 256
     max_queue_wait_s: float = 0.0
 
     def now(self) -> int:

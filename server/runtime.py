@@ -10,6 +10,7 @@ import secrets
 import threading
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 from seatkeeper_server import db, security
 from seatkeeper_server.context import Context
@@ -79,12 +80,27 @@ def open_engine(args: argparse.Namespace, data: Path, *, upgrade: bool,
     return engine
 
 
+class _NoSigner:
+    """The `admin` commands' stand-in: they sign nothing, so they need no key file."""
+
+    kid = "(none)"
+
+    def sign(self, lease: dict[str, Any]) -> dict[str, str]:
+        raise RuntimeError("admin commands do not sign leases")
+
+    def keys(self) -> list[dict[str, str]]:
+        return []
+
+
 def open_context(args: argparse.Namespace, data: Path, *, upgrade: bool = False,
-                 announce: bool = True, sweep: bool = True) -> Context:
-    """Database, signing key and lease terms; an older schema is upgraded only if `upgrade`."""
+                 announce: bool = True, sweep: bool = True, signing: bool = True) -> Context:
+    """Database, signing key and lease terms; an older schema is upgraded only if `upgrade`.
+
+    Without `signing` (the admin commands) no key is read, made or checked."""
     engine = open_engine(args, data, upgrade=upgrade, announce=announce)
     sessions = db.session_factory(engine)
-    signer = deployment_signer(sessions, args.signing_key or data / "signing-key.pem")
+    signer: Any = (deployment_signer(sessions, args.signing_key or data / "signing-key.pem")
+                   if signing else _NoSigner())
     return Context(sessions, signer,
                    LeaseTerms(args.lease_ttl, args.heartbeat_interval), system_clock,
                    serialize=nullcontext() if db.is_postgres(engine) else threading.Lock(),
