@@ -16,6 +16,7 @@ from seatkeeper_server import (
     __version__,
     api,
     errors,
+    hotpath,
     observability,
     portal,
     schemas,
@@ -93,6 +94,9 @@ def create_app(context: Context, *, sweep_every_s: float | None = None) -> FastA
                           response_class=JSONResponse if status != 204 else _NoContent)
     app.include_router(portal.router)
     _install_error_handlers(app)
+    heartbeat_route = next(r for r in app.routes
+                           if isinstance(r, APIRoute) and r.path == hotpath.PATH)
+    app.add_middleware(hotpath.HeartbeatDoor, context=context, route=heartbeat_route)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     app.add_middleware(NulPath)
     # Outermost: a refusal for load costs no body read and no routing.
@@ -172,16 +176,24 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_response(errors.InvalidRequest(str(exc.detail), status=exc.status_code))
 
     @app.exception_handler(OperationalError)
-    async def database_down(_: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database unavailable: %s", exc.orig)
-        # Spread out, as for load: a whole fleet retrying every 5 s is a load of its own.
-        return error_response(errors.Unavailable(
-            "The license database is unavailable. Retry shortly.",
-            headers={"Retry-After": str(max(5, shedding.PRESSURE.retry_after()))}))
+    async def on_database_down(_: Request, exc: OperationalError) -> JSONResponse:
+        return database_down(exc)
 
     @app.exception_handler(SQLAlchemyTimeout)
-    async def pool_exhausted(_: Request, exc: SQLAlchemyTimeout) -> JSONResponse:
-        return error_response(shedding.unavailable("no database connection came free in time"))
+    async def on_pool_exhausted(_: Request, exc: SQLAlchemyTimeout) -> JSONResponse:
+        return pool_exhausted()
+
+
+def database_down(exc: OperationalError) -> JSONResponse:
+    log.error("database unavailable: %s", exc.orig)
+    # Spread out, as for load: a whole fleet retrying every 5 s is a load of its own.
+    return error_response(errors.Unavailable(
+        "The license database is unavailable. Retry shortly.",
+        headers={"Retry-After": str(max(5, shedding.PRESSURE.retry_after()))}))
+
+
+def pool_exhausted() -> JSONResponse:
+    return error_response(shedding.unavailable("no database connection came free in time"))
 
 
 def _allow(app: FastAPI, request: Request) -> dict[str, str]:
