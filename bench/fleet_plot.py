@@ -52,11 +52,13 @@ def plot(series: list[dict[str, Any]], phases: dict[str, Any], args: argparse.Na
     image = Image.new("RGB", (WIDTH, TOP + PANEL * len(panels) + 30), "white")
     draw = ImageDraw.Draw(image)
     storm = phases.get("storm", {})
+    back = (f"fleet back after {storm['all_back_after_s']} s" if storm.get("all_back_after_s")
+            else f"{storm.get('back', 0):,} of {storm.get('devices', 0):,} back within "
+            f"{storm.get('seconds', 0):.0f} s")
     draw.text((LEFT, 10), f"Fleet simulator: {args.devices:,} devices, {args.replicas} "
               f"replica(s), TTL {args.ttl} s, heartbeat {args.interval} s, outage "
-              f"{args.outage:.0f} s; fleet back after {storm.get('all_back_after_s')} s. "
-              "Shading: steady, reclaim (blue), outage (red), storm (amber), after (green).",
-              fill=(0, 0, 0))
+              f"{args.outage:.0f} s; {back}. Shading: steady, reclaim (blue), outage (red), "
+              "storm (amber), after (green).", fill=(0, 0, 0))
     t_max = series[-1]["t"] if series else 1.0
     for number, (keys, title) in enumerate(panels):
         _panel(draw, TOP + 14 + PANEL * number, series, keys, title, t_max)
@@ -64,3 +66,17 @@ def plot(series: list[dict[str, Any]], phases: dict[str, Any], args: argparse.Na
               fill=(60, 60, 60))
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
+
+
+def main() -> None:
+    """Redraw a chart from a run's JSON: `fleet_plot.py artefacts/bench/fleet_sim.json OUT.png`."""
+    import json
+    import sys
+
+    result = json.loads(Path(sys.argv[1]).read_text())
+    plot(result["series"], result["phases"], argparse.Namespace(**result["config"]),
+         Path(sys.argv[2]))
+
+
+if __name__ == "__main__":
+    main()
