@@ -4,7 +4,7 @@ dependency injection and response validation.
 The seat rules are the same function the route calls (`seats.heartbeat`), as are the
 answers: the same JSON, the same errors (`app.error_response`); a path this door does not
 recognise goes on to the router. The route stays in the table for the OpenAPI document.
-Measured in docs/benchmarks.md: a heartbeat's server CPU went from about X to Y.
+Measured in docs/benchmarks.md: a heartbeat's server CPU over HTTP went from 1.5-3.2 ms to 1.3-1.6.
 """
 
 from __future__ import annotations
