@@ -105,6 +105,8 @@ def test_two_workers_both_serve_and_the_metrics_add_them_up(
     assert pids[1] in replaced
     expect(devices[0].heartbeat(leases[0]), 200)
     api.close()
+    assert server.stop() == 0  # SIGTERM: the workers finish, then the supervisor exits 0
+    assert not Path(f"/proc/{pids[1]}").exists()
 
 
 def test_several_workers_on_sqlite_are_refused_clearly(tmp_path: Path) -> None:
