@@ -232,6 +232,15 @@ def _proc_cpu_s(pid: int | str) -> tuple[str, float]:
     return comm, (int(fields[11]) + int(fields[12])) / TICK
 
 
+def _parent(pid: str) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return -1
+    return int(text[text.rfind(")") + 2:].split()[1])
+
+
 def cpu_sample(watch: dict[str, Any]) -> dict[str, Any]:
     """CPU seconds so far of this process, the server, PostgreSQL, and the machine.
 
@@ -240,7 +249,11 @@ def cpu_sample(watch: dict[str, Any]) -> dict[str, Any]:
     """
     sample: dict[str, Any] = {"loadgen": _cpu_s(), "server": 0.0, "postgres": {},
                               "machine": math.nan}
-    for pid in watch.get("server_pids", ()):
+    pids = set(watch.get("server_pids", ()))
+    if pids and os.path.isdir("/proc"):  # and their worker processes (--workers)
+        pids |= {int(entry) for entry in os.listdir("/proc")
+                 if entry.isdigit() and _parent(entry) in pids}
+    for pid in pids:
         sample["server"] += _proc_cpu_s(pid)[1]
     database = watch.get("postgres_db")
     if database and os.path.isdir("/proc"):

@@ -94,6 +94,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="also measure both workloads paced (open loop) at this many "
                         "requests per second from the largest client count together, latency "
                         "counted from when each request was due (default 100; 0: skip)")
+    parser.add_argument("--paced-only", action="store_true",
+                        help="measure only the paced cells (e.g. --clients 1000 --paced 1000)")
     parser.add_argument("--processes", type=int, default=1, metavar="N",
                         help="run N server processes on the same database and spread the "
                         "clients over them, as uvicorn --workers would (default 1; no wrk "
@@ -303,7 +305,8 @@ def bench_backend(backend: str, args: argparse.Namespace, stack: ExitStack,
 
     for round_no in range(args.rounds):
         rows = []
-        for count in args.clients:
+        order = WORKLOADS if round_no % 2 == 0 else WORKLOADS[::-1]
+        for count in ([] if args.paced_only else args.clients):
             # Alternate the order from round to round, so a drift in load favours neither.
             order = WORKLOADS if round_no % 2 == 0 else WORKLOADS[::-1]
             for workload in order:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,10 +12,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from seatkeeper_server import __version__, api, console, errors, observability, portal, schemas
+from seatkeeper_server import (
+    __version__,
+    api,
+    console,
+    errors,
+    hotpath,
+    observability,
+    portal,
+    schemas,
+    shedding,
+    sweeper,
+)
 from seatkeeper_server.context import Context
-from seatkeeper_server.services import limits, seats, usage
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
@@ -87,8 +97,14 @@ def create_app(context: Context, *, sweep_every_s: float | None = None) -> FastA
     app.include_router(portal.router)
     app.include_router(console.router)
     _install_error_handlers(app)
+    heartbeat_route = next(r for r in app.routes
+                           if isinstance(r, APIRoute) and r.path == hotpath.PATH)
+    app.add_middleware(hotpath.HeartbeatDoor, context=context, route=heartbeat_route)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     app.add_middleware(NulPath)
+    # Outermost: a refusal for load costs no body read and no routing.
+    app.add_middleware(shedding.Shed, max_in_flight=context.max_in_flight,
+                       max_queue_wait_s=context.max_queue_wait_s)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -100,52 +116,16 @@ class _NoContent(Response):
 def _lifespan(context: Context, every: float | None) -> Any:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        stop = threading.Event()
-        period = every or max(1.0, min(30.0, context.terms.ttl_s / 4))
-        thread = threading.Thread(target=_sweeper, args=(context, stop, period),
-                                  name="reclaim-sweep", daemon=True)
-        thread.start()
+        if not context.sweep:  # --workers: the supervising process sweeps, once
+            yield
+            return
+        thread, stop = sweeper.start(context, every)
         try:
             yield
         finally:
             stop.set()
             thread.join(timeout=10)
     return lifespan
-
-
-def _sweeper(context: Context, stop: threading.Event, period: float) -> None:
-    """Record reclaims of silent leases (seat counts never wait for this: they are lazy),
-    count usage, prune what no one needs. The first round runs soon after the start."""
-    wait = min(1.0, period)
-    while not stop.wait(wait):
-        wait = period
-        try:
-            with context.transaction() as session:
-                count = seats.sweep(session, context.now())
-            if count:
-                log.info("reclaimed %d lease(s) whose heartbeat stopped", count)
-                observability.RECLAIMS.inc(count)
-            with context.transaction() as session:
-                limits.prune(session, context.now(), context.grant.expires_in_s)
-            _count_usage(context)
-        except Exception:
-            log.exception("reclaim sweep failed; trying again in %.0f s", period)
-
-
-def _count_usage(context: Context) -> None:
-    """The daily usage figures, then the audit events past their retention (in batches)."""
-    with context.transaction() as session:
-        counted = usage.count(session, context.now())
-    if counted.days:
-        log.info("counted the usage of %d day(s)", counted.days)
-    for _ in range(4):  # a backlog goes at the next sweeps: short transactions
-        with context.transaction() as session:
-            pruned = usage.prune_audit(session, context.now(), context.audit_retention_days)
-        if pruned:
-            log.info("pruned %d audit event(s) older than %d days", pruned,
-                     context.audit_retention_days)
-        if pruned < usage.PRUNE_BATCH:
-            break
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -156,14 +136,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         return portal.bad_form_page(exc)
 
     @app.exception_handler(errors.ApiError)
-    async def api_error(_: Request, exc: errors.ApiError) -> JSONResponse:
+    async def apierror_response(_: Request, exc: errors.ApiError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         refusal = await run_in_threadpool(api.credential_refusal, request)
         if refusal is not None:
-            return _error(refusal)
+            return error_response(refusal)
         fields = {}
         for problem in exc.errors():
             loc = [str(p) for p in problem.get("loc", ()) if p not in ("body", "query", "path")]
@@ -179,32 +159,46 @@ def _install_error_handlers(app: FastAPI) -> None:
             return JSONResponse({"error": "invalid_request",
                                  "error_description": f"The request is not valid: {listing}."},
                                 status_code=400)
-        return _error(errors.InvalidRequest(f"The request is not valid: {listing}.",
+        return error_response(errors.InvalidRequest(f"The request is not valid: {listing}.",
                                             {"fields": fields}))
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def httperror_response(request: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 400 and request.url.path == GRANT_TOKEN_PATH:
             return JSONResponse({"error": "invalid_request",
                                  "error_description": "The body is not valid JSON."},
                                 status_code=400)
         if exc.status_code == 400:  # the framework could not read the body at all
             refusal = await run_in_threadpool(api.credential_refusal, request)
-            return _error(refusal or errors.InvalidRequest(
+            return error_response(refusal or errors.InvalidRequest(
                 "The request body is not valid JSON (UTF-8, not nested too deeply).",
                 {"fields": {"body": "is not valid JSON"}}))
         if exc.status_code == 404:
-            return _error(errors.NotFound("No such path. See /openapi.json for the API."))
+            return error_response(errors.NotFound("No such path. See /openapi.json for the API."))
         if exc.status_code == 405:  # with an Allow header, which RFC 9110 requires
-            return _error(errors.InvalidRequest("This method is not allowed on this path.",
+            return error_response(errors.InvalidRequest("This method is not allowed on this path.",
                                                 status=405, headers=_allow(app, request)))
-        return _error(errors.InvalidRequest(str(exc.detail), status=exc.status_code))
+        return error_response(errors.InvalidRequest(str(exc.detail), status=exc.status_code))
 
     @app.exception_handler(OperationalError)
-    async def database_down(_: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database unavailable: %s", exc.orig)
-        return _error(errors.Unavailable("The license database is unavailable. Retry shortly.",
-                                         headers={"Retry-After": "5"}))
+    async def on_database_down(_: Request, exc: OperationalError) -> JSONResponse:
+        return database_down(exc)
+
+    @app.exception_handler(SQLAlchemyTimeout)
+    async def on_pool_exhausted(_: Request, exc: SQLAlchemyTimeout) -> JSONResponse:
+        return pool_exhausted()
+
+
+def database_down(exc: OperationalError) -> JSONResponse:
+    log.error("database unavailable: %s", exc.orig)
+    # Spread out, as for load: a whole fleet retrying every 5 s is a load of its own.
+    return error_response(errors.Unavailable(
+        "The license database is unavailable. Retry shortly.",
+        headers={"Retry-After": str(max(5, shedding.PRESSURE.retry_after()))}))
+
+
+def pool_exhausted() -> JSONResponse:
+    return error_response(shedding.unavailable("no database connection came free in time"))
 
 
 def _allow(app: FastAPI, request: Request) -> dict[str, str]:
@@ -217,7 +211,7 @@ def _allow(app: FastAPI, request: Request) -> dict[str, str]:
     return {"Allow": ", ".join(sorted(methods))}
 
 
-def _error(exc: errors.ApiError) -> JSONResponse:
+def error_response(exc: errors.ApiError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
 
@@ -230,7 +224,7 @@ class NulPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and "\x00" in scope["path"]:
             exc = errors.NotFound("No such path. See /openapi.json for the API.")
-            await _error(exc)(scope, receive, send)
+            await error_response(exc)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -274,7 +268,7 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         exc = errors.InvalidRequest(f"The request body is over {self.limit} bytes.", status=413)
-        await _error(exc)(scope, receive, send)
+        await error_response(exc)(scope, receive, send)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

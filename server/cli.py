@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seatkeeper-server: {exc}", file=sys.stderr)
         return 2
     logs.configure(args.log_format, quiet=args.command == "admin")
+    if args.command in (None, "serve") and args.workers > 1 and args.metrics_listen:
+        # Before prometheus-client is imported: the workers and the supervisor write their
+        # metrics to files there, and the supervisor's /metrics adds them up.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="seatkeeper-metrics-")
     try:
         from seatkeeper_server import runtime  # imports the web stack only when it is needed
     except ModuleNotFoundError as exc:
@@ -122,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
             return _admin(runtime, args)
         if args.command == "migrate":
             return runtime.migrate(args, data_dir(args))
-        return runtime.serve(args, data_dir(args))
+        from seatkeeper_server import serving
+
+        return serving.serve(args, data_dir(args))
     except runtime.StartupError as exc:
         print(f"seatkeeper-server: {exc}", file=sys.stderr)
         return 2
@@ -136,7 +143,7 @@ def _admin(runtime: Any, args: argparse.Namespace) -> int:
 
     from seatkeeper_server.services import accounts, administration, audit
 
-    context = runtime.open_context(args, data_dir(args), announce=False)
+    context = runtime.open_context(args, data_dir(args), announce=False, signing=False)
     actor = audit.admin(getpass.getuser())
     with context.transaction() as session:
         now = context.now()

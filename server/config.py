@@ -48,6 +48,19 @@ def _port(text: str) -> int:
     return value
 
 
+def _count(low: int, high: int, unit: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a whole number of {unit}") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be {low} to {high} {unit}")
+        return value
+    parse.__name__ = unit
+    return parse
+
+
 def _listen(text: str) -> str:
     host, sep, port = text.rpartition(":")
     if not sep or not host:
@@ -138,6 +151,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("access-log", _bool, False, "log every request (method, route, status, time)"),
     Option("log-format", _choice("text", "json"), "text", "text, or json: one object a line on "
            "standard error (for journald and log shippers)", "FORMAT"),
+    Option("workers", _count(1, 64, "processes"), 1, "worker processes serving the API (more "
+           "than 1 needs PostgreSQL); the reclaim sweep and metrics run once, in the "
+           "supervising process", "N"),
+    Option("max-queue-wait", _count(0, 60_000, "milliseconds"), 5000, "a seat request that "
+           "waited this long for the database is answered 503 UNAVAILABLE with Retry-After "
+           "instead (load shedding; 0: never)", "MS"),
+    Option("max-in-flight", _count(1, 100_000, "requests"), 256, "requests a process works "
+           "on at once; more are answered 503 UNAVAILABLE with Retry-After at once", "N"),
+    Option("lease-retention-days", _count(1, 36_600, "days"), 90, "closed leases are deleted "
+           "this many days after they closed (the audit trail keeps their history)", "DAYS"),
     Option("migrate", _bool, False, "serve: upgrade an older database schema at start "
            "(single node; with replicas run `seatkeeper-server migrate` instead)"),
     Option("demo", _bool, False, "create (once) demo@example.com with a 2-seat license"),

@@ -49,7 +49,9 @@ def make_engine(url: str) -> Engine:
         raise DatabaseURLError(
             "--db names a PostgreSQL database, but its driver (psycopg) is not installed: "
             "pip install 'seatkeeper[server,postgresql]'") from None
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    # A request that cannot get a connection within 10 s is answered 503 (app.py), not held.
+    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True,
+                         pool_timeout=10)
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -84,7 +85,15 @@ class Token(Base):
 class Lease(Base):
     __tablename__ = "leases"
     __table_args__ = (
-        Index("ix_leases_live", "license_id", "released_at", "expires_at"),
+        # Open leases by expiry (the sweep) and by license (seats used); closed ones by when
+        # they closed (pruning). Partial: a heartbeat writes only the open leases' entries.
+        Index("ix_leases_open_expiry", "expires_at", sqlite_where=text("released_at IS NULL"),
+              postgresql_where=text("released_at IS NULL")),
+        Index("ix_leases_open_license", "license_id", "expires_at",
+              sqlite_where=text("released_at IS NULL"),
+              postgresql_where=text("released_at IS NULL")),
+        Index("ix_leases_closed", "released_at", sqlite_where=text("released_at IS NOT NULL"),
+              postgresql_where=text("released_at IS NOT NULL")),
         Index("ix_leases_device", "device_id", "released_at"),
         # The usage count reads the leases that ended on or after a day began (or not yet).
         Index("ix_leases_released_at", "released_at"),

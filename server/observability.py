@@ -3,36 +3,25 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from fastapi import Request
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from seatkeeper_server import db, errors
 from seatkeeper_server.context import Context
+from seatkeeper_server.metrics import LATENCY, RATE_LIMITED, REGISTRY, REQUESTS
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access = logging.getLogger("seatkeeper.server.access")
 log = logging.getLogger("seatkeeper.server")
 
-# This process's metrics; served only by start_metrics, on a port of their own.
-REGISTRY = CollectorRegistry()
-REQUESTS = Counter("seatkeeper_http_requests", "HTTP requests answered, by route and status",
-                   ["method", "route", "status"], registry=REGISTRY)
-LATENCY = Histogram("seatkeeper_http_request_duration_seconds",
-                    "Time from request to the end of the answer, by route",
-                    ["method", "route"], registry=REGISTRY,
-                    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-RATE_LIMITED = Counter("seatkeeper_rate_limit_refusals",
-                       "Requests refused with 429 (rate limits), by route", ["route"],
-                       registry=REGISTRY)
-RECLAIMS = Counter("seatkeeper_sweep_reclaims",
-                   "Leases the sweep reclaimed because their heartbeats stopped",
-                   registry=REGISTRY)
 UNMATCHED = "(no route)"  # every unknown path shares one label: no unbounded series
 
 
@@ -80,10 +69,18 @@ class SeatCollector(Collector):
 
 
 def start_metrics(listen: str, context: Context) -> None:
-    """Serve /metrics on HOST:PORT in a background thread (OSError if it cannot listen)."""
+    """Serve /metrics on HOST:PORT in a background thread (OSError if it cannot listen).
+
+    With --workers, every process writes its counters to files in PROMETHEUS_MULTIPROC_DIR
+    and this (the supervisor's) endpoint adds them up: one scrape, the whole server.
+    """
     host, _, port = listen.rpartition(":")
-    REGISTRY.register(SeatCollector(context))
-    start_http_server(int(port), addr=host.strip("[]"), registry=REGISTRY)
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    registry.register(SeatCollector(context))
+    start_http_server(int(port), addr=host.strip("[]"), registry=registry)
 
 
 class Observe:

@@ -1,4 +1,4 @@
-"""Start-up: database and migrations, signing key, admin token, demo account, uvicorn."""
+"""Start-up: database and migrations, signing key, admin token, demo account."""
 
 from __future__ import annotations
 
@@ -7,27 +7,28 @@ import ipaddress
 import logging
 import os
 import secrets
-import signal
 import threading
-import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from seatkeeper_server import __version__, db, observability, security
+from seatkeeper_server import db, security
 from seatkeeper_server.context import Context
+from seatkeeper_server.models import Setting
 from seatkeeper_server.services import accounts, auth
 from seatkeeper_server.services.device_grant import GrantTerms
 from seatkeeper_server.services.seats import LeaseTerms
 from seatkeeper_server.signing import Signer, SigningKeyError
 from seatkeeper_server.timeutil import system_clock
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("seatkeeper.server")
 DEMO_EMAIL = "demo@example.com"
 MIN_ADMIN_TOKEN = 32
 ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 (a file name, not a secret)
+SIGNING_KID_KEY = "signing_kid"
 
 
 def forwarded_allow_ips(text: str | None) -> list[str]:
@@ -70,7 +71,7 @@ def open_engine(args: argparse.Namespace, data: Path, *, upgrade: bool,
     except (SQLAlchemyError, OSError) as exc:
         # One line: drivers spread their reasons over several (psycopg's hints, for one).
         reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
-        raise StartupError(f"cannot open the database {_redact(url)}: {exc.__class__.__name__}: "
+        raise StartupError(f"cannot open the database {redact(url)}: {exc.__class__.__name__}: "
                            f"{reason}. Check --db and that the database server is "
                            "running.") from None
     if state != "current" and announce:
@@ -79,33 +80,86 @@ def open_engine(args: argparse.Namespace, data: Path, *, upgrade: bool,
     return engine
 
 
+class _NoSigner:
+    """The `admin` commands' stand-in: they sign nothing, so they need no key file."""
+
+    kid = "(none)"
+
+    def sign(self, lease: dict[str, Any]) -> dict[str, str]:
+        raise RuntimeError("admin commands do not sign leases")
+
+    def keys(self) -> list[dict[str, str]]:
+        return []
+
+
 def open_context(args: argparse.Namespace, data: Path, *, upgrade: bool = False,
-                 announce: bool = True) -> Context:
-    """Database, signing key and lease terms; an older schema is upgraded only if `upgrade`."""
+                 announce: bool = True, sweep: bool = True, signing: bool = True) -> Context:
+    """Database, signing key and lease terms; an older schema is upgraded only if `upgrade`.
+
+    Without `signing` (the admin commands) no key is read, made or checked."""
     engine = open_engine(args, data, upgrade=upgrade, announce=announce)
-    try:
-        # A missing key file is made (owner-only); nodes sharing a database share the file.
-        signer = Signer.from_file(args.signing_key or data / "signing-key.pem", create=True)
-    except SigningKeyError as exc:
-        raise StartupError(str(exc)) from None
-    return Context(db.session_factory(engine), signer,
+    sessions = db.session_factory(engine)
+    signer: Any = (deployment_signer(sessions, args.signing_key or data / "signing-key.pem")
+                   if signing else _NoSigner())
+    return Context(sessions, signer,
                    LeaseTerms(args.lease_ttl, args.heartbeat_interval), system_clock,
                    serialize=nullcontext() if db.is_postgres(engine) else threading.Lock(),
                    grant=GrantTerms(args.device_code_ttl, args.device_poll_interval),
                    public_url=args.public_url,
-                   audit_retention_days=args.audit_retention_days)
+                   audit_retention_days=args.audit_retention_days,
+                   closed_lease_retention_s=args.lease_retention_days * 86400, sweep=sweep,
+                   max_in_flight=args.max_in_flight,
+                   max_queue_wait_s=args.max_queue_wait / 1000)
+
+
+def deployment_signer(sessions: sessionmaker[Session], path: Path) -> Signer:
+    """The key that signs this database's leases; made only for a database that has none.
+
+    The database records the key id it signs with. A server whose key file is missing, on a
+    database that already signs with a key, stops instead of making one of its own (every
+    agent would refuse its leases): a replica needs the other nodes' key file. A server whose
+    key is a different one stops too.
+    """
+    try:
+        return _signer_for(sessions, path)
+    except IntegrityError:  # another server recorded its key at the same moment: compare
+        return _signer_for(sessions, path)
+
+
+def _signer_for(sessions: sessionmaker[Session], path: Path) -> Signer:
+    with sessions.begin() as session:
+        recorded = session.get(Setting, SIGNING_KID_KEY)
+        try:
+            signer = Signer.from_file(path, create=recorded is None)
+        except SigningKeyError as exc:
+            if recorded is None or path.exists():
+                raise StartupError(str(exc)) from None
+            raise StartupError(
+                f"the signing key {path} does not exist, and this database's leases are "
+                f"signed with key {recorded.value}: every server on one database signs with "
+                "the same key. Copy signing-key.pem from a server of this deployment (owner-"
+                "only) and point --signing-key at it; a new key would make every agent "
+                "refuse its leases.") from None
+        if recorded is None:
+            session.add(Setting(key=SIGNING_KID_KEY, value=signer.kid))
+        elif recorded.value != signer.kid:
+            raise StartupError(
+                f"the signing key {path} (key {signer.kid}) is not the one this database's "
+                f"leases are signed with (key {recorded.value}): every server on one database "
+                "signs with the same key. Give --signing-key that key's file.")
+    return signer
 
 
 def migrate(args: argparse.Namespace, data: Path) -> int:
     """`seatkeeper-server migrate`: bring the schema to this version and exit."""
     engine = open_engine(args, data, upgrade=True, announce=False)
     engine.dispose()
-    print(f"database {_redact(database_url(args, data))} is at schema revision "
+    print(f"database {redact(database_url(args, data))} is at schema revision "
           f"{db.head_revision()}", flush=True)
     return 0
 
 
-def _redact(url: str) -> str:
+def redact(url: str) -> str:
     """Never print a database password."""
     from sqlalchemy.engine import make_url
 
@@ -141,7 +195,7 @@ def given_admin_token(args: argparse.Namespace) -> str | None:
     return given
 
 
-def _admin_token(context: Context, given: str | None, data: Path) -> None:
+def admin_token(context: Context, given: str | None, data: Path) -> None:
     """Take SEATKEEPER_ADMIN_TOKEN, or make one at first start into an owner-only file.
 
     Never printed: a service manager keeps standard output in its journal.
@@ -180,7 +234,7 @@ def write_secret(path: Path, text: str) -> None:
         raise
 
 
-def _demo(context: Context, data: Path) -> None:
+def demo(context: Context, data: Path) -> None:
     """The demo account and its 2-seat license, made once; its password is kept for reprints."""
     path = data / "demo-password"
     with context.transaction() as session:
@@ -193,60 +247,3 @@ def _demo(context: Context, data: Path) -> None:
     password = path.read_text().strip() if path.exists() else "(unknown: see demo-password)"
     print(f"Demo account: {DEMO_EMAIL}  password: {password}  (license: PIX4Dmapper Yearly, "
           "2 seats)", flush=True)
-
-
-def _start_metrics(args: argparse.Namespace, context: Context) -> None:
-    """Prometheus metrics on their own address: the public port never shows them."""
-    if int(args.metrics_listen.rpartition(":")[2]) == args.port:
-        raise StartupError(f"--metrics-listen {args.metrics_listen} must not use the public "
-                           f"port {args.port}: metrics are for the monitoring network only")
-    try:
-        observability.start_metrics(args.metrics_listen, context)
-    except OSError as exc:
-        raise StartupError(f"cannot serve metrics on {args.metrics_listen}: "
-                           f"{exc.strerror or exc}") from None
-
-
-def serve(args: argparse.Namespace, data: Path) -> int:
-    import uvicorn
-    from seatkeeper_server.app import create_app
-
-    given = given_admin_token(args)  # before anything is opened: a weak token stops the start
-    proxies = forwarded_allow_ips(args.forwarded_allow_ips)
-    context = open_context(args, data, upgrade=args.migrate)
-    _admin_token(context, given, data)
-    if args.demo:
-        _demo(context, data)
-    app: Any = create_app(context)
-    if args.metrics_listen:
-        _start_metrics(args, context)
-    if args.metrics_listen or args.access_log:
-        app = observability.Observe(app, metrics=bool(args.metrics_listen),
-                                    access_log=args.access_log)
-    metrics = f"on http://{args.metrics_listen}/metrics" if args.metrics_listen else "off"
-    print(f"Seatkeeper license server {__version__} on http://{args.host}:{args.port} "
-          f"(database {_redact(args.db or 'sqlite:///' + str(data / 'server.db'))}, "
-          f"lease TTL {args.lease_ttl} s, heartbeat every {args.heartbeat_interval} s, "
-          f"X-Forwarded-For {'trusted from ' + ','.join(proxies) if proxies else 'ignored'}, "
-          f"metrics {metrics})",
-          flush=True)
-    # Forwarded headers only from the proxies the operator named: uvicorn would otherwise
-    # trust them from loopback (or its own FORWARDED_ALLOW_IPS), letting anyone on this
-    # host pick the address the rate limits count.
-    # log_config=None: uvicorn's own loggers go through ours (text or JSON), not its format.
-    config = uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
-                            log_config=None, log_level="warning", timeout_graceful_shutdown=10,
-                            proxy_headers=bool(proxies), forwarded_allow_ips=proxies or [])
-    started = time.monotonic()
-    # uvicorn finishes the requests in flight on SIGTERM/SIGINT, then raises the signal again
-    # for the handler it found in place: a quiet one lets the process exit 0 (not killed by
-    # SIGTERM, nor a KeyboardInterrupt traceback on Ctrl+C).
-    found = ({sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
-             if threading.current_thread() is threading.main_thread() else {})
-    try:
-        uvicorn.Server(config).run()
-    finally:
-        for sig, handler in found.items():
-            signal.signal(sig, handler)
-    log.info("stopped after %.0f s", time.monotonic() - started)
-    return 0

@@ -30,7 +30,7 @@
           ├── LeaseRevoked               410 LEASE_REVOKED
           ├── BorrowNotAllowed           403 BORROW_NOT_ALLOWED
           ├── RateLimited                429 RATE_LIMITED (retry_after)
-          └── Unavailable                503 UNAVAILABLE
+          └── Unavailable                503 UNAVAILABLE (retry_after)
 
      LocalRefusal                        the agent itself refuses (the local API's codes)
           ├── InvalidArgument            INVALID_REQUEST
@@ -315,6 +315,12 @@ class Unavailable(Refusal):
     default_message = "The license server cannot serve requests right now."
     hint = "Seatkeeper will try again by itself."
 
+    def __init__(self, message: str | None = None, details: dict[str, Any] | None = None,
+                 *, status: int = 503, code: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, details, status=status, code=code)
+        self.retry_after = retry_after  # the server's Retry-After: busy, or its database down
+
 
 REFUSALS: dict[str, type[Refusal]] = {
     cls.code: cls
@@ -351,9 +357,8 @@ def from_response(status: int, body: Any,
         message = message if isinstance(message, str) and message else None
         details = details if isinstance(details, dict) else {}
         cls = REFUSALS.get(code, Refusal)
-        if cls is RateLimited:
-            return RateLimited(message, details, status=status,
-                               retry_after=_retry_after(headers))
+        if cls is RateLimited or cls is Unavailable:
+            return cls(message, details, status=status, retry_after=_retry_after(headers))
         return cls(message, details, status=status, code=code)
     if status >= 500:
         return ServerUnavailable(f"The license server answered with HTTP {status}.",

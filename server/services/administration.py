@@ -85,9 +85,7 @@ def disable_account(session: Session, account_id: str, now: int, *, actor: str,
     devices = session.scalars(select(Device.id).where(Device.account_id == account_id)
                               .order_by(Device.id)).all()
     for device_id in devices:
-        for lease in seats.lock_open_leases(session, device_id):
-            seats.admin_release(session, lease.id, now, actor)
-            ended += lease.release_reason == "admin"
+        ended += seats.release_device(session, device_id, "admin", now, actor)
         device = session.get(Device, device_id, with_for_update=True, populate_existing=True)
         assert device is not None
         revoked = session.execute(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from seatkeeper_server import errors, security
 from seatkeeper_server.models import Account, Device, Setting, Token
 from seatkeeper_server.services import audit
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 ADMIN_TOKEN_KEY = "admin_token_hash"  # noqa: S105 (a settings key, not a secret)
@@ -34,9 +34,16 @@ def find_token(session: Session, token: str | None) -> Token | None:
     return session.get(Token, security.token_hash(token))
 
 
-def device_caller(session: Session, token: str | None, *, allow_revoked: bool = False) -> Caller:
+_TOKEN = select(Token.hash, Token.account_id, Token.device_id, Token.revoked_at,
+                Token.revoked_reason).where(Token.hash == bindparam("hash"))
+
+
+def device_caller(session: Session | Connection, token: str | None, *,
+                  allow_revoked: bool = False) -> Caller:
     """The caller behind a device token, or 401. Revoked tokens pass only if allowed."""
-    row = find_token(session, token)
+    row = None
+    if token and security.well_formed_token(token):
+        row = session.execute(_TOKEN, {"hash": security.token_hash(token)}).first()
     if row is None or (row.revoked_at is not None and not allow_revoked):
         raise _unauthenticated()
     return Caller(row.hash, row.account_id, row.device_id, row.revoked_reason)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from seatkeeper_server.models import Device, Lease, License
+from seatkeeper_server.services.leases import Seat
 from seatkeeper_server.timeutil import to_rfc3339
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -42,7 +43,7 @@ def device_live_lease(session: Session, device_id: str, now: int) -> Lease | Non
     ).first()
 
 
-def borrowed_until(lease: Lease, now: int) -> str | None:
+def borrowed_until(lease: Any, now: int) -> str | None:
     """When a seat borrowed for offline work ends, while it is borrowed; else None."""
     until = lease.borrowed_until
     return to_rfc3339(until) if until is not None and until > now else None
@@ -67,14 +68,25 @@ def device_json(session: Session, device: Device, caller_device_id: str | None,
     }
 
 
-def lease_json(session: Session, lease: Lease, lic: License, device: Device, now: int, *,
-               ttl_s: int, heartbeat_interval_s: int,
-               release_token: str | None = None) -> dict[str, Any]:
+def seat_json(seat: Seat, now: int, *, ttl_s: int, heartbeat_interval_s: int,
+              release_token: str | None = None) -> dict[str, Any]:
+    """The lease body that is signed, from the rows `leases.seat` read."""
+    lease, lic = seat.lease, seat.license
     body: dict[str, Any] = {
         "lease_id": lease.id,
         "account_id": lease.account_id,
-        "license": license_json(session, lic, now),
-        "device": {"id": device.id, "name": device.name},
+        "license": {
+            "id": seat.license_id,
+            "account_id": lease.account_id,
+            "name": lic.license_name,
+            "kind": lic.kind,
+            "seats_total": lic.seats_total,
+            "seats_used": lic.seats_used,
+            "expires_at": to_rfc3339(lic.license_expires_at),
+            "support_until": lic.support_until,
+            "max_borrow_s": lic.max_borrow_s,
+        },
+        "device": {"id": lease.device_id, "name": seat.device_name},
         "issued_at": to_rfc3339(lease.issued_at),
         "expires_at": to_rfc3339(lease.expires_at),
         "borrowed_until": borrowed_until(lease, now),

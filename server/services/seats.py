@@ -1,20 +1,26 @@
-"""Seats: acquire, heartbeat, release, reclaim. Every rule of PROTOCOL.md's Leases section."""
+"""Seats: acquire, heartbeat, borrow, release, reclaim. Every rule of PROTOCOL.md's Leases section.
+
+The rules themselves (what is live, renewal, the 410s, closing, locks) are in `leases`;
+this module puts them together per request.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from seatkeeper_server import errors, security
-from seatkeeper_server.models import Device, Lease, License
-from seatkeeper_server.services import audit, auth, render
+from seatkeeper_server.services import audit, auth, leases, render
 from seatkeeper_server.services.auth import Caller
+from seatkeeper_server.services.leases import LEASES, LICENSES
 from seatkeeper_server.timeutil import parse_date, to_rfc3339
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
-REVOKING_REASONS = ("remote_deactivation", "admin")
+REVOKING_REASONS = leases.REVOKING_REASONS
 ReleaseReason = Literal["user", "shutdown", "logout"]
 
 
@@ -33,7 +39,7 @@ class AppInfo:
     release_date: dt.date
 
 
-def _usable(lic: License, app: AppInfo, now: int) -> errors.ApiError | None:
+def _usable(lic: Any, app: AppInfo, now: int) -> errors.ApiError | None:
     """Why this license cannot be used for this app now, or None if it can."""
     if lic.kind == "perpetual":
         if lic.support_until is not None and app.release_date > parse_date(lic.support_until):
@@ -52,62 +58,48 @@ def _usable(lic: License, app: AppInfo, now: int) -> errors.ApiError | None:
     return None
 
 
-def _seat_limit(session: Session, lic: License, now: int) -> errors.SeatLimitReached:
-    holders = session.execute(
-        select(Device).join(Lease, Lease.device_id == Device.id)
-        .where(Lease.id.in_(select(render.live_leases(lic.id, now).subquery().c.id)))
-        .order_by(Device.last_heartbeat_at.desc())
-    ).scalars().all()
-    devices = [{"id": d.id, "name": d.name, "last_heartbeat_at": to_rfc3339(d.last_heartbeat_at)}
-               for d in holders]
+def _seat_limit(conn: Connection, lic: Any, now: int) -> errors.SeatLimitReached:
+    devices = leases.DEVICES
+    holders = conn.execute(
+        select(devices.c.id, devices.c.name, devices.c.last_heartbeat_at)
+        .join(LEASES, LEASES.c.device_id == devices.c.id)
+        .where(LEASES.c.license_id == lic.id, leases.live(now))
+        .order_by(devices.c.last_heartbeat_at.desc())).all()
+    listed = [{"id": d.id, "name": d.name, "last_heartbeat_at": to_rfc3339(d.last_heartbeat_at)}
+              for d in holders]
     names = ", ".join(d.name for d in holders)
     return errors.SeatLimitReached(
         f"All {lic.seats_total} seats of {lic.name} are in use ({names}). Log out on one of "
         "those devices, or deactivate it remotely.",
-        {"seats_total": lic.seats_total, "devices": devices, "license_id": lic.id})
+        {"seats_total": lic.seats_total, "devices": listed, "license_id": lic.id})
 
 
-def _held(session: Session, lic: License, device_id: str, now: int) -> Lease | None:
-    return session.scalars(render.live_leases(lic.id, now).where(Lease.device_id == device_id)
-                           ).first()
+_HELD = (select(LEASES.c.id).where(LEASES.c.license_id == bindparam("license_id"),
+                                   LEASES.c.device_id == bindparam("device_id"), leases.live())
+         .order_by(LEASES.c.issued_at.desc()).limit(1))
 
 
-def _envelope(session: Session, signer: Any, lease: Lease, lic: License, now: int,
-              terms: LeaseTerms, release_token: str | None = None,
-              device: Device | None = None) -> dict[str, Any]:
-    if device is None:
-        device = session.get(Device, lease.device_id)
-    assert device is not None
-    body = render.lease_json(session, lease, lic, device, now, ttl_s=terms.ttl_s,
-                             heartbeat_interval_s=terms.heartbeat_interval_s,
-                             release_token=release_token)
+def _signed(seat: leases.Seat, now: int, terms: LeaseTerms, signer: Any,
+            release_token: str | None = None) -> dict[str, Any]:
+    body = render.seat_json(seat, now, ttl_s=terms.ttl_s,
+                            heartbeat_interval_s=terms.heartbeat_interval_s,
+                            release_token=release_token)
     return {"lease": body, "signature": signer.sign(body)}
-
-
-def _renew(session: Session, lease: Lease, now: int, terms: LeaseTerms) -> None:
-    # A heartbeat or seat request never shortens a lease: a borrowed seat keeps its expiry.
-    lease.expires_at = max(lease.expires_at, now + terms.ttl_s)
-    lease.last_heartbeat_at = now
-    # The UPDATE autoflushes the lease first: leases before their device, the order in which
-    # logout and deactivation lock them too. No need to evaluate the UPDATE against the
-    # session's objects: none of them reads a device's last_heartbeat_at afterwards.
-    session.execute(update(Device).where(Device.id == lease.device_id)
-                    .values(last_heartbeat_at=now),
-                    execution_options={"synchronize_session": False})
 
 
 def acquire(session: Session, caller: Caller, license_id: str | None, app: AppInfo, now: int,
             terms: LeaseTerms, signer: Any) -> tuple[dict[str, Any], bool]:
     """Take (or renew) a seat. Returns the signed lease and whether it is new (201)."""
+    conn = session.connection()
     # A revoked license is gone for its account.
-    query = select(License).where(License.account_id == caller.account_id,
-                                  License.revoked_at.is_(None))
+    query = select(LICENSES).where(LICENSES.c.account_id == caller.account_id,
+                                   LICENSES.c.revoked_at.is_(None))
     if license_id is not None:
-        query = query.where(License.id == license_id)
+        query = query.where(LICENSES.c.id == license_id)
     # Locking the account's licenses (in one order, so never a deadlock) makes count-then-insert
     # atomic on PostgreSQL; on SQLite the transaction already holds the database's write lock.
-    licenses = session.scalars(query.order_by(License.created_ns, License.id)
-                               .with_for_update()).all()
+    licenses = conn.execute(query.order_by(LICENSES.c.created_ns, LICENSES.c.id)
+                            .with_for_update()).all()
     # Disabling the account locks these licenses too: once it has run, the token is revoked.
     auth.still_valid(session, caller)
     if license_id is not None and not licenses:
@@ -117,7 +109,7 @@ def acquire(session: Session, caller: Caller, license_id: str | None, app: AppIn
             "This account has no license. You can continue in Discovery mode, or buy a license.")
 
     refusals: list[errors.ApiError] = []
-    usable: list[License] = []
+    usable: list[Row[Any]] = []
     for lic in licenses:
         refusal = _usable(lic, app, now)
         if refusal is None:
@@ -125,34 +117,42 @@ def acquire(session: Session, caller: Caller, license_id: str | None, app: AppIn
         else:
             refusals.append(refusal)
     for lic in usable:
-        held = _held(session, lic, caller.device_id, now)
+        held = conn.execute(_HELD, {"license_id": lic.id, "device_id": caller.device_id,
+                                    "now": now}).scalar()
         if held is not None:
-            _renew(session, held, now, terms)
-            session.flush()
-            return _envelope(session, signer, held, lic, now, terms), False
+            renewed = leases.renew(conn, held, now, terms.ttl_s)
+            assert renewed is not None  # live a statement ago, and this transaction locks it
+            return _signed(renewed, now, terms, signer), False
     for lic in usable:
-        if render.seats_used(session, lic.id, now) < lic.seats_total:
-            release_token = security.new_token("skr")
-            lease = Lease(id=security.new_id("lea"), license_id=lic.id,
-                          device_id=caller.device_id, account_id=caller.account_id,
-                          issued_at=now, expires_at=now + terms.ttl_s, last_heartbeat_at=now,
-                          release_token_hash=security.token_hash(release_token))
-            session.add(lease)
-            _renew(session, lease, now, terms)
-            audit.record(session, now, "acquire", actor=audit.device(caller.device_id),
-                         account_id=caller.account_id,
-                         device_id=caller.device_id, lease_id=lease.id, license_id=lic.id)
-            session.flush()
-            return _envelope(session, signer, lease, lic, now, terms, release_token), True
+        if leases.license_facts(conn, lic.id, now).seats_used < lic.seats_total:
+            seat, release_token = _new_lease(session, caller, lic.id, now, terms)
+            return _signed(seat, now, terms, signer, release_token), True
     if usable:
-        raise _seat_limit(session, usable[0], now)
+        raise _seat_limit(conn, usable[0], now)
     order = {"SUPPORT_EXPIRED": 0, "LICENSE_EXPIRED": 1}
     raise min(refusals, key=lambda e: order.get(e.code, 2))
 
 
-def _caller_lease(session: Session, caller: Caller, lease_id: str) -> Lease:
-    """The lease, if it is this caller's account's (404 otherwise) and this device's (403)."""
-    lease = session.get(Lease, lease_id)
+def _new_lease(session: Session, caller: Caller, license_id: str, now: int,
+               terms: LeaseTerms) -> tuple[leases.Seat, str]:
+    """A new lease of `license_id` for the caller, and its release token (shown only now)."""
+    conn = session.connection()
+    release_token = security.new_token("skr")
+    lease = conn.execute(insert(LEASES).values(
+        id=security.new_id("lea"), license_id=license_id, device_id=caller.device_id,
+        account_id=caller.account_id, issued_at=now, expires_at=now + terms.ttl_s,
+        last_heartbeat_at=now, release_token_hash=security.token_hash(release_token))
+        .returning(*leases.LEASE_COLUMNS)).one()
+    name = leases.touch_device(conn, caller.device_id, now)
+    audit.record(session, now, "acquire", actor=audit.device(caller.device_id),
+                 account_id=caller.account_id, device_id=caller.device_id, lease_id=lease.id,
+                 license_id=license_id)
+    return leases.seat(conn, lease, now, name), release_token
+
+
+def _caller_lease(conn: Connection, caller: Caller, lease_id: str) -> Row[Any]:
+    """The lease, locked, if it is this caller's account's (404 otherwise) and device's (403)."""
+    lease = leases.lock(conn, lease_id)
     if lease is None or lease.account_id != caller.account_id:
         raise errors.NotFound(f"No lease {lease_id} for this account.")
     if lease.device_id != caller.device_id:
@@ -160,38 +160,44 @@ def _caller_lease(session: Session, caller: Caller, lease_id: str) -> Lease:
     return lease
 
 
-def heartbeat(session: Session, caller: Caller, lease_id: str, now: int, terms: LeaseTerms,
-              signer: Any) -> dict[str, Any]:
-    """Extend a live lease by `ttl_s`; a revoked one answers why, even to a revoked token."""
+def heartbeat(units: Callable[..., AbstractContextManager[Connection]], token: str | None,
+              lease_id: str, now: int, terms: LeaseTerms, signer: Any) -> dict[str, Any]:
+    """Extend a live lease by `ttl_s`; a revoked one answers why, even to a revoked token.
+
+    `units` opens a unit of work (Context.connection). The hot path is one statement on
+    PostgreSQL (three on SQLite) that checks the token and renews; only a heartbeat it
+    refuses goes on to find out which answer it earns. The answer is signed after the
+    commit, with no lock held.
+    """
+    seat = None
+    if token and security.well_formed_token(token):
+        with units(one_statement=True) as conn:
+            seat = leases.heartbeat_renew(conn, lease_id, security.token_hash(token), now,
+                                          terms.ttl_s)
+    if seat is None:
+        with units() as conn:
+            seat = _heartbeat_refused(conn, token, lease_id, now, terms)
+    return _signed(seat, now, terms, signer)
+
+
+def _heartbeat_refused(conn: Connection, token: str | None, lease_id: str, now: int,
+                       terms: LeaseTerms) -> leases.Seat:
+    """Why the hot path renewed nothing: 401, 404, 403 or 410, in the protocol's order."""
+    caller = auth.device_caller(conn, token, allow_revoked=True)
     if caller.revoked_reason is not None:
-        lease = session.get(Lease, lease_id)
+        lease = leases.lock(conn, lease_id)
         if (lease is not None and lease.device_id == caller.device_id
                 and lease.release_reason in REVOKING_REASONS):
-            raise _revoked(lease)
-        raise errors.Unauthenticated(
-            "The device token is no longer valid. Log in again.")
-    # The lease with its license and device in one query (the hot path: one per heartbeat).
-    # Locking the lease row on PostgreSQL makes a heartbeat and a release of the same
-    # lease take turns: a heartbeat never answers 200 for a lease released meanwhile.
-    row = session.execute(
-        select(Lease, License, Device).join(License, License.id == Lease.license_id)
-        .join(Device, Device.id == Lease.device_id).where(Lease.id == lease_id)
-        .with_for_update(of=Lease)
-    ).first()
-    if row is None or row[0].account_id != caller.account_id:
-        raise errors.NotFound(f"No lease {lease_id} for this account.")
-    lease, lic, device = row
-    if lease.device_id != caller.device_id:
-        raise errors.Forbidden("This lease belongs to another device of the account.")
-    if lease.released_at is not None and lease.release_reason in REVOKING_REASONS:
-        raise _revoked(lease)
-    if lease.released_at is not None or lease.expires_at <= now:
-        raise errors.LeaseExpired(
-            "This lease is no longer live (no heartbeat in time, or released). Acquire again.",
-            {"lease_id": lease.id})
-    _renew(session, lease, now, terms)
-    session.flush()
-    return _envelope(session, signer, lease, lic, now, terms, device=device)
+            raise leases.revoked(lease)
+        raise errors.Unauthenticated("The device token is no longer valid. Log in again.")
+    leases.require_live(_caller_lease(conn, caller, lease_id), now)
+    # Not reached unless the lease became live again since the first statement, which no
+    # change does; renewed here all the same, by the same rule.
+    renewed = leases.renew(conn, lease_id, now, terms.ttl_s)
+    if renewed is None:
+        raise errors.LeaseExpired("This lease is no longer live. Acquire again.",
+                                  {"lease_id": lease_id})
+    return renewed
 
 
 def borrow(session: Session, caller: Caller, lease_id: str, until: int, now: int,
@@ -204,17 +210,10 @@ def borrow(session: Session, caller: Caller, lease_id: str, until: int, now: int
     if until <= now:
         raise errors.InvalidRequest("The request is not valid: until must be in the future.",
                                     {"fields": {"until": "must be later than now"}})
-    _caller_lease(session, caller, lease_id)
-    lease = _locked(session, lease_id)
-    assert lease is not None
-    if lease.released_at is not None and lease.release_reason in REVOKING_REASONS:
-        raise _revoked(lease)
-    if lease.released_at is not None or lease.expires_at <= now:
-        raise errors.LeaseExpired(
-            "This lease is no longer live (no heartbeat in time, or released). Acquire again.",
-            {"lease_id": lease.id})
-    lic = session.get(License, lease.license_id)
-    assert lic is not None
+    conn = session.connection()
+    lease = _caller_lease(conn, caller, lease_id)
+    leases.require_live(lease, now)
+    lic = conn.execute(select(LICENSES).where(LICENSES.c.id == lease.license_id)).one()
     if lic.max_borrow_s <= 0:
         raise errors.BorrowNotAllowed(
             f"The license {lic.name} does not allow borrowing a seat for offline use. Its "
@@ -223,114 +222,116 @@ def borrow(session: Session, caller: Caller, lease_id: str, until: int, now: int
     ends = min(until, now + lic.max_borrow_s)
     if lic.expires_at is not None:
         ends = min(ends, lic.expires_at)
-    _renew(session, lease, now, terms)
-    lease.expires_at = lease.borrowed_until = ends
+    renewed = leases.renew(conn, lease_id, now, terms.ttl_s, borrow_until=ends)
+    assert renewed is not None  # locked and live
     audit.record(session, now, "borrow", actor=audit.device(caller.device_id),
                  account_id=lease.account_id, device_id=lease.device_id, lease_id=lease.id,
                  license_id=lic.id, detail=f"until {to_rfc3339(ends)}")
-    session.flush()
-    return _envelope(session, signer, lease, lic, now, terms)
+    return _signed(renewed, now, terms, signer)
 
 
-def _revoked(lease: Lease) -> errors.LeaseRevoked:
-    who = ("from another device of the account (remote deactivation)"
-           if lease.release_reason == "remote_deactivation" else "by an administrator")
-    return errors.LeaseRevoked(f"This seat was taken away {who}.",
-                               {"reason": lease.release_reason, "lease_id": lease.id})
-
-
-def _end(session: Session, lease: Lease, now: int, reason: str, actor: str,
-         event: str = "release") -> None:
-    """Close a lease that is still open: released for `reason`, or reclaimed if it expired.
-
-    The caller holds the lease's row lock (PostgreSQL), so of two simultaneous releases
-    the second sees the first's `released_at` and records nothing: one event per lease.
-    """
-    if lease.released_at is not None:
-        return
-    if lease.expires_at <= now:
-        lease.released_at, lease.release_reason = lease.expires_at, "expired"
-        event, reason, actor = "reclaim", "expired", audit.SYSTEM
-    else:
-        lease.released_at, lease.release_reason = now, reason
-    audit.record(session, now, event, actor=actor, account_id=lease.account_id,
-                 device_id=lease.device_id, lease_id=lease.id, license_id=lease.license_id,
-                 detail=reason)
-
-
-def _locked(session: Session, lease_id: str) -> Lease | None:
-    """The lease, its row locked until the transaction ends (PostgreSQL; SQLite's is whole)."""
-    return session.get(Lease, lease_id, with_for_update=True, populate_existing=True)
+def _end(session: Session, rows: Sequence[Any], now: int, reason: str, actor: str) -> int:
+    """Close the open ones among the locked `rows`, one audit event each; returns how many
+    were closed for `reason` (the others had expired: reclaimed)."""
+    closed = 0
+    for row, end in leases.close(session.connection(), rows, now, reason, actor):
+        audit.record(session, now, end.event, actor=end.actor, account_id=row.account_id,
+                     device_id=row.device_id, lease_id=row.id, license_id=row.license_id,
+                     detail=end.reason)
+        closed += end.reason == reason
+    return closed
 
 
 def release_by_device(session: Session, caller: Caller, lease_id: str, reason: str,
                       now: int) -> None:
-    _caller_lease(session, caller, lease_id)
-    lease = _locked(session, lease_id)
-    assert lease is not None
-    _end(session, lease, now, reason, audit.device(caller.device_id))
+    lease = _caller_lease(session.connection(), caller, lease_id)
+    _end(session, [lease], now, reason, audit.device(caller.device_id))
 
 
 def release_by_token(session: Session, release_token: str, lease_id: str, reason: str,
                      now: int) -> None:
     """A release token opens its own lease and nothing else."""
-    lease = _locked(session, lease_id)
+    lease = leases.lock(session.connection(), lease_id)
     if (lease is None or not security.well_formed_token(release_token)
             or not security.same_secret(lease.release_token_hash,
                                         security.token_hash(release_token))):
         raise errors.Unauthenticated("The release token is wrong for this lease.")
     # Only the device the lease was issued to ever held its release token.
-    _end(session, lease, now, reason, audit.device(lease.device_id))
+    _end(session, [lease], now, reason, audit.device(lease.device_id))
 
 
 def admin_release(session: Session, lease_id: str, now: int,
                   actor: str = audit.ADMIN_TOKEN) -> str:
     """Force release (reason `admin`); already released: nothing. Returns its license's id."""
-    lease = _locked(session, lease_id)
+    lease = leases.lock(session.connection(), lease_id)
     if lease is None:
         raise errors.NotFound(f"No lease {lease_id}.")
-    _end(session, lease, now, "admin", actor)
-    return lease.license_id
+    _end(session, [lease], now, "admin", actor)
+    return str(lease.license_id)
+
+
+_OPEN_OF_LICENSE = (select(LEASES).where(LEASES.c.license_id == bindparam("license_id"),
+                                         LEASES.c.released_at.is_(None))
+                    .order_by(LEASES.c.id).with_for_update())
 
 
 def release_license(session: Session, license_id: str, now: int, actor: str) -> int:
-    """End every open lease of a license as taken away by an administrator; returns how many.
+    """End every open lease of a license as taken away by an administrator; returns how many
+    ended so (an expired one is recorded as reclaimed instead).
 
     The caller holds the license's row lock (as acquire takes it first), then the leases
     are locked in id order, as every change locks them.
     """
-    leases = session.scalars(select(Lease).where(Lease.license_id == license_id,
-                                                 Lease.released_at.is_(None))
-                             .order_by(Lease.id).with_for_update()
-                             .execution_options(populate_existing=True)).all()
-    for lease in leases:
-        _end(session, lease, now, "admin", actor)
-    return sum(1 for lease in leases if lease.release_reason == "admin")
+    rows = session.connection().execute(_OPEN_OF_LICENSE, {"license_id": license_id}).all()
+    return _end(session, rows, now, "admin", actor)
 
 
-def lock_open_leases(session: Session, device_id: str) -> list[Lease]:
+def lock_open_leases(session: Session, device_id: str) -> Sequence[Row[Any]]:
     """A device's open leases, locked (PostgreSQL) in id order until the transaction ends.
 
     Leases come first in the order every change locks rows in: leases, device, tokens.
     """
-    return list(session.scalars(select(Lease).where(Lease.device_id == device_id,
-                                                    Lease.released_at.is_(None))
-                                .order_by(Lease.id).with_for_update()
-                                .execution_options(populate_existing=True)).all())
+    return leases.lock_open_of_device(session.connection(), device_id)
 
 
 def release_device(session: Session, device_id: str, reason: str, now: int,
-                   actor: str) -> None:
-    """End every open lease of a device (logout, remote deactivation)."""
-    for lease in lock_open_leases(session, device_id):
-        _end(session, lease, now, reason, actor)
+                   actor: str) -> int:
+    """End every open lease of a device (logout, remote deactivation, an administrator);
+    returns how many ended for `reason`."""
+    return _end(session, lock_open_leases(session, device_id), now, reason, actor)
 
 
-def sweep(session: Session, now: int, limit: int = 500) -> int:
-    """Record the reclaim of leases whose heartbeat stopped; returns how many."""
-    expired = session.scalars(select(Lease).where(Lease.released_at.is_(None),
-                                                  Lease.expires_at <= now)
-                              .limit(limit).with_for_update(skip_locked=True)).all()
-    for lease in expired:
-        _end(session, lease, now, "expired", audit.SYSTEM, event="reclaim")
+_EXPIRED = (select(LEASES).where(LEASES.c.released_at.is_(None),
+                                 LEASES.c.expires_at <= bindparam("now"))
+            .order_by(LEASES.c.expires_at).limit(bindparam("limit"))
+            .with_for_update(skip_locked=True))
+
+
+def sweep(session: Session, now: int, limit: int = 2000) -> int:
+    """Record the reclaim of up to `limit` leases whose heartbeat stopped; returns how many.
+
+    The oldest first, served by the partial index on open leases' expiry; rows another
+    transaction holds are skipped (SKIP LOCKED on PostgreSQL), so replicas sweeping at once
+    share the work.
+    """
+    expired = session.connection().execute(_EXPIRED, {"now": now, "limit": limit}).all()
+    _end(session, expired, now, "expired", audit.SYSTEM)
     return len(expired)
+
+
+_CLOSED_BEFORE = (select(LEASES.c.id).where(LEASES.c.released_at.is_not(None),
+                                            LEASES.c.released_at < bindparam("cutoff"))
+                  .limit(bindparam("limit")))
+
+
+def prune_closed(session: Session, cutoff: int, limit: int = 5000) -> int:
+    """Delete up to `limit` leases closed before `cutoff`; returns how many.
+
+    A heartbeat or release naming one later is answered 404 NOT_FOUND (the agent then asks
+    for a seat again); the audit trail keeps each lease's acquire and release.
+    """
+    conn = session.connection()
+    ids = list(conn.execute(_CLOSED_BEFORE, {"cutoff": cutoff, "limit": limit}).scalars())
+    if ids:
+        conn.execute(delete(LEASES).where(LEASES.c.id.in_(ids)))
+    return len(ids)

@@ -41,6 +41,15 @@ def test_rate_limited_retry_after() -> None:
     assert isinstance(err, errors.RateLimited) and err.retry_after == 120.0
 
 
+def test_unavailable_retry_after() -> None:
+    """503 UNAVAILABLE (a busy server, its database down) carries Retry-After as seconds too,
+    so the seat job comes back when the server said, not at its own backoff."""
+    body = {"error": {"code": "UNAVAILABLE", "message": "busy", "details": {}}}
+    err = errors.Refusal.from_response(503, body, {"retry-after": "17"})
+    assert isinstance(err, errors.Unavailable) and err.retry_after == 17.0
+    assert errors.Refusal.from_response(503, body).retry_after is None  # type: ignore[attr-defined]
+
+
 def test_unknown_code_keeps_its_name() -> None:
     """A code added after this agent was built is a plain Refusal with that code."""
     err = errors.from_response(400, {"error": {"code": "NEW_THING", "message": "m"}})

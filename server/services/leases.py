@@ -1,0 +1,240 @@
+"""The lease's rules, written once, on table rows (SQLAlchemy Core): every seat operation uses them.
+
+- live: not released and not past `expires_at` (a silent lease stops counting at once; the
+  sweep only records it later);
+- renewal: `expires_at = max(expires_at, now + ttl)` (a heartbeat never shortens a lease,
+  so a borrowed seat keeps its expiry), `last_heartbeat_at = now` on the lease and its device;
+- a lease no longer live answers why: revoked (410 LEASE_REVOKED with the reason) or
+  expired/released (410 LEASE_EXPIRED);
+- closing: a lease still open but past its time closes as `expired` at its `expires_at`
+  (a reclaim by the system), whatever the caller meant;
+- locks, in the one order every change takes them: leases (by id), then their device,
+  then tokens. A renewal's UPDATE takes the lease's row lock itself (PostgreSQL; SQLite's
+  transactions hold the whole database).
+
+Statements are built once with named parameters, so that each is compiled once per dialect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from seatkeeper_server import errors, metrics
+from seatkeeper_server.models import Device, Lease, License, Token
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    select,
+    update,
+)
+
+LEASES: Table = Lease.__table__  # type: ignore[assignment]
+LICENSES: Table = License.__table__  # type: ignore[assignment]
+DEVICES: Table = Device.__table__  # type: ignore[assignment]
+TOKENS: Table = Token.__table__  # type: ignore[assignment]
+
+REVOKING_REASONS = ("remote_deactivation", "admin")
+# What a signed lease shows of its row, its license's and its device's.
+LEASE_COLUMNS = (LEASES.c.id, LEASES.c.account_id, LEASES.c.license_id, LEASES.c.device_id,
+                 LEASES.c.issued_at, LEASES.c.expires_at, LEASES.c.borrowed_until)
+LICENSE_COLUMNS = (LICENSES.c.name.label("license_name"), LICENSES.c.kind,
+                   LICENSES.c.seats_total, LICENSES.c.expires_at.label("license_expires_at"),
+                   LICENSES.c.support_until, LICENSES.c.max_borrow_s)
+
+
+def live(now: Any = None) -> ColumnElement[bool]:
+    """Leases that hold a seat at `now` (the bound parameter `now` unless given)."""
+    at = bindparam("now") if now is None else now
+    return and_(LEASES.c.released_at.is_(None), LEASES.c.expires_at > at)
+
+
+def seats_used_of(license_id: Any) -> Any:
+    """A license's live leases at :now, a scalar subquery (ix_leases_open_license)."""
+    counted = LEASES.alias("counted")
+    return (select(func.count()).select_from(counted)
+            .where(counted.c.license_id == license_id, counted.c.released_at.is_(None),
+                   counted.c.expires_at > bindparam("now"))
+            .scalar_subquery())
+
+
+def _renewal_values() -> dict[str, Any]:
+    # A heartbeat or seat request never shortens a lease: a borrowed seat keeps its expiry.
+    renew_to: Any = bindparam("renew_to")
+    return {"expires_at": case((LEASES.c.expires_at > renew_to, LEASES.c.expires_at),
+                               else_=renew_to),
+            "last_heartbeat_at": bindparam("now")}
+
+
+_CALLER_OWNS = exists().where(TOKENS.c.hash == bindparam("token_hash"),
+                              TOKENS.c.revoked_at.is_(None),
+                              TOKENS.c.device_id == LEASES.c.device_id,
+                              TOKENS.c.account_id == LEASES.c.account_id)
+_RENEW = (update(LEASES).where(LEASES.c.id == bindparam("lease_id"), live())
+          .values(**_renewal_values()).returning(*LEASE_COLUMNS))
+# The heartbeat's: renewed only if the token is valid and the device's own.
+_RENEW_OWN = (update(LEASES).where(LEASES.c.id == bindparam("lease_id"), live(), _CALLER_OWNS)
+              .values(**_renewal_values()).returning(*LEASE_COLUMNS))
+_BORROW = (update(LEASES).where(LEASES.c.id == bindparam("lease_id"), live())
+           .values(expires_at=bindparam("until"), borrowed_until=bindparam("until"),
+                   last_heartbeat_at=bindparam("now"))
+           .returning(*LEASE_COLUMNS))
+_TOUCH_DEVICE = (update(DEVICES).where(DEVICES.c.id == bindparam("device_id"))
+                 .values(last_heartbeat_at=bindparam("now")).returning(DEVICES.c.name))
+_LICENSE = (select(*LICENSE_COLUMNS, seats_used_of(LICENSES.c.id).label("seats_used"))
+            .where(LICENSES.c.id == bindparam("license_id")))
+
+
+def _heartbeat_in_one_statement() -> Any:
+    """PostgreSQL: check and renew the lease, touch its device and read what the signed
+    answer needs, in one round trip. The same renewal and the same lock order (the lease's
+    row, then its device's) as `renew`; the seat count sees the lease as it was, live."""
+    renewed = _RENEW_OWN.cte("renewed")
+    touched = (update(DEVICES).where(DEVICES.c.id == renewed.c.device_id)
+               .values(last_heartbeat_at=bindparam("now"))
+               .returning(DEVICES.c.id, DEVICES.c.name).cte("touched"))
+    return (select(*renewed.c, touched.c.name.label("device_name"), *LICENSE_COLUMNS,
+                   seats_used_of(renewed.c.license_id).label("seats_used"))
+            .select_from(renewed.join(touched, touched.c.id == renewed.c.device_id)
+                         .join(LICENSES, LICENSES.c.id == renewed.c.license_id)))
+
+
+_HEARTBEAT_PG = _heartbeat_in_one_statement()
+
+
+@dataclass(frozen=True)
+class Seat:
+    """A renewed (or new) lease with what its signed answer shows: license, seats, device."""
+
+    lease: Any  # a row with LEASE_COLUMNS
+    license: Any  # a row with LICENSE_COLUMNS and seats_used
+    license_id: str
+    device_name: str
+
+
+def renew(conn: Connection, lease_id: str, now: int, ttl_s: int, *,
+          token_hash: str | None = None, borrow_until: int | None = None) -> Seat | None:
+    """Renew a live lease and its device's last heartbeat; the seat, or None if not live.
+
+    With `token_hash`, only if that token is valid and the lease its device's. With
+    `borrow_until`, the lease is kept until then instead (borrowing: it replaces the expiry).
+    """
+    params = {"lease_id": lease_id, "now": now, "renew_to": now + ttl_s,
+              "token_hash": token_hash, "until": borrow_until}
+    statement = (_BORROW if borrow_until is not None
+                 else _RENEW_OWN if token_hash is not None else _RENEW)
+    row = conn.execute(statement, params).first()
+    if row is None:
+        return None
+    return seat(conn, row, now, touch_device(conn, row.device_id, now))
+
+
+def touch_device(conn: Connection, device_id: str, now: int) -> str:
+    """Record the device's heartbeat (after its lease's: the lock order); its name."""
+    return str(conn.execute(_TOUCH_DEVICE, {"device_id": device_id, "now": now}).scalar_one())
+
+
+def license_facts(conn: Connection, license_id: str, now: int) -> Any:
+    return conn.execute(_LICENSE, {"license_id": license_id, "now": now}).one()
+
+
+def seat(conn: Connection, lease: Any, now: int, device_name: str) -> Seat:
+    """What the signed answer about `lease` needs, read in this transaction."""
+    return Seat(lease, license_facts(conn, lease.license_id, now), lease.license_id,
+                device_name)
+
+
+def heartbeat_renew(conn: Connection, lease_id: str, token_hash: str, now: int,
+                    ttl_s: int) -> Seat | None:
+    """The hot path: renew the device's own live lease with a valid token; None otherwise
+    (the caller then finds out why, on the slow path)."""
+    if conn.dialect.name == "postgresql":
+        row = conn.execute(_HEARTBEAT_PG, {"lease_id": lease_id, "now": now,
+                                           "renew_to": now + ttl_s,
+                                           "token_hash": token_hash}).first()
+        return None if row is None else Seat(row, row, row.license_id, row.device_name)
+    return renew(conn, lease_id, now, ttl_s, token_hash=token_hash)
+
+
+# -- locks, checks and ends ------------------------------------------------------------------
+
+_LOCK = select(LEASES).where(LEASES.c.id == bindparam("lease_id")).with_for_update()
+_LOCK_OPEN_OF_DEVICE = (select(LEASES).where(LEASES.c.device_id == bindparam("device_id"),
+                                             LEASES.c.released_at.is_(None))
+                        .order_by(LEASES.c.id).with_for_update())
+
+
+def lock(conn: Connection, lease_id: str) -> Row[Any] | None:
+    """The lease's row, locked until the transaction ends (PostgreSQL; SQLite's is whole)."""
+    return conn.execute(_LOCK, {"lease_id": lease_id}).first()
+
+
+def lock_open_of_device(conn: Connection, device_id: str) -> Sequence[Row[Any]]:
+    """A device's open leases, locked in id order (the first step of a logout or deactivation)."""
+    return conn.execute(_LOCK_OPEN_OF_DEVICE, {"device_id": device_id}).all()
+
+
+def revoked(lease: Any) -> errors.LeaseRevoked:
+    who = ("from another device of the account (remote deactivation)"
+           if lease.release_reason == "remote_deactivation" else "by an administrator")
+    return errors.LeaseRevoked(f"This seat was taken away {who}.",
+                               {"reason": lease.release_reason, "lease_id": lease.id})
+
+
+def require_live(lease: Any, now: int) -> None:
+    """410 for a lease that holds no seat: LEASE_REVOKED (and why) or LEASE_EXPIRED."""
+    if lease.released_at is not None and lease.release_reason in REVOKING_REASONS:
+        raise revoked(lease)
+    if lease.released_at is not None or lease.expires_at <= now:
+        raise errors.LeaseExpired(
+            "This lease is no longer live (no heartbeat in time, or released). Acquire again.",
+            {"lease_id": lease.id})
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How an open lease closes: when, why, as which audit event and by whom."""
+
+    released_at: int
+    reason: str
+    event: str
+    actor: str
+
+
+def ending(expires_at: int, now: int, reason: str, actor: str, event: str = "release") -> Ending:
+    """A lease past its time closes as expired at its end, a reclaim by the system."""
+    if expires_at <= now:
+        return Ending(expires_at, "expired", "reclaim", "system")
+    return Ending(now, reason, event, actor)
+
+
+_CLOSE = (update(LEASES).where(LEASES.c.id == bindparam("lease_id"),
+                               LEASES.c.released_at.is_(None))
+          .values(released_at=bindparam("released_at"), release_reason=bindparam("reason")))
+
+
+def close(conn: Connection, rows: Sequence[Any], now: int, reason: str,
+          actor: str) -> list[tuple[Any, Ending]]:
+    """Close the open leases among `rows` (locked by the caller); what each ending was.
+
+    The caller holds their row locks, so of two simultaneous releases the second sees the
+    first's `released_at` and closes nothing: one event per lease. Reclaims are counted in
+    the sweep-reclaims metric, whether the sweep or a late release found them.
+    """
+    ended = [(row, ending(row.expires_at, now, reason, actor))
+             for row in rows if row.released_at is None]
+    if ended:
+        conn.execute(_CLOSE, [{"lease_id": row.id, "released_at": end.released_at,
+                               "reason": end.reason} for row, end in ended])
+        reclaimed = sum(end.event == "reclaim" for _, end in ended)
+        if reclaimed:
+            metrics.RECLAIMS.inc(reclaimed)
+    return ended
