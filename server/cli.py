@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from seatkeeper_server import __version__, config, errors, logs
+from seatkeeper_server import __version__, config, errors, keycommands, logs
 from seatkeeper_server.timeutil import parse_date, parse_rfc3339
 
 DEFAULT_PORT = 8750
@@ -96,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="longest a seat may be borrowed for offline work (default 0: no "
                      "borrowing; at most 31622400, a year)")
     _sub(actions, "list", "accounts, licenses and seats in use")
+    keycommands.add_parser(sub, _sub)
     return parser
 
 
@@ -107,9 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as exc:
         print(f"seatkeeper-server: {exc}", file=sys.stderr)
         return 2
-    logs.configure(args.log_format, quiet=args.command == "admin")
+    logs.configure(args.log_format, quiet=args.command in ("admin", "keys"))
     try:
         from seatkeeper_server import runtime  # imports the web stack only when it is needed
+        from seatkeeper_server.signing import SigningKeyError
     except ModuleNotFoundError as exc:
         if (exc.name or "").startswith("seatkeeper"):
             raise
@@ -122,12 +124,17 @@ def main(argv: list[str] | None = None) -> int:
             return _admin(runtime, args)
         if args.command == "migrate":
             return runtime.migrate(args, data_dir(args))
+        if args.command == "keys":
+            return keycommands.run(runtime, args, data_dir(args))
         return runtime.serve(args, data_dir(args))
     except runtime.StartupError as exc:
         print(f"seatkeeper-server: {exc}", file=sys.stderr)
         return 2
     except errors.ApiError as exc:
         print(f"seatkeeper-server: {exc.message}", file=sys.stderr)
+        return 1
+    except SigningKeyError as exc:
+        print(f"seatkeeper-server: {exc}", file=sys.stderr)
         return 1
 
 

@@ -16,10 +16,10 @@ from typing import Any
 
 from seatkeeper_server import __version__, db, observability, security
 from seatkeeper_server.context import Context
-from seatkeeper_server.services import accounts, auth
+from seatkeeper_server.services import accounts, auth, signing_keys
 from seatkeeper_server.services.device_grant import GrantTerms
 from seatkeeper_server.services.seats import LeaseTerms
-from seatkeeper_server.signing import Signer, SigningKeyError
+from seatkeeper_server.signing import SigningKeyError
 from seatkeeper_server.timeutil import system_clock
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -83,17 +83,21 @@ def open_context(args: argparse.Namespace, data: Path, *, upgrade: bool = False,
                  announce: bool = True) -> Context:
     """Database, signing key and lease terms; an older schema is upgraded only if `upgrade`."""
     engine = open_engine(args, data, upgrade=upgrade, announce=announce)
+    sessions = db.session_factory(engine)
     try:
-        # A missing key file is made (owner-only); nodes sharing a database share the file.
-        signer = Signer.from_file(args.signing_key or data / "signing-key.pem", create=True)
+        # The database holds the key set; the key file, if any, is imported into an empty one.
+        signer = signing_keys.open_signer(sessions, args.signing_key or data / "signing-key.pem",
+                                          system_clock, args.lease_ttl, announce=announce)
     except SigningKeyError as exc:
         raise StartupError(str(exc)) from None
-    return Context(db.session_factory(engine), signer,
-                   LeaseTerms(args.lease_ttl, args.heartbeat_interval), system_clock,
-                   serialize=nullcontext() if db.is_postgres(engine) else threading.Lock(),
-                   grant=GrantTerms(args.device_code_ttl, args.device_poll_interval),
-                   public_url=args.public_url,
-                   audit_retention_days=args.audit_retention_days)
+    context = Context(sessions, signer,
+                      LeaseTerms(args.lease_ttl, args.heartbeat_interval), system_clock,
+                      serialize=nullcontext() if db.is_postgres(engine) else threading.Lock(),
+                      grant=GrantTerms(args.device_code_ttl, args.device_poll_interval),
+                      public_url=args.public_url,
+                      audit_retention_days=args.audit_retention_days)
+    signing_keys.keep_fresh(context)
+    return context
 
 
 def migrate(args: argparse.Namespace, data: Path) -> int:
