@@ -34,7 +34,8 @@ def test_a_rotation_reaches_agent_and_application_with_no_restart_and_no_login(
     the server signs with it; the agent follows it by the endorsement and stays `active`
     throughout, same login, same lease; an application pinned to the OLD key still holds;
     the retired key leaves /v1/keys once its leases have ended."""
-    with ScenarioServer(tmp_path / "server", lease_ttl=TTL_S, heartbeat_interval=1) as server:
+    server = ScenarioServer(tmp_path / "server", lease_ttl=TTL_S, heartbeat_interval=1)
+    with server:
         api = Api(server.url, server.admin_token)
         account, _license = api.new_account(seats=1)
         (old,) = listing(server.url)
@@ -102,8 +103,8 @@ def test_a_server_with_a_key_set_of_its_own_is_refused(tmp_path: Path,
     """The same accounts and leases served with another key set (a copy of the database
     without its keys, rotated once): its current key is endorsed only by its own first key,
     which this device never trusted. `error` names the key and why; no lease is taken."""
-    with ScenarioServer(tmp_path / "genuine", lease_ttl=TTL_S, heartbeat_interval=1) as genuine, \
-            FaultProxy(genuine.port) as proxy:
+    genuine = ScenarioServer(tmp_path / "genuine", lease_ttl=TTL_S, heartbeat_interval=1)
+    with genuine, FaultProxy(genuine.port) as proxy:
         api = Api(genuine.url, genuine.admin_token)
         account, _license = api.new_account(seats=1)
         agent = make_agent("trusting-pc", server_url=proxy.url)
