@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from seatkeeper_server import __version__, config, errors, logs
+from seatkeeper_server import __version__, config, errors, keycommands, logs
 from seatkeeper_server.timeutil import parse_date, parse_rfc3339
 
 DEFAULT_PORT = 8750
@@ -97,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="longest a seat may be borrowed for offline work (default 0: no "
                      "borrowing; at most 31622400, a year)")
     _sub(actions, "list", "accounts, licenses and seats in use")
+    keycommands.add_parser(sub, _sub)
     return parser
 
 
@@ -108,13 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as exc:
         print(f"seatkeeper-server: {exc}", file=sys.stderr)
         return 2
-    logs.configure(args.log_format, quiet=args.command == "admin")
+    logs.configure(args.log_format, quiet=args.command in ("admin", "keys"))
     if args.command in (None, "serve") and args.workers > 1 and args.metrics_listen:
         # Before prometheus-client is imported: the workers and the supervisor write their
         # metrics to files there, and the supervisor's /metrics adds them up.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="seatkeeper-metrics-")
     try:
         from seatkeeper_server import runtime  # imports the web stack only when it is needed
+        from seatkeeper_server.signing import SigningKeyError
     except ModuleNotFoundError as exc:
         if (exc.name or "").startswith("seatkeeper"):
             raise
@@ -127,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             return _admin(runtime, args)
         if args.command == "migrate":
             return runtime.migrate(args, data_dir(args))
+        if args.command == "keys":
+            return keycommands.run(runtime, args, data_dir(args))
         from seatkeeper_server import serving
 
         return serving.serve(args, data_dir(args))
@@ -135,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except errors.ApiError as exc:
         print(f"seatkeeper-server: {exc.message}", file=sys.stderr)
+        return 1
+    except SigningKeyError as exc:
+        print(f"seatkeeper-server: {exc}", file=sys.stderr)
         return 1
 
 

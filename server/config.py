@@ -121,8 +121,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("db", str, None, "database URL: sqlite:////path/server.db or "
            "postgresql://user@host:5432/dbname", "URL",
            "SQLite server.db in the data directory"),
-    Option("data-dir", Path, None, "folder of the SQLite database, generated signing key and "
-           "admin token", "PATH", "$SEATKEEPER_HOME/server, or the user's data folder"),
+    Option("data-dir", Path, None, "folder of the SQLite database (which holds the signing "
+           "keys) and the generated admin token", "PATH",
+           "$SEATKEEPER_HOME/server, or the user's data folder"),
     Option("host", str, "127.0.0.1", "address to listen on", "ADDRESS"),
     Option("port", _port, 8750, "port to listen on", "PORT"),
     Option("public-url", _url, None, "the server's address as browsers reach it (behind a "
@@ -141,8 +142,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("audit-retention-days", _days, 400, "delete audit events older than this, once "
            "their days are counted into the daily usage figures (0: keep them forever)",
            "DAYS"),
-    Option("signing-key", Path, None, "Ed25519 PEM key that signs leases", "PATH",
-           "signing-key.pem in the data directory, made at first start"),
+    Option("signing-key", Path, None, "Ed25519 PEM key imported as the first lease-signing "
+           "key of a database that has none (the database keeps the key set); once it has "
+           "keys, this file must be one of them", "PATH",
+           "signing-key.pem in the data directory, if it exists"),
     Option("admin-token-file", Path, None, "file holding the admin token (instead of "
            "SEATKEEPER_ADMIN_TOKEN)", "PATH",
            "$CREDENTIALS_DIRECTORY/admin-token if systemd passes one"),

@@ -215,3 +215,30 @@ class UsageDay(Base):
     peak: Mapped[int] = mapped_column(Integer)
     # The license's seats when the day was counted.
     seats_total: Mapped[int] = mapped_column(Integer)
+
+
+class SigningKey(Base):
+    """One Ed25519 key of the lease-signing key set (signing.py): next, current or retired.
+
+    Which key signs follows from the times alone, so every replica reading this table agrees.
+    The private key is erased once the key can sign no more; the row stays, so a key file of
+    a retired key is still recognised as this deployment's.
+    """
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alg: Mapped[str] = mapped_column(String(16), default="Ed25519")
+    public_key: Mapped[str] = mapped_column(String(64))
+    # PKCS #8 PEM; null once a later key has been current long enough that no replica signs
+    # with this one.
+    private_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    # Signs leases from this time on, until a later key's current_from.
+    current_from: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # The key that endorsed this one, and its Ed25519 signature over the statement
+    # (signing.endorsement_statement); null for the first key.
+    endorsed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    endorsement: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Once retired: listed on /v1/keys until then (every lease it signed has ended by then).
+    listed_until: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -14,21 +14,18 @@ from typing import Any
 
 from seatkeeper_server import db, security
 from seatkeeper_server.context import Context
-from seatkeeper_server.models import Setting
-from seatkeeper_server.services import accounts, auth
+from seatkeeper_server.services import accounts, auth, signing_keys
 from seatkeeper_server.services.device_grant import GrantTerms
 from seatkeeper_server.services.seats import LeaseTerms
-from seatkeeper_server.signing import Signer, SigningKeyError
+from seatkeeper_server.signing import SigningKeyError
 from seatkeeper_server.timeutil import system_clock
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger("seatkeeper.server")
 DEMO_EMAIL = "demo@example.com"
 MIN_ADMIN_TOKEN = 32
 ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 (a file name, not a secret)
-SIGNING_KID_KEY = "signing_kid"
 
 
 def forwarded_allow_ips(text: str | None) -> list[str]:
@@ -99,55 +96,28 @@ def open_context(args: argparse.Namespace, data: Path, *, upgrade: bool = False,
     Without `signing` (the admin commands) no key is read, made or checked."""
     engine = open_engine(args, data, upgrade=upgrade, announce=announce)
     sessions = db.session_factory(engine)
-    signer: Any = (deployment_signer(sessions, args.signing_key or data / "signing-key.pem")
-                   if signing else _NoSigner())
-    return Context(sessions, signer,
-                   LeaseTerms(args.lease_ttl, args.heartbeat_interval), system_clock,
-                   serialize=nullcontext() if db.is_postgres(engine) else threading.Lock(),
-                   grant=GrantTerms(args.device_code_ttl, args.device_poll_interval),
-                   public_url=args.public_url,
-                   audit_retention_days=args.audit_retention_days,
-                   closed_lease_retention_s=args.lease_retention_days * 86400, sweep=sweep,
-                   max_in_flight=args.max_in_flight,
-                   max_queue_wait_s=args.max_queue_wait / 1000)
-
-
-def deployment_signer(sessions: sessionmaker[Session], path: Path) -> Signer:
-    """The key that signs this database's leases; made only for a database that has none.
-
-    The database records the key id it signs with. A server whose key file is missing, on a
-    database that already signs with a key, stops instead of making one of its own (every
-    agent would refuse its leases): a replica needs the other nodes' key file. A server whose
-    key is a different one stops too.
-    """
-    try:
-        return _signer_for(sessions, path)
-    except IntegrityError:  # another server recorded its key at the same moment: compare
-        return _signer_for(sessions, path)
-
-
-def _signer_for(sessions: sessionmaker[Session], path: Path) -> Signer:
-    with sessions.begin() as session:
-        recorded = session.get(Setting, SIGNING_KID_KEY)
+    signer: Any = _NoSigner()
+    if signing:
         try:
-            signer = Signer.from_file(path, create=recorded is None)
+            # The database holds the key set; the key file, if any, is imported into an
+            # empty one. A replica never makes a key of its own while the database has one.
+            signer = signing_keys.open_signer(
+                sessions, args.signing_key or data / "signing-key.pem", system_clock,
+                args.lease_ttl, announce=announce)
         except SigningKeyError as exc:
-            if recorded is None or path.exists():
-                raise StartupError(str(exc)) from None
-            raise StartupError(
-                f"the signing key {path} does not exist, and this database's leases are "
-                f"signed with key {recorded.value}: every server on one database signs with "
-                "the same key. Copy signing-key.pem from a server of this deployment (owner-"
-                "only) and point --signing-key at it; a new key would make every agent "
-                "refuse its leases.") from None
-        if recorded is None:
-            session.add(Setting(key=SIGNING_KID_KEY, value=signer.kid))
-        elif recorded.value != signer.kid:
-            raise StartupError(
-                f"the signing key {path} (key {signer.kid}) is not the one this database's "
-                f"leases are signed with (key {recorded.value}): every server on one database "
-                "signs with the same key. Give --signing-key that key's file.")
-    return signer
+            raise StartupError(str(exc)) from None
+    context = Context(sessions, signer,
+                      LeaseTerms(args.lease_ttl, args.heartbeat_interval), system_clock,
+                      serialize=nullcontext() if db.is_postgres(engine) else threading.Lock(),
+                      grant=GrantTerms(args.device_code_ttl, args.device_poll_interval),
+                      public_url=args.public_url,
+                      audit_retention_days=args.audit_retention_days,
+                      closed_lease_retention_s=args.lease_retention_days * 86400, sweep=sweep,
+                      max_in_flight=args.max_in_flight,
+                      max_queue_wait_s=args.max_queue_wait / 1000)
+    if signing:
+        signing_keys.keep_fresh(context)
+    return context
 
 
 def migrate(args: argparse.Namespace, data: Path) -> int:

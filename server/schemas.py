@@ -159,10 +159,27 @@ class Ready(BaseModel):
     status: Literal["ready"]
 
 
+class Endorsement(BaseModel):
+    """The endorsing key's Ed25519 signature over the canonical JSON of
+    `{"purpose": "seatkeeper signing key endorsement", "kid", "alg", "public_key",
+    "current_from", "endorsed_by"}` of the endorsed key (docs/protocol.md)."""
+
+    kid: str = Field(description="the endorsing key (`endorsed_by` in the statement)")
+    alg: Literal["Ed25519"]
+    value: str = Field(description="standard base64 of the 64-byte signature")
+
+
 class PublicKey(BaseModel):
     kid: str
     alg: Literal["Ed25519"]
-    public_key: str
+    public_key: str = Field(description="standard base64 of the raw 32-byte key")
+    status: Literal["next", "current", "retired"] = Field(
+        description="next: published, signs nothing yet; current: signs leases now; "
+        "retired: signs no more, listed until every lease it signed has ended")
+    current_from: RFC3339 = Field(description="when it signs (signed) leases from")
+    endorsement: Endorsement | None = Field(
+        description="by the key that was current when this one was made; null for the "
+        "first key, which agents trust only at login")
 
 
 class Keys(BaseModel):

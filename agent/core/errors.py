@@ -14,6 +14,8 @@
      │    ├── MalformedResponse          not JSON, or JSON of the wrong shape
      │    ├── TLSError              (*)  the certificate is not trusted
      │    ├── BadSignature          (*)  a lease whose signature does not verify
+     │    │    ├── UnknownKey       (*)  signed by a key not trusted (yet): `kid`
+     │    │    └── ForeignLease     (*)  signed, but for another device or account
      │    └── InsecureServerURL     (*)  plain http:// to a host that is not loopback
      └── Refusal                         the server answered with a protocol error `code`
           ├── InvalidRequest             400 INVALID_REQUEST (also 405, 413)
@@ -154,6 +156,14 @@ class BadSignature(NetworkError):
     hint = ("The server's key does not match the one pinned at login; log out and in again, "
             "or ask your administrator.")
     user_action_required = True
+
+
+class UnknownKey(BadSignature):
+    """A lease signed by a key this device does not trust (yet): `kid` names it."""
+
+    def __init__(self, message: str | None = None, *, kid: str = "") -> None:
+        super().__init__(message)
+        self.kid = kid
 
 
 class ForeignLease(BadSignature):

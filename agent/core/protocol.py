@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from seatkeeper.core.errors import BadSignature
+from seatkeeper.core.errors import BadSignature, UnknownKey
 from seatkeeper.core.wire import Reader, format_optional, format_time
 
 Json = dict[str, Any]
@@ -280,10 +280,6 @@ class LoginResult:
                 "device": self.device.to_json()}
 
 
-def parse_keys(data: Any) -> dict[str, str]:
-    """`GET /v1/keys` -> {kid: base64 public key}, Ed25519 keys only."""
-    keys = Reader(data, "keys").items("keys", Reader)
-    return {k.text("kid"): k.text("public_key") for k in keys if k.text("alg") == "Ed25519"}
 
 
 def _b64(text: str, size: int, what: str) -> bytes:
@@ -309,15 +305,36 @@ def verify_lease(envelope: Any, public_keys: Mapping[str, str]) -> Lease:
         raise BadSignature(f"The lease is signed with {signature.alg!r}, not Ed25519.")
     key_b64 = public_keys.get(signature.kid)
     if key_b64 is None:
-        raise BadSignature(f"The lease is signed with an unknown key ({signature.kid!r}).")
-    # PyNaCl (libsodium): the same checks as cryptography's Ed25519 for about 1 MiB of
-    # memory instead of 9 (docs/benchmarks.md); imported when the first lease is checked.
+        raise UnknownKey(f"The lease is signed with an unknown key ({signature.kid!r}).",
+                         kid=signature.kid)
+    if not ed25519_verify(_b64(key_b64, 32, "public key"), canonical_json(raw_lease),
+                          _b64(signature.value, 64, "signature")):
+        raise BadSignature()
+    return Lease.from_json(raw_lease)
+
+
+def ed25519_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """Whether `signature` is `public_key`'s over `message`.
+
+    PyNaCl (libsodium): the same checks as cryptography's Ed25519 for about 1 MiB of
+    memory instead of 9 (docs/benchmarks.md); imported when the first lease is checked.
+    """
     from nacl.exceptions import BadSignatureError
     from nacl.signing import VerifyKey
 
-    key = VerifyKey(_b64(key_b64, 32, "public key"))
     try:
-        key.verify(canonical_json(raw_lease), _b64(signature.value, 64, "signature"))
+        VerifyKey(public_key).verify(message, signature)
     except BadSignatureError:
-        raise BadSignature() from None
-    return Lease.from_json(raw_lease)
+        return False
+    return True
+
+
+def verify_b64(public_key: str, message: bytes, signature: str) -> bool:
+    """`ed25519_verify` on base64 text, as /v1/keys carries keys and endorsements; False for
+    text that is not a key or a signature."""
+    try:
+        key = base64.b64decode(public_key, validate=True)
+        value = base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return len(key) == 32 and len(value) == 64 and ed25519_verify(key, message, value)

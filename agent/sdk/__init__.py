@@ -13,6 +13,7 @@ application can import it on its own. docs/local-api.md has the contract and an 
 
 from seatkeeper.sdk.channel import AgentUnavailable, Channel, LocalApiError, find_agent
 from seatkeeper.sdk.envelope import EnvelopeExpired, EnvelopeInvalid, check_lease, verify_envelope
+from seatkeeper.sdk.keys import TrustedKeys
 from seatkeeper.sdk.session import (
     AGENT_LOST,
     EXPIRING,
@@ -27,4 +28,5 @@ from seatkeeper.sdk.session import (
 
 __all__ = ["AGENT_LOST", "EXPIRING", "LOST", "OFFLINE", "ONLINE", "RECONNECTED", "REGAINED",
            "AgentUnavailable", "Channel", "EnvelopeExpired", "EnvelopeInvalid", "LocalApiError",
-           "SeatEvent", "SeatSession", "check_lease", "find_agent", "verify_envelope"]
+           "SeatEvent", "SeatSession", "TrustedKeys", "check_lease", "find_agent",
+           "verify_envelope"]

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from seatkeeper.sdk.channel import AgentUnavailable, Channel, LocalApiError, find_agent
-from seatkeeper.sdk.envelope import EnvelopeExpired, EnvelopeInvalid, check_lease, verify_envelope
+from seatkeeper.sdk.envelope import EnvelopeExpired, EnvelopeInvalid, check_lease
+from seatkeeper.sdk.keys import TrustedKeys
 
 log = logging.getLogger("seatkeeper.sdk")
 LOST, REGAINED, OFFLINE, ONLINE, EXPIRING = "lost", "regained", "offline", "online", "expiring"
@@ -43,7 +44,8 @@ class SeatSession:
     """`with SeatSession("MyApp", "2.1", released="2026-03-01") as seat: …` (see module doc).
 
     `public_key`: the license server's Ed25519 key (base64, from its /v1/keys) to verify the
-    seat's envelope with; then `holding` is true only for a seat the server signed.
+    seat's envelope with; then `holding` is true only for a seat the server signed, with
+    that key or a key it endorsed when the server rotated its key (`trusted_keys`).
     The envelope's lease must also be the seat's, name this device and not have ended by
     this computer's clock, less `clock_slack_s` (the two clocks may differ that much).
     `warn_before_s`: while offline, EXPIRING comes this long before the held seat ends,
@@ -59,6 +61,7 @@ class SeatSession:
                  clock_slack_s: float = 60.0) -> None:
         self.app, self.version, self.released = app, version, released
         self.public_key, self.on_event, self.warn_before_s = public_key, on_event, warn_before_s
+        self._trusted = TrustedKeys(public_key) if public_key is not None else None
         self.clock_slack_s = clock_slack_s
         self.address = address or find_agent()
         self.pid = os.getpid() if pid is None else pid
@@ -254,10 +257,25 @@ class SeatSession:
         EnvelopeInvalid (EnvelopeExpired: the envelope kept has ended) saying why not."""
         if not seat or not seat.get("holding"):
             raise EnvelopeInvalid("The agent holds no seat.")
-        if self.public_key is None:
+        if self._trusted is None:
             return
-        lease = verify_envelope(seat.get("envelope"), self.public_key)
+        lease = self._trusted.verify(seat.get("envelope"), self._key_listing)
         check_lease(lease, seat, dt.datetime.now(dt.UTC), self.clock_slack_s)
+
+    @property
+    def trusted_keys(self) -> dict[str, str]:
+        """The server keys trusted so far: the pinned one and those it endorses (after a
+        rotation of the server's key), {kid: base64}; empty without `public_key`."""
+        return self._trusted.keys if self._trusted is not None else {}
+
+    def _key_listing(self) -> Any:
+        """The agent's copy of the server's key listing, on a connection of its own (the
+        watch thread and the application's may both be checking an envelope)."""
+        channel = Channel(self.address)
+        try:
+            return channel.request("keys")
+        finally:
+            channel.close()
 
     def _holds(self, seat: dict[str, Any] | None) -> bool:
         try:

@@ -31,14 +31,16 @@ from seatkeeper.core.errors import (
     BadSignature,
     DeviceLoginAnswer,
     MalformedResponse,
+    UnknownKey,
     from_response,
 )
+from seatkeeper.core.keys import KeyUpdate, ListedKey, follow, parse_listing
 from seatkeeper.core.protocol import (
     Account,
     Device,
     LeaseEnvelope,
     LoginResult,
-    parse_keys,
+    verify_b64,
 )
 from seatkeeper.core.wire import Reader, format_time
 from seatkeeper.service.transport import check_server_url, map_request_error
@@ -128,6 +130,8 @@ class Client:
             self.session.proxies.clear()
         self.token = token
         self.public_keys: dict[str, str] = dict(public_keys or {})
+        # Told what following /v1/keys gave (the agent keeps the trusted keys on disk).
+        self.on_keys: Callable[[KeyUpdate, tuple[ListedKey, ...]], None] | None = None
         self.timeout = timeout
         self._clock = clock
         # server clock - local clock, seconds; None until an answer carried a time.
@@ -196,8 +200,12 @@ class Client:
     def _lease(self, data: Any) -> LeaseEnvelope:
         if not self.public_keys:
             raise BadSignature("No server key is pinned, so the lease cannot be checked.")
-        envelope = LeaseEnvelope.verified(data, self.public_keys)
         sent, received = self._local.times
+        try:
+            envelope = LeaseEnvelope.verified(data, self.public_keys)
+        except UnknownKey as exc:
+            self.follow_keys(needed=exc.kid)
+            envelope = LeaseEnvelope.verified(data, self.public_keys)
         self._skew_from(envelope.lease.server_time.timestamp(), sent, received)
         return envelope
 
@@ -211,9 +219,34 @@ class Client:
             self._skew_from(server_time.timestamp(), *self._local.times)
         return server_time
 
+    def key_listing(self) -> tuple[ListedKey, ...]:
+        """`GET /v1/keys`: the server's Ed25519 keys, with status and endorsement."""
+        data = self._call("GET", "/v1/keys")
+        Reader(data, "keys").items("keys", lambda item, _where: item)  # a list, or say so
+        return parse_listing(data)
+
     def keys(self) -> dict[str, str]:
-        """`GET /v1/keys`: the server's Ed25519 keys, {kid: base64}, to pin at first login."""
-        return parse_keys(self._call("GET", "/v1/keys"))
+        """The server's Ed25519 keys as {kid: base64 public key}."""
+        return {key.kid: key.public_key for key in self.key_listing()}
+
+    def follow_keys(self, needed: str | None = None) -> KeyUpdate:
+        """Read `/v1/keys` and trust the keys a trusted key endorses (docs/protocol.md);
+        `on_keys` hears the outcome. With `needed`, that key must come out trusted, else
+        BadSignature says why not (a forged key, another server's key set)."""
+        listing = self.key_listing()
+        update = follow(self.public_keys, listing, verify_b64)
+        self.public_keys = dict(update.trusted)
+        if update.added:
+            log.info("trusting the server's signing key(s) %s, endorsed by a key this device "
+                     "trusted already", ", ".join(update.added))
+        if self.on_keys is not None:
+            self.on_keys(update, listing)
+        if needed is not None and needed not in update.trusted:
+            why = update.refused.get(needed, "the server does not list it on /v1/keys")
+            raise BadSignature(f"The license server sent a seat lease signed with key "
+                               f"{needed}, which this device does not trust: {why}. The "
+                               "lease is refused.")
+        return update
 
     def login_password(self, email: str, password: str, *, fingerprint: str, name: str,
                        platform: str) -> LoginResult:

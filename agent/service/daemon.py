@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from seatkeeper.config import Config
 from seatkeeper.core import errors
+from seatkeeper.core.keys import ListedKey
 from seatkeeper.core.protocol import LoginResult
 from seatkeeper.core.state import Facts, Holder, Status, decide, lease_held, server_now
 from seatkeeper.service import session as saved
@@ -33,6 +34,7 @@ from seatkeeper.service.identity import device_fingerprint, device_platform
 from seatkeeper.service.outbox import Outbox, deliver
 from seatkeeper.service.private import private_dirs
 from seatkeeper.service.server_clock import ServerClock
+from seatkeeper.service.trust import Trust
 from seatkeeper.service.view import build_status
 from seatkeeper.service.work import Work
 
@@ -48,7 +50,7 @@ def _utcnow(clock: Callable[[], float]) -> dt.datetime:
     return dt.datetime.fromtimestamp(clock(), dt.UTC)
 
 
-class Agent(Answers, Work, AppSeat, Borrowing):
+class Agent(Answers, Work, AppSeat, Borrowing, Trust):
     """The control interface both front ends use; the daemon runs its jobs."""
 
     def __init__(self, config: Config, *, clock: Callable[[], float] = time.time,
@@ -129,20 +131,23 @@ class Agent(Answers, Work, AppSeat, Borrowing):
 
         client = Client(url, ca_bundle=self.config.ca_bundle)
         try:
-            keys = saved.keys_to_pin(client.keys(), self.config.server_public_key)
+            listing = client.key_listing()
+            keys = saved.keys_to_pin(listing, self.config.server_public_key)
             result = client.login_password(
                 email, password, fingerprint=device_fingerprint(self.paths.data_dir),
                 name=self.config.device_name, platform=device_platform())
         finally:
             client.close()
-        return self.adopt_login(client.server_url, keys, result)
+        return self.adopt_login(client.server_url, keys, result, listing)
 
-    def adopt_login(self, server_url: str, keys: dict[str, str],
-                    result: LoginResult) -> Status:
+    def adopt_login(self, server_url: str, keys: dict[str, str], result: LoginResult,
+                    listing: tuple[ListedKey, ...] = ()) -> Status:
         """Keep a login the server granted (password or browser); a seat is asked for next."""
         new = saved.Session(server_url=server_url, account_id=result.account.id,
                             email=result.account.email, device_id=result.device.id,
-                            device_name=result.device.name, public_keys=keys)
+                            device_name=result.device.name, public_keys=keys,
+                            server_keys=[key.to_json() for key in listing],
+                            keys_checked_at=self._clock())
         self.credentials.save(result.token)
         saved.save(self.paths.data_dir, new)
         self._license_id = None
@@ -378,5 +383,6 @@ class Agent(Answers, Work, AppSeat, Borrowing):
 
                 client = Client(target, token=self._token, ca_bundle=self.config.ca_bundle,
                                 public_keys=sess.public_keys if sess else {}, **kwargs)
+                client.on_keys = self._keys_learned
                 self._clients[role] = client
             return client

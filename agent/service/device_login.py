@@ -55,7 +55,8 @@ def poll(agent: Agent, server_url: str, device_code: str) -> dict[str, Any]:
 
     client = Client(server_url, ca_bundle=agent.config.ca_bundle)
     try:
-        keys = saved.keys_to_pin(client.keys(), agent.config.server_public_key)
+        listing = client.key_listing()
+        keys = saved.keys_to_pin(listing, agent.config.server_public_key)
         try:
             result = client.device_token(device_code)
         except DeviceLoginAnswer as answer:
@@ -64,7 +65,7 @@ def poll(agent: Agent, server_url: str, device_code: str) -> dict[str, Any]:
             return {"result": answer.error, "final": answer.final, "message": str(answer)}
     finally:
         client.close()
-    status = agent.adopt_login(client.server_url, keys, result)
+    status = agent.adopt_login(client.server_url, keys, result, listing)
     return {"result": "approved", "final": True, "status": status.to_json(),
             "message": f"Logged in as {result.account.email} on {client.server_url}."}
 

@@ -23,7 +23,7 @@ from seatkeeper.service.daemon import Agent
 from seatkeeper.service.framing import ApiError
 
 log = logging.getLogger(__name__)
-OPS = ("hello", "seat", "open_session", "close_session", "watch", "borrow", "return")
+OPS = ("hello", "seat", "open_session", "close_session", "watch", "borrow", "return", "keys")
 HOLDING_STATES = (SeatState.ACTIVE.value, SeatState.OFFLINE.value)
 # Seat-object changes a watcher is not told about on their own (every heartbeat moves them).
 QUIET_KEYS = ("envelope", "holding_until")
@@ -193,6 +193,8 @@ class ApiConnection:
         if op == "return":
             agent.return_seat()
             return self.api.seat()
+        if op == "keys":
+            return agent.server_keys()
         return self.api.controls(op, args)
 
     def watch(self) -> WatchFeed:

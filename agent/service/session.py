@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from seatkeeper.core import errors
-from seatkeeper.core.protocol import LeaseEnvelope
+from seatkeeper.core.keys import ListedKey, first_pin
+from seatkeeper.core.protocol import LeaseEnvelope, verify_b64
 from seatkeeper.service.private import write_secret
 
 FILE = "session.json"
@@ -33,6 +34,9 @@ class Session:
     # The last verified lease as the server sent it (raw JSON), and its release token.
     lease: dict[str, Any] | None = None
     release_token: str | None = field(default=None, repr=False)
+    # The server's key listing as last read (/v1/keys, for the local API's `keys`), and when.
+    server_keys: list[dict[str, Any]] | None = None
+    keys_checked_at: float | None = None
 
     def with_lease(self, lease: dict[str, Any] | None, release_token: str | None) -> Session:
         return replace(self, lease=lease, release_token=release_token)
@@ -57,14 +61,16 @@ def clear(data_dir: Path) -> None:
         (data_dir / FILE).unlink()
 
 
-def keys_to_pin(served: dict[str, str], configured: str | None) -> dict[str, str]:
-    """The server keys to pin: the configured one (which must be served), else all served."""
-    if configured is None:
-        return served
-    pinned = {kid: key for kid, key in served.items() if key == configured}
-    if not pinned:
-        raise errors.BadSignature("The server's signing key is not the one configured in "
-                                  "server_public_key; check the server address.")
+def keys_to_pin(listing: tuple[ListedKey, ...], configured: str | None) -> dict[str, str]:
+    """The server keys to trust at login: the configured one, else the current one, and the
+    keys they endorse. The only time a key is trusted on first use: from then on a new key
+    needs an endorsement (core/keys.py)."""
+    pinned = first_pin(listing, configured, verify_b64)
+    if pinned is None:
+        raise errors.BadSignature(
+            "The server's signing key is not the one configured in server_public_key, nor "
+            "endorsed by it; check the server address." if configured is not None else
+            "The license server lists no signing key; check the server address.")
     return pinned
 
 

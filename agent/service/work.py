@@ -67,6 +67,7 @@ class Work:
     _refresh_outbox_facts: Callable[[], None]
     _apply: Callable[[Facts], None]
     _returned: Callable[[], None]
+    _recheck_keys: Callable[[Client], None]
     connectivity_hint: Callable[[], None]
 
     def _seat_job(self) -> None:
@@ -132,6 +133,7 @@ class Work:
             return self._seat_backoff()
         self._seat_failures = 0
         self._took(fresh, client, kept_token)
+        self._recheck_keys(client)
         if fresh.lease.release_token is not None:
             # A new lease's envelope carries its release token, which applications must not
             # see: heartbeat at once for one without it (docs/local-api.md, `envelope`).

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from seatkeeper.core.errors import BadSignature, MalformedResponse
+from seatkeeper.core.keys import parse_listing
 from seatkeeper.core.protocol import (
     Account,
     Device,
@@ -20,7 +21,6 @@ from seatkeeper.core.protocol import (
     LoginResult,
     SeatHolder,
     canonical_json,
-    parse_keys,
     verify_lease,
 )
 
@@ -152,10 +152,17 @@ def test_license_bad_date() -> None:
                            "seats_used": 0, "support_until": "30/06/2026"})
 
 
-def test_parse_keys() -> None:
-    """`/v1/keys` gives {kid: key} for Ed25519 keys; other algorithms are skipped."""
+def test_parse_listing() -> None:
+    """`/v1/keys` gives its Ed25519 entries, with status and endorsement when the server
+    says them; other algorithms and entries that are not keys are left out."""
     body = {"keys": [{"kid": "a", "alg": "Ed25519", "public_key": "AAA="},
-                     {"kid": "b", "alg": "RSA", "public_key": "BBB="}]}
-    assert parse_keys(body) == {"a": "AAA="}
-    with pytest.raises(MalformedResponse, match=r"keys\.keys"):
-        parse_keys({"keys": "none"})
+                     {"kid": "b", "alg": "RSA", "public_key": "BBB="},
+                     {"kid": "c", "alg": "Ed25519", "public_key": "CCC=", "status": "next",
+                      "current_from": "2027-01-01T00:00:00Z",
+                      "endorsement": {"kid": "a", "alg": "Ed25519", "value": "sig"}},
+                     {"kid": 4, "alg": "Ed25519", "public_key": "DDD="}, "nonsense"]}
+    listed = parse_listing(body)
+    assert [(k.kid, k.status, k.endorsed_by) for k in listed] == [
+        ("a", None, None), ("c", "next", "a")]
+    assert listed[1].endorsement == "sig" and listed[1].current_from == "2027-01-01T00:00:00Z"
+    assert parse_listing({"keys": "none"}) == () and parse_listing([]) == ()

@@ -8,7 +8,6 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from tests.server.test_concurrency import live_leases, no_server_errors, race
 from tests.support.api import Api, Device, expect
 from tests.support.pg import SKIP_REASON, fresh_postgres_database, postgres_url
-from tests.support.procs import ServerProcess, ServerStartError
+from tests.support.procs import ServerProcess
 
 CROWD, SEATS, ROUNDS, TURNS = 50, 3, 3, 10
 
@@ -106,23 +105,3 @@ def test_a_heartbeat_on_one_replica_and_a_release_on_another_take_turns(
             "device_id": device.id, "event": "release"}), 200)["events"]
         assert [e["lease_id"] for e in trail].count(lease["lease_id"]) == 1
     assert sum(seen.values()) == TURNS
-
-
-def test_a_replica_without_the_deployments_key_refuses_to_start(
-        replicas: list[ServerProcess], tmp_path: Path) -> None:
-    """A replica whose signing-key file is missing does not make a key of its own (agents
-    would refuse every lease it signs): it stops, saying to copy the key; one with another
-    key stops too, naming both."""
-    db = replicas[0].db_url
-    missing = ServerProcess(db, home=tmp_path / "a", signing_key_path=tmp_path / "none.pem")
-    with pytest.raises(ServerStartError, match="status 2") as caught:
-        missing.start()
-    assert "Copy signing-key.pem" in str(caught.value)
-    assert not (tmp_path / "none.pem").exists()
-    other_key = tmp_path / "other.pem"
-    ServerProcess(f"sqlite:///{tmp_path / 'other.db'}", home=tmp_path / "b",
-                  signing_key_path=other_key).start().stop()  # makes a key for another database
-    wrong = ServerProcess(db, home=tmp_path / "c", signing_key_path=other_key)
-    with pytest.raises(ServerStartError, match="status 2") as caught:
-        wrong.start()
-    assert "is not the one this database's leases are signed with" in str(caught.value)

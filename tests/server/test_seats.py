@@ -53,9 +53,13 @@ def test_signature_is_over_the_canonical_json_with_non_ascii_as_is(api: Api) -> 
 
 
 def test_keys_publish_one_ed25519_key(api: Api) -> None:
-    """/v1/keys lists the signing key: kid, alg Ed25519, a base64 32-byte public key."""
+    """/v1/keys lists the signing key: kid, alg Ed25519, a base64 32-byte public key, and
+    (additive) its status, since when it signs, and no endorsement: it is the first key."""
     keys = expect(api.get("/v1/keys"), 200)["keys"]
-    assert keys and all(set(k) == {"kid", "alg", "public_key"} for k in keys)
+    assert keys and all(set(k) == {"kid", "alg", "public_key", "status", "current_from",
+                                   "endorsement"} for k in keys)
+    assert [(k["status"], k["endorsement"]) for k in keys] == [("current", None)]
+    assert RFC3339.match(keys[0]["current_from"])
     public_key(api, keys[0]["kid"])
 
 

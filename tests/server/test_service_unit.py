@@ -105,6 +105,9 @@ def test_the_units_command_and_environment_serve(tmp_path: Path) -> None:
         proc.wait(timeout=20)
     assert proc.returncode == 0, log_tail(log)
     data = state / "seatkeeper-server"
-    assert {path.name for path in data.iterdir()} >= {"server.db", "signing-key.pem"}
+    # The signing keys live in the database, which is the service user's alone.
+    assert "server.db" in {path.name for path in data.iterdir()}
+    assert not (data / "signing-key.pem").exists()
+    assert (data / "server.db").stat().st_mode & 0o077 == 0
     assert not (data / "admin-token").exists()
     assert "Traceback" not in log.read_text()
