@@ -154,7 +154,8 @@ def test_request_bodies_require_what_the_protocol_requires(
                   "borrowed_until"}),
     ("LeaseEnvelope", {"lease", "signature"}),
     ("Signature", {"kid", "alg", "value"}),
-    ("PublicKey", {"kid", "alg", "public_key"}),
+    # v1.2 (docs/protocol.md, Signing-key rotation) adds status, current_from, endorsement.
+    ("PublicKey", {"kid", "alg", "public_key", "status", "current_from", "endorsement"}),
     ("LiveLease", {"lease_id", "device", "issued_at", "expires_at", "last_heartbeat_at",
                    "borrowed_until"}),
     ("SeatOut", {"lease_id", "license_id", "expires_at", "borrowed_until"}),

@@ -15,12 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 
 from seatkeeper.sdk import LocalApiError, SeatEvent, SeatSession
 
+# The SDK calls on_event on its watch thread: one line at a time, whole, and the
+# "opened" line first (the main thread holds the lock from open() until it is printed).
+_printing = threading.RLock()
+
 
 def _print(data: dict[str, object]) -> None:
-    print(json.dumps(data), flush=True)
+    with _printing:
+        sys.stdout.write(json.dumps(data) + "\n")
+        sys.stdout.flush()
 
 
 def main() -> int:
@@ -40,16 +47,17 @@ def main() -> int:
         if args.raising_callback:
             raise RuntimeError("the application's callback has a bug")
 
-    try:
-        session = SeatSession(args.app, args.version, released=args.released,
-                              public_key=args.public_key, on_event=told,
-                              clock_slack_s=args.clock_slack).open()
-    except LocalApiError as exc:
-        _print({"refused": exc.code, "message": exc.message})
-        return 2
-    seat = session.seat or {}
-    _print({"opened": session.session_id, "holding": session.holding,
-            "state": seat.get("state"), "seat_mode": seat.get("seat_mode")})
+    with _printing:
+        try:
+            session = SeatSession(args.app, args.version, released=args.released,
+                                  public_key=args.public_key, on_event=told,
+                                  clock_slack_s=args.clock_slack).open()
+        except LocalApiError as exc:
+            _print({"refused": exc.code, "message": exc.message})
+            return 2
+        seat = session.seat or {}
+        _print({"opened": session.session_id, "holding": session.holding,
+                "state": seat.get("state"), "seat_mode": seat.get("seat_mode")})
     for line in sys.stdin:
         if line.strip() == "close":
             break
