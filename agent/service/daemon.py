@@ -102,6 +102,9 @@ class Agent(Answers, Work, AppSeat, Borrowing, Trust):
         self._seat_rounds_started = self._seat_rounds_done = 0
         self._seat_failures = 0
         self._outbox_failures = 0
+        # time.monotonic() before which the seat and outbox jobs do not ask the server again:
+        # its last 429/503 said Retry-After, and the protocol says retry no sooner.
+        self._busy_until = 0.0
         self._facts = self._with_floor(Facts(
             signed_in=self._token is not None,
             lease_expires_at=self._envelope.lease.expires_at if self._envelope else None,
@@ -296,7 +299,13 @@ class Agent(Answers, Work, AppSeat, Borrowing, Trust):
     # -- jobs ---------------------------------------------------------------------------
 
     def _kick(self, job: str, delay: float = 0.0, *, again: bool = False) -> None:
-        """Run `job` soon; `again` is a job rescheduling itself (never delays a kick)."""
+        """Run `job` soon; `again` is a job rescheduling itself (never delays a kick).
+
+        The seat and the outbox wait out the server's last Retry-After, however kicked
+        (a probe that finds the server answering again, a login, a Log Out).
+        """
+        if job in ("seat", "outbox"):
+            delay = max(delay, self._busy_until - time.monotonic())
         if self.jobs is not None:
             self.jobs.schedule(job, delay, keep_sooner=again)
 

@@ -16,7 +16,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -275,7 +275,8 @@ def _logout_step(item: Item, client: DeliveryClient) -> None:
         client.logout(token=item.device_token)
 
 
-def deliver(outbox: Outbox, client: DeliveryClient, server_url: str | None = None) -> int:
+def deliver(outbox: Outbox, client: DeliveryClient, server_url: str | None = None, *,
+            told_to_wait: Callable[[float | None], None] | None = None) -> int:
     """Send every queued item in order; returns how many are finished (removed).
 
     A logout first releases its lease (then records that step durably, so a
@@ -285,7 +286,8 @@ def deliver(outbox: Outbox, client: DeliveryClient, server_url: str | None = Non
     change (a 400 or 403) removes the item with a warning, so a logout can
     never stay pending forever. Two processes delivering the same item at once
     is harmless: release and logout are idempotent on the server. With
-    `server_url`, only items queued for that server (or for none) are sent.
+    `server_url`, only items queued for that server (or for none) are sent. A busy
+    server's Retry-After (429, 503) goes to `told_to_wait`.
     """
     finished = 0
     for item in outbox.pending():
@@ -299,6 +301,8 @@ def deliver(outbox: Outbox, client: DeliveryClient, server_url: str | None = Non
             if item.kind == "logout":
                 _logout_step(item, client)
         except TRY_LATER as exc:
+            if told_to_wait is not None:
+                told_to_wait(getattr(exc, "retry_after", None))
             outbox.record_attempt(item.id, str(exc))
             log.info("outbox: %s %d waits: %s", item.kind, item.id, exc)
             break

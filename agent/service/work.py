@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,7 @@ class Work:
     _message: str | None
     _seat_failures: int
     _outbox_failures: int
+    _busy_until: float
     _checked_release: dt.date | None
     _kick: Callable[..., None]
     _now: Callable[[], dt.datetime]
@@ -124,7 +126,8 @@ class Work:
             return self.config.seat_retry_s
         except (errors.RateLimited, errors.Unavailable) as exc:
             self._refused(exc, drop_lease=False)
-            return getattr(exc, "retry_after", None) or self._seat_backoff()
+            self._told_to_wait(exc.retry_after)
+            return exc.retry_after or self._seat_backoff()
         except errors.Refusal as exc:
             self._refused(exc, drop_lease=False)
             return self._seat_backoff()
@@ -158,7 +161,8 @@ class Work:
         delivered = 0
         with self._outbox_lock if queued else contextlib.nullcontext():
             if queued:
-                delivered = deliver(self.outbox, client, client.server_url)
+                delivered = deliver(self.outbox, client, client.server_url,
+                                    told_to_wait=self._told_to_wait)
             released = self._release_date()
             envelope = client.acquire(
                 app_name=self.config.app_name, app_version=self.config.app_version,
@@ -178,6 +182,11 @@ class Work:
         log.info("the server gave back lease %s, whose release was still queued: keeping "
                  "the seat, the release is cancelled", envelope.lease.lease_id)
         return envelope, next((i.release_token for i in kept if i.release_token), None)
+
+    def _told_to_wait(self, retry_after: float | None) -> None:
+        """The server said Retry-After: neither the seat nor the outbox asks sooner."""
+        if retry_after:
+            self._busy_until = max(self._busy_until, time.monotonic() + retry_after)
 
     def _seat_backoff(self) -> float:
         self._seat_failures += 1
@@ -200,7 +209,7 @@ class Work:
                     continue
                 client = self._client("outbox:" + target, target)
                 remaining = [i for i in self.outbox.pending() if i.server_url in (url, None)]
-                delivered = deliver(self.outbox, client, target)
+                delivered = deliver(self.outbox, client, target, told_to_wait=self._told_to_wait)
                 failed = failed or delivered < len(remaining)
             self._after_outbox(had_logout)
         if failed:

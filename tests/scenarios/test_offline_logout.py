@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from tests.scenarios.common import ScenarioServer, live_leases
 from tests.scenarios.conftest import AgentFactory
 from tests.support.api import Api
+from tests.support.local_api import wait_until
 from tests.support.proxy import FaultProxy
 
 
@@ -61,3 +63,35 @@ def test_logout_while_offline_survives_a_crash_and_frees_the_seat_once(
     assert proxy.forwarded("DELETE", f"/v1/seats/{active['lease']['lease_id']}") == 1
     assert proxy.forwarded("POST", "/v1/auth/logout", token) == 1
     assert agent.alive
+
+
+def test_a_busy_servers_retry_after_is_waited_out_by_the_seat_and_the_queued_logout(
+        scenario_server: ScenarioServer, scenario_api: Api, proxy: FaultProxy,
+        make_agent: AgentFactory) -> None:
+    """As in a recovery storm: the server sheds load (503 UNAVAILABLE, Retry-After) while
+    /v1/health answers. The heartbeats, then a Log Out queued meanwhile, ask again no
+    sooner than told — the probe finding the server up does not hurry them (protocol:
+    "retry no sooner") — and the logout lands once the server serves again."""
+    retry_after = 3
+    account, license = scenario_api.new_account(seats=1)
+    agent = make_agent("storm-pc", server_url=proxy.url)
+    agent.login(account["email"], account["password"])
+    agent.start()
+    agent.wait_for("active")  # heartbeats every second from here
+
+    proxy.busy(retry_after)
+    assert wait_until(lambda: len(proxy.shed) >= 2, timeout=3 * retry_after)
+    queued = agent.control("logout")
+    assert queued["state"] == "logout_pending"
+    time.sleep(3 * retry_after)
+    shed = list(proxy.shed)
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(shed)]
+    asked = [f"{request.method} {request.path}" for _, request in shed]
+    assert any(path.startswith("DELETE /v1/seats/") for path in asked), asked
+    assert gaps and min(gaps) >= retry_after - 0.25, list(zip(asked, gaps, strict=False))
+    assert proxy.forwarded("GET", "/v1/health") >= 1  # the probe did find the server up
+
+    proxy.restore()
+    out = agent.wait_for("signed_out", timeout=retry_after + 10)
+    assert out["pending"] == []
+    assert live_leases(scenario_api, license["id"]) == []

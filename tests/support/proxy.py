@@ -9,6 +9,8 @@
 Beyond the TCP faults, answers a person can name:
 
     proxy.respond(500, b"oops")            # every request gets this canned HTTP answer
+    proxy.busy(retry_after=3)  # as a server shedding load: 503 UNAVAILABLE + Retry-After,
+                               # health forwarded (the server exempts it); `shed` lists them
     proxy.truncate()   # forward the request, relay half the answer, then reset (RST)
 
 With `tls=` (a server-side `ssl.SSLContext`) the proxy terminates TLS: the agent
@@ -23,17 +25,20 @@ Every request it forwards to the server is counted where it happens, on the wire
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import select
 import socket
 import ssl
 import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-Mode = Literal["pass", "cut", "stall", "reset", "respond", "truncate"]
+Mode = Literal["pass", "cut", "stall", "reset", "respond", "truncate", "busy"]
+EXEMPT_FROM_SHEDDING = ("/v1/health", "/v1/ready", "/v1/keys")  # as server/shedding.py
 MAX_MESSAGE = 1 << 20
 
 
@@ -92,6 +97,7 @@ class FaultProxy:
         self.port = self._listen(port)
         self.accepted = 0
         self.requests: list[Forwarded] = []
+        self.shed: list[tuple[float, Forwarded]] = []  # (time.monotonic(), request) in busy()
 
     def forwarded(self, method: str, path: str, bearer: str | None = None) -> int:
         """How many `method path` requests (with this bearer token, if given) reached the
@@ -140,6 +146,20 @@ class FaultProxy:
         with self._lock:
             self.canned = head.encode("ascii") + body
         self._set("respond")
+        self._drop_all()
+
+    def busy(self, retry_after: int) -> None:
+        """Answer as a server shedding load: every request but health, ready and keys gets
+        503 UNAVAILABLE with `Retry-After: retry_after` (noted in `shed` with the time it
+        came); those three are forwarded, as the real server exempts them."""
+        body = json.dumps({"error": {"code": "UNAVAILABLE", "message": "The server is busy.",
+                                     "details": {}}}).encode()
+        head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                f"Retry-After: {retry_after}\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n")
+        with self._lock:
+            self.canned = head.encode("ascii") + body
+        self._set("busy")
         self._drop_all()
 
     def truncate(self) -> None:
@@ -222,6 +242,9 @@ class FaultProxy:
         if mode == "respond":
             self._answer_canned(client)
             return
+        if mode == "busy":
+            self._answer_busy(client)
+            return
         try:
             upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=5)
         except OSError:
@@ -244,6 +267,38 @@ class FaultProxy:
             with contextlib.suppress(OSError):
                 client.settimeout(5)
                 client.recv(1)  # let the client read the answer and close first
+        except OSError:
+            pass
+        finally:
+            with self._lock:
+                self._conns.discard(client)
+            with contextlib.suppress(OSError):
+                client.close()
+
+    def _answer_busy(self, client: socket.socket) -> None:
+        """One request per connection: the exempt ones relayed, the rest shed."""
+        try:
+            request = _read_message(client)
+            if request is None:
+                return
+            seen: list[Forwarded] = []
+            RequestReader(seen.append).feed(request)
+            if seen and seen[0].path in EXEMPT_FROM_SHEDDING:
+                with socket.create_connection(("127.0.0.1", self.upstream_port),
+                                              timeout=5) as upstream:
+                    upstream.sendall(request)
+                    self._count(seen[0])
+                    answer = _read_message(upstream) or b""
+                client.sendall(answer)
+            else:
+                with self._lock:
+                    self.shed.extend((time.monotonic(), one) for one in seen)
+                client.sendall(self.canned)
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_WR)
+            with contextlib.suppress(OSError):
+                client.settimeout(5)
+                client.recv(1)
         except OSError:
             pass
         finally:
