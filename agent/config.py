@@ -121,6 +121,8 @@ class Config:
     # application has a session open (and this long after the last one closed).
     seat_mode: str = "login"
     app_idle_release_s: float = 300.0
+    # en, de or fr; None: the OS locale's language (seatkeeper.i18n).
+    language: str | None = None
     paths: Paths
     sources: dict[str, str] = field(default_factory=dict)
     origins: dict[str, Origin] = field(default_factory=dict)
@@ -230,6 +232,16 @@ def _idle_seconds(value: Any) -> float:
     return number
 
 
+def _language(value: Any) -> str:
+    from seatkeeper.i18n import LANGUAGES
+
+    text = _string(value).lower()
+    if text not in LANGUAGES:
+        raise _Invalid(f"should be one of {', '.join(LANGUAGES)} (not {value!r}); leave it "
+                       "out to follow the system's language")
+    return text
+
+
 def _ca_bundle(value: Any, base: Path | None) -> Path:
     path = Path(_string(value)).expanduser()
     if not path.is_absolute() and base is not None:
@@ -243,7 +255,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "server_url": _url, "device_name": _string, "app_name": _string,
     "app_version": _string, "app_release_date": _date, "server_public_key": _public_key,
     "release_on_shutdown": _bool, "log_level": _log_level, "seat_retry_s": _seconds,
-    "seat_mode": _seat_mode, "app_idle_release_s": _idle_seconds,
+    "seat_mode": _seat_mode, "app_idle_release_s": _idle_seconds, "language": _language,
 }
 KEYS = (*PARSERS, "ca_bundle")
 

@@ -21,11 +21,14 @@ from typing import TYPE_CHECKING
 
 from seatkeeper.config import Config, Origin
 from seatkeeper.core.errors import SetByAdministrator
+from seatkeeper.i18n import N_
 
 if TYPE_CHECKING:
     from seatkeeper.service.daemon import Agent
 
 KEY = "server_url"
+SET_BY_ADMINISTRATOR = N_("Your administrator set the license server for every user of this "
+                          "computer.")
 
 
 class ServerChoice(StrEnum):
@@ -67,8 +70,7 @@ def check(config: Config, typed: str) -> str:
     from seatkeeper.service import server_check, user_config
 
     if KEY in config.locked:
-        raise SetByAdministrator("Your administrator set the license server for every user "
-                                 "of this computer.")
+        raise SetByAdministrator(SET_BY_ADMINISTRATOR)
     user_config.check_writable(config.paths.config_file)
     return server_check.check_server(typed, ca_bundle=config.ca_bundle,
                                      pinned_key=config.server_public_key)
