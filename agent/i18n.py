@@ -71,13 +71,11 @@ def windows_language(langid: int) -> str | None:
 def os_language(env: Mapping[str, str] | None = None, platform: str = sys.platform) -> str:
     """The language this user's system asks for, among ours (English when none fits)."""
     env = os.environ if env is None else env
-    if platform == "win32":
+    if platform == "win32":  # Windows has no locale variables of its own (Wine passes them)
         try:
-            found = windows_language(_windows_ui_langid())
+            return windows_language(_windows_ui_langid()) or DEFAULT
         except (OSError, AttributeError):
-            found = None
-        # Set on purpose (a test, a user's shell), the POSIX variables win on Windows too.
-        return posix_language(env) or found or DEFAULT
+            return DEFAULT
     return posix_language(env) or DEFAULT
 
 

@@ -55,7 +55,7 @@ class SeatkeeperError(Exception):
     """Root of every error the agent raises on purpose."""
 
     default_message: ClassVar[str] = N_("Something went wrong.")
-    hint: ClassVar[str] = N_("")
+    hint: ClassVar[str] = ""
     user_action_required: ClassVar[bool] = False
 
     def __init__(self, message: str | None = None) -> None:

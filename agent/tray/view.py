@@ -10,6 +10,7 @@ from enum import StrEnum
 from seatkeeper.core.protocol import Account, Device, License
 from seatkeeper.core.state import SeatState, Status
 from seatkeeper.i18n import N_, _, date, day_and_time, ngettext, time_of_day
+from seatkeeper.phrases import say
 from seatkeeper.service.first_run import ServerChoice
 
 # Windows cuts a notification-area tooltip at 128 characters, its final NUL included.
@@ -138,14 +139,10 @@ def state_line(status: Status, tz: dt.tzinfo | None = None) -> str:
     return _(STATE_WORDS[state])
 
 
-# Who may take a seat away, as the agent names them (`Status.revoked_by`).
-REVOKERS = {"an administrator": N_("an administrator"), "another device": N_("another device"),
-            "the license server": N_("the license server")}
-
-
 def revoked_by(who: str) -> str:
-    """The agent's English name for who took the seat, in the language in use."""
-    return _(REVOKERS[who]) if who in REVOKERS else who
+    """Who took the seat away, as the agent names them in English (`service.view.REVOKERS`),
+    in the language in use (a reason the agent does not know, as it came)."""
+    return _(who)
 
 
 STATE_WORDS: dict[SeatState, str] = {
@@ -168,7 +165,7 @@ def tooltip(status: Status, tz: dt.tzinfo | None = None) -> str:
     elif state is SeatState.SEAT_LIMIT_REACHED and status.holders:
         line = f"{line}: {', '.join(h.name for h in status.holders)}"
     elif state is SeatState.ERROR and (status.error or status.message):
-        line = f"{line}: {status.error or status.message}"
+        line = f"{line}: {say(status.error or status.message or '')}"
     elif state is SeatState.SIGNED_OUT:
         line = _("Seatkeeper · not logged in")
     return clip(line, TOOLTIP_MAX)
@@ -224,7 +221,7 @@ def _info_lines(status: Status, tz: dt.tzinfo | None) -> list[Entry]:
         lines.append(_("License: {name}").format(name=status.license_name))
     if status.account is not None:
         lines.append(_("Account: {account}").format(account=status.account))
-    detail = status.error or status.message
+    detail = say(status.error or status.message or "")
     if status.state is SeatState.SEAT_LIMIT_REACHED and status.holders:
         lines += [_("In use on {device}").format(device=holder.name)
                   for holder in status.holders]
@@ -314,7 +311,7 @@ def _license_menu(account: Account | None, *, minimum: int, label: str) -> list[
 
 
 def license_label(lic: License) -> str:
-    words = [lic.name, ngettext("{used} of {total} seat in use", "{used} of {total} seats in use",
+    words = [lic.name, ngettext("{used} of {total} seats in use", "{used} of {total} seats in use",
                                 lic.seats_total).format(used=lic.seats_used,
                                                         total=lic.seats_total)]
     if lic.expires_at is not None:
