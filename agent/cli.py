@@ -14,6 +14,7 @@ from typing import Any
 from seatkeeper import __version__, i18n
 from seatkeeper.config import Config, load_config
 from seatkeeper.core.errors import SeatkeeperError
+from seatkeeper.core.sentences import LOGGED_IN
 from seatkeeper.i18n import _
 from seatkeeper.phrases import say
 from seatkeeper.service.control import (
@@ -25,7 +26,6 @@ from seatkeeper.service.control import (
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 WAIT_FOR_DELIVERY_S = 5.0
-LOGGED_IN = "Logged in as {account} on {server}."  # device_login.LOGGED_IN, in the catalogues
 
 
 def _days(text: str) -> int:

@@ -20,8 +20,7 @@ FIELD = re.compile(r"\{(\w+)\}")
 
 
 def _templates() -> Iterator[str]:
-    from seatkeeper.core import errors, state
-    from seatkeeper.service import device_login, first_run, server_check
+    from seatkeeper.core import errors, sentences, state
 
     stack: list[type] = [errors.SeatkeeperError]
     while stack:
@@ -33,9 +32,7 @@ def _templates() -> Iterator[str]:
                 yield text
         yield from cls.__dict__.get("MESSAGES", {}).values()
     yield from state.EXPLANATIONS
-    yield from device_login.PHRASES
-    yield from server_check.PHRASES
-    yield first_run.SET_BY_ADMINISTRATOR
+    yield from sentences.ALL
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from seatkeeper.core import errors
 from seatkeeper.core.errors import DeviceLoginAnswer
-from seatkeeper.i18n import N_
+from seatkeeper.core.sentences import CANCELLED, LOGGED_IN, NO_SERVER
 from seatkeeper.service import session as saved
 from seatkeeper.service.identity import device_fingerprint, device_platform
 
@@ -24,12 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SLOW_DOWN_STEP_S = 5  # RFC 8628 section 3.5
-# In English (the local API carries them); the front ends say them (seatkeeper.phrases).
-NO_SERVER = N_("No license server is set: give --server URL, or set server_url in the "
-               "configuration.")
-LOGGED_IN = N_("Logged in as {account} on {server}.")
-CANCELLED = N_("The browser login was cancelled.")
-PHRASES = (NO_SERVER, LOGGED_IN, CANCELLED)
 
 
 def _server_url(agent: Agent, server_url: str | None) -> str:

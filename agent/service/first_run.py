@@ -21,14 +21,12 @@ from typing import TYPE_CHECKING
 
 from seatkeeper.config import Config, Origin
 from seatkeeper.core.errors import SetByAdministrator
-from seatkeeper.i18n import N_
+from seatkeeper.core.sentences import SET_BY_ADMINISTRATOR
 
 if TYPE_CHECKING:
     from seatkeeper.service.daemon import Agent
 
 KEY = "server_url"
-SET_BY_ADMINISTRATOR = N_("Your administrator set the license server for every user of this "
-                          "computer.")
 
 
 class ServerChoice(StrEnum):
