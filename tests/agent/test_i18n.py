@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -143,3 +145,19 @@ def test_the_setting_wins_over_the_locale(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("LANGUAGE", "de")
     assert i18n.use("fr") == "fr"
     assert i18n.use(None) == "de"
+
+
+def test_the_agent_speaks_german_without_babel() -> None:
+    """Babel is for the catalogues' makers: the agent's start, a German view and a German
+    status read the .mo with the standard library alone (and `say` imports no requests)."""
+    code = ("import sys, datetime as dt\n"
+            "from seatkeeper import cli, runner, i18n\n"
+            "from seatkeeper.cli_messages import status_text\n"
+            "from seatkeeper.core.state import SeatState, Status\n"
+            "i18n.use('de')\n"
+            "data = Status(state=SeatState.OFFLINE, message='The seat ran out.').to_json()\n"
+            "print(status_text(data, dt.datetime.now(dt.UTC)).splitlines()[1].strip())\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('babel', 'requests')))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.splitlines() == ["Der Platz ist abgelaufen.", "[]"], done.stdout
