@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config()
         i18n.use(config.language)
         for warning in config.warnings:
-            print(_("warning: {warning}").format(warning=warning), file=sys.stderr)
+            print(_("warning: {warning}").format(warning=say(warning)), file=sys.stderr)
         if args.command == "run":
             from seatkeeper import runner
 

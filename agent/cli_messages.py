@@ -116,7 +116,7 @@ def _origin(setting: Setting) -> str:
     if setting.where and setting.origin is not Origin.ENVIRONMENT:
         words = f"{words}: {setting.where}"
     elif setting.where:
-        words = setting.where.replace("environment variable", _("environment variable"))
+        words = say(setting.where)
     return words + (_(", locked") if setting.locked else "")
 
 

@@ -50,4 +50,40 @@ LOGIN = (NO_SERVER, LOGGED_IN, CANCELLED)
 SET_BY_ADMINISTRATOR = N_("Your administrator set the license server for every user of this "
                           "computer.")
 
-ALL = (*CHECK, *LOGIN, SET_BY_ADMINISTRATOR)
+# The configuration's checks (seatkeeper.config): a problem is said after the key, in
+# BAD_VALUE.
+NON_EMPTY = N_("should be a non-empty text")
+NOT_ADDRESS = N_("is not a server address ({value}); write it like "
+                 "https://licenses.example.com")
+URL_QUERY = N_("should not carry a query or fragment")
+URL_PASSWORD = N_("should not carry a user name or password; Seatkeeper logs in through the "
+                 "portal")
+NOT_BOOL = N_("should be true or false")
+NOT_DATE = N_("is not a date ({value}); write it as YYYY-MM-DD")
+NOT_BASE64 = N_("is not base64; copy the public_key from the server's /v1/keys")
+NOT_KEY = N_("is not a 32-byte Ed25519 key; copy the public_key from /v1/keys")
+ONE_OF = N_("should be one of {choices}")
+ONE_OF_NOT = N_("should be one of {choices} (not {value})")
+NOT_LANGUAGE = N_("should be one of {choices} (not {value}); leave it out to follow the "
+                  "system's language")
+SECONDS = N_("should be a number of seconds, like {example}")
+BETWEEN = N_("should be between {low} and {high} seconds")
+NOT_FILE = N_("names {path}, which is not a file; point it at a PEM CA bundle")
+BAD_VALUE = N_("{where}: '{key}' {problem}.")
+NOT_TOML = N_("{where}: not valid TOML ({problem}); fix the file or move it away.")
+UNREADABLE = N_("{where}: cannot be read ({problem}); check its permissions.")
+LOCKED_LIST = N_("{where}: '[policy] locked' should be a list of key names, like "
+                 'locked = ["server_url"].')
+LOCKED_MULTI_SZ = N_("{where}: 'locked' should be a REG_MULTI_SZ value listing key names, "
+                     "one per line, like server_url.")
+LOCKED_UNKNOWN = N_("{where}: '{name}' names unknown keys {unknown}; known keys are {keys}.")
+UNKNOWN_KEY = N_("{where}: unknown key '{key}' ignored (known keys: {keys}).")
+LOCKED_BY = N_("{where}: '{key}' is locked by {policy}; the administrator's value is kept.")
+THE_ENVIRONMENT = N_("the environment")
+ENV_VARIABLE = N_("environment variable {name}")
+CONFIG = (THE_ENVIRONMENT, ENV_VARIABLE, NON_EMPTY, NOT_ADDRESS, URL_QUERY, URL_PASSWORD, NOT_BOOL,
+          NOT_DATE, NOT_BASE64, NOT_KEY, ONE_OF, ONE_OF_NOT, NOT_LANGUAGE, SECONDS, BETWEEN,
+          NOT_FILE, BAD_VALUE, NOT_TOML, UNREADABLE, LOCKED_LIST, LOCKED_MULTI_SZ, LOCKED_UNKNOWN,
+          UNKNOWN_KEY, LOCKED_BY)
+
+ALL = (*CHECK, *LOGIN, SET_BY_ADMINISTRATOR, *CONFIG)

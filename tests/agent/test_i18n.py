@@ -161,3 +161,22 @@ def test_the_agent_speaks_german_without_babel() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)
     assert done.stdout.splitlines() == ["Der Platz ist abgelaufen.", "[]"], done.stdout
+
+
+def test_an_administrator_can_set_and_lock_the_language(tmp_path: Path) -> None:
+    """The policy file's language, locked: the user's own is ignored, with a warning."""
+    policy = tmp_path / "etc.toml"
+    policy.write_text('language = "de"\n[policy]\nlocked = ["language"]\n')
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('language = "fr"\n')
+    config = load_config({"SEATKEEPER_HOME": str(home)}, system_file=policy)
+    setting = config.setting("language")
+    assert (setting.value, setting.where, setting.locked) == ("de", str(policy), True)
+    assert config.warnings == (
+        f"{home / 'config.toml'}: 'language' is locked by {policy}; the administrator's "
+        "value is kept.",)
+    i18n.use(config.language)
+    assert say(config.warnings[0]) == (
+        f"{home / 'config.toml'}: «language» ist durch {policy} gesperrt; der Wert des "
+        "Administrators gilt.")

@@ -85,13 +85,20 @@ def test_an_installed_wheel_finds_its_catalogues(installed: Path, tmp_path: Path
 
 
 def test_a_bad_language_setting_is_a_clear_error(installed: Path, tmp_path: Path) -> None:
-    """language = "es": one line naming the file, the key and the languages there are."""
-    (tmp_path / "config.toml").write_text('language = "es"\n')
+    """language = "es": one line naming the file, the key and the languages there are, in
+    the session's language (the setting that would say otherwise is the wrong one)."""
+    (tmp_path / "config.toml").write_text('language = "es"\ncolour = "blue"\n')
     done = run_installed(installed, tmp_path, GERMAN, "status")
     assert done.returncode == 1
     assert done.stderr.strip() == (
-        f"seatkeeper: {tmp_path / 'config.toml'}: 'language' should be one of en, de, fr "
-        "(not 'es'); leave it out to follow the system's language.")
+        f"seatkeeper: {tmp_path / 'config.toml'}: «language» muss eines von en, de, fr sein "
+        "(nicht 'es'); lassen Sie es weg, um der Sprache des Systems zu folgen.")
+    (tmp_path / "config.toml").write_text('language = "fr"\ncolour = "blue"\n')
+    warned = run_installed(installed, tmp_path, GERMAN, "status")
+    assert warned.returncode == 0
+    assert warned.stderr.startswith(
+        f"avertissement\u00a0: {tmp_path / 'config.toml'}\u00a0: clé inconnue "
+        "«\u00a0colour\u00a0» ignorée"), warned.stderr
 
 
 def test_status_speaks_german_and_french_and_its_json_does_not(
