@@ -4,8 +4,9 @@ Strings are marked with `_()` (plural: `ngettext()`, with a context: `pgettext()
 `N_()` marks one that is translated later, where it is used) and extracted with Babel
 into `locale/<lang>/LC_MESSAGES/seatkeeper.po`; the compiled `.mo` files ship beside
 them. The language is the `language` setting when set (`use()`), else the OS locale:
-`LANGUAGE`, `LC_ALL`, `LC_MESSAGES`, `LANG` in that order on POSIX, the user's UI
-language on Windows. Only the standard library's `gettext` runs here (no Babel: the
+`LANGUAGE`, `LC_ALL`, `LC_MESSAGES`, `LANG` in that order on POSIX (on macOS, where
+launchd sets none of them, the languages of System Settings next), the user's UI language
+on Windows. Only the standard library's `gettext` runs here (no Babel: the
 agent stays lean), and dates use the catalogues' own day and month names, not the C
 library's locale, so they follow the chosen language whatever the process's locale is.
 """
@@ -63,6 +64,14 @@ def _windows_ui_langid() -> int:
     return int(windll.kernel32.GetUserDefaultUILanguage())
 
 
+def _macos_preferred_languages() -> list[str]:
+    """The user's languages in System Settings, first first (`de-CH`, `en-GB`): a session
+    started by launchd sets no LANG."""
+    from Foundation import NSLocale  # pyobjc, a dependency on macOS
+
+    return [str(tag) for tag in NSLocale.preferredLanguages()]
+
+
 def windows_language(langid: int) -> str | None:
     """Our language for a Windows LANGID (0x0807, Swiss German: `de`)."""
     return WINDOWS_PRIMARY.get(langid & 0x3FF)
@@ -76,7 +85,13 @@ def os_language(env: Mapping[str, str] | None = None, platform: str = sys.platfo
             return windows_language(_windows_ui_langid()) or DEFAULT
         except (OSError, AttributeError):
             return DEFAULT
-    return posix_language(env) or DEFAULT
+    found = posix_language(env)
+    if found is None and platform == "darwin":
+        try:
+            found = next(filter(None, map(_supported, _macos_preferred_languages())), None)
+        except (ImportError, AttributeError):
+            found = None
+    return found or DEFAULT
 
 
 def use(language: str | None = None) -> str:

@@ -180,3 +180,12 @@ def test_an_administrator_can_set_and_lock_the_language(tmp_path: Path) -> None:
     assert say(config.warnings[0]) == (
         f"{home / 'config.toml'}: «language» ist durch {policy} gesperrt; der Wert des "
         "Administrators gilt.")
+
+
+def test_macos_follows_system_settings_when_no_variable_says(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A launchd session sets no LANG: the first of the user's preferred languages that we
+    have decides (declared untested on a real Mac, like the macOS dialogs)."""
+    monkeypatch.setattr(i18n, "_macos_preferred_languages", lambda: ["it-CH", "fr-CH", "de"])
+    assert i18n.os_language({}, platform="darwin") == "fr"
+    assert i18n.os_language({"LANG": "de_CH.UTF-8"}, platform="darwin") == "de"
