@@ -11,7 +11,7 @@ import time
 import webbrowser
 from typing import Any
 
-from seatkeeper import __version__, i18n
+from seatkeeper import __version__, cli_argparse, i18n
 from seatkeeper.config import Config, load_config
 from seatkeeper.core.errors import SeatkeeperError
 from seatkeeper.core.sentences import LOGGED_IN
@@ -40,9 +40,11 @@ def _days(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    cli_argparse.speak()
     parser = argparse.ArgumentParser(
         prog="seatkeeper", description=_("Keeps your license seat in step with you."))
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                        help=_("show program's version number and exit"))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help=_("run the agent (tray, or headless with no display)"))
     run.add_argument("--headless", action="store_true", help=_("no tray icon"))

@@ -127,7 +127,8 @@ def config_text(config: Config) -> str:
     value_width = min(36, max(len(shown_value(s)) for s in settings)) + 2
     heads = {"config_file": _("config file"), "data": _("data"), "logs": _("logs")}
     width = max(width, *(len(head) + 2 for head in heads.values()))
-    lines = [f"{_('setting'):<{width}}{_('value'):<{value_width}}{_('from')}"]
+    setting, value, source = _("setting"), _("value"), _("from")
+    lines = [f"{setting:<{width}}{value:<{value_width}}{source}"]
     lines += [f"{s.key:<{width}}{shown_value(s):<{value_width}}{_origin(s)}" for s in settings]
     paths = config.paths
     lines += ["", f"{heads['config_file']:<{width}}{paths.config_file}",

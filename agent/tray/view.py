@@ -324,7 +324,8 @@ def license_label(lic: License) -> str:
 def device_label(device: Device) -> str:
     name = _("{device} (this device)").format(device=device.name) if device.current \
         else device.name
-    return f"{name} · {_('holds a seat') if device.seat else _('no seat')}"
+    seat = _("holds a seat") if device.seat else _("no seat")
+    return f"{name} · {seat}"
 
 
 def _devices_menu(account: Account | None, devices: Sequence[Device] | None) -> Entry:

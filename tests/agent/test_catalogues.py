@@ -18,7 +18,8 @@ from seatkeeper.i18n import DOMAIN, LANGUAGES, LOCALE_DIR
 
 from tests.support.procs import REPO_ROOT
 
-FIELD = re.compile(r"\{(\w+)(?:![rsa])?\}")
+# A str.format field, or a %-placeholder (argparse's own messages).
+FIELD = re.compile(r"\{\w+(?:![rsa])?\}|%\(\w+\)[rsd]|%[rsd]")
 
 
 def source_messages() -> set[str | tuple[str, ...]]:
@@ -76,7 +77,8 @@ def test_every_message_is_translated(language: str) -> None:
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_translations_keep_every_placeholder(language: str) -> None:
-    """A translation names the same {fields} as its message, so .format() fills it."""
+    """A translation names the same {fields} (or %-placeholders) as its message, so
+    .format() (or %) fills it."""
     wrong = []
     for message in catalogue(language):
         if not message.id:

@@ -136,4 +136,6 @@ def test_status_speaks_german_and_french_and_its_json_does_not(
     assert refused.returncode == 2
     assert "doit être de 1 à 366 jours" not in refused.stderr  # argparse runs before config
     assert "muss 1 bis 366 Tage sein" in refused.stderr  # ...in the session's language
+    assert refused.stderr.startswith("Aufruf: seatkeeper borrow")
+    assert "seatkeeper borrow: Fehler: Argument --days:" in refused.stderr
     assert agent.stop() == 0
