@@ -16,13 +16,18 @@ from typing import Any
 from seatkeeper.config import Config, Origin, Setting
 from seatkeeper.core.state import Status
 from seatkeeper.core.wire import parse_time
+from seatkeeper.i18n import N_, _, ngettext
+from seatkeeper.phrases import say
 from seatkeeper.tray.view import local_day_time, local_time, state_line
 
 ISO_TIME = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b")
-PENDING_WORDS = {"logout": "log out", "release": "give the seat back"}
-ORIGIN_WORDS = {Origin.DEFAULT: "default", Origin.POLICY: "administrator",
-                Origin.USER: "your file", Origin.ENVIRONMENT: "environment"}
-LABEL_WIDTH = 11
+PENDING_WORDS = {"logout": N_("to log out, since {time} ({tries}); sent when the license "
+                             "server answers"),
+                 "release": N_("to give the seat back, since {time} ({tries}); sent when the "
+                               "license server answers")}
+ORIGIN_WORDS = {Origin.DEFAULT: N_("default"), Origin.POLICY: N_("administrator"),
+                Origin.USER: N_("your file"), Origin.ENVIRONMENT: N_("environment")}
+LABEL_MIN = 11
 
 
 def when(value: dt.datetime, now: dt.datetime, tz: dt.tzinfo | None = None) -> str:
@@ -36,48 +41,60 @@ def local_times(text: str, now: dt.datetime, tz: dt.tzinfo | None = None) -> str
     return ISO_TIME.sub(lambda found: when(parse_time(found.group()), now, tz), text)
 
 
-def _line(label: str, text: str) -> str:
-    return f"{label + ':':<{LABEL_WIDTH}}{text}"
+def _labels() -> dict[str, str]:
+    """The line labels in the language in use (the column is as wide as the longest)."""
+    return {"account": _("Account"), "server": _("Server"), "license": _("License"),
+            "seat": _("Seat"), "borrowed": _("Borrowed"), "in_use": _("In use on"),
+            "waiting": _("Waiting"), "agent": _("Agent")}
 
 
 def status_text(data: Mapping[str, Any], now: dt.datetime,
                 tz: dt.tzinfo | None = None) -> str:
     """`status --json`'s object, in words: the tray's first line, then the details."""
     status = Status.from_json(dict(data))
+    labels = _labels()
+    width = max(LABEL_MIN, *(len(label) + 2 for label in labels.values()))
+
+    def line(key: str, text: str) -> str:
+        return f"{labels[key] + ':':<{width}}{text}"
+
     first = state_line(status, tz)
     lines = [first]
     detail = status.error or status.message
     if detail:
-        detail = local_times(detail, now, tz)
+        detail = local_times(say(detail), now, tz)
         if detail not in first:
-            lines.append(" " * LABEL_WIDTH + detail)
+            lines.append(" " * width + detail)
     if status.account:
-        lines.append(_line("Account", f"{status.account} on {status.server}"))
+        lines.append(line("account", _("{account} on {server}").format(
+            account=status.account, server=status.server)))
     elif status.server:
-        lines.append(_line("Server", status.server))
+        lines.append(line("server", status.server))
     else:
-        lines.append(_line("Server", "not set: `seatkeeper login --server URL`, or the tray's "
-                                     "Connect to a license server…"))
+        lines.append(line("server", _("not set: `seatkeeper login --server URL`, or the "
+                                      "tray's Connect to a license server…")))
     if status.license_name:
-        lines.append(_line("License", f"{status.license_name} (seat {status.seats_used} of "
-                                      f"{status.seats_total})"))
+        lines.append(line("license", _("{license} (seat {used} of {total})").format(
+            license=status.license_name, used=status.seats_used, total=status.seats_total)))
     if status.lease_expires_at is not None:
-        lines.append(_line("Seat", f"held until {when(status.lease_expires_at, now, tz)} "
-                                   f"unless renewed (lease {status.lease_id})"))
+        lines.append(line("seat", _("held until {time} unless renewed (lease {lease})").format(
+            time=when(status.lease_expires_at, now, tz), lease=status.lease_id)))
     if status.borrowed_until is not None:
-        lines.append(_line("Borrowed", "for offline use until "
-                           f"{local_day_time(status.borrowed_until, tz)}"))
+        lines.append(line("borrowed", _("for offline use until {time}").format(
+            time=local_day_time(status.borrowed_until, tz))))
     for holder in status.holders:
         seen = holder.last_heartbeat_at
-        lines.append(_line("In use on", holder.name + (
-            f" (last heard from {when(seen, now, tz)})" if seen else "")))
+        lines.append(line("in_use", _("{device} (last heard from {time})").format(
+            device=holder.name, time=when(seen, now, tz)) if seen else holder.name))
     for item in status.pending:
-        what = PENDING_WORDS.get(item.kind, item.kind)
-        tries = f"{item.attempts} attempt{'s' if item.attempts != 1 else ''}"
-        lines.append(_line("Waiting", f"to {what}, since {when(item.created_at, now, tz)} "
-                                      f"({tries}); sent when the license server answers"))
+        tries = ngettext("{count} attempt", "{count} attempts", item.attempts).format(
+            count=item.attempts)
+        template = PENDING_WORDS.get(item.kind)
+        text = _(template).format(time=when(item.created_at, now, tz), tries=tries) \
+            if template else f"{item.kind}, {when(item.created_at, now, tz)} ({tries})"
+        lines.append(line("waiting", text))
     if data.get("running") is False:
-        lines.append(_line("Agent", "not running (start it with `seatkeeper run`)"))
+        lines.append(line("agent", _("not running (start it with `seatkeeper run`)")))
     return "\n".join(lines)
 
 
@@ -86,7 +103,7 @@ def shown_value(setting: Setting) -> str:
     password in server_url, and tokens live in the keyring, not the configuration)."""
     value = setting.value
     if value is None:
-        return "(not set)"
+        return _("(not set)")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
@@ -95,12 +112,12 @@ def shown_value(setting: Setting) -> str:
 
 
 def _origin(setting: Setting) -> str:
-    words = ORIGIN_WORDS[setting.origin]
+    words = _(ORIGIN_WORDS[setting.origin])
     if setting.where and setting.origin is not Origin.ENVIRONMENT:
         words = f"{words}: {setting.where}"
     elif setting.where:
-        words = setting.where
-    return words + (", locked" if setting.locked else "")
+        words = say(setting.where)
+    return words + (_(", locked") if setting.locked else "")
 
 
 def config_text(config: Config) -> str:
@@ -108,11 +125,15 @@ def config_text(config: Config) -> str:
     settings = config.settings()
     width = max(len(s.key) for s in settings) + 2
     value_width = min(36, max(len(shown_value(s)) for s in settings)) + 2
-    lines = [f"{'setting':<{width}}{'value':<{value_width}}from"]
+    heads = {"config_file": _("config file"), "data": _("data"), "logs": _("logs")}
+    width = max(width, *(len(head) + 2 for head in heads.values()))
+    setting, value, source = _("setting"), _("value"), _("from")
+    lines = [f"{setting:<{width}}{value:<{value_width}}{source}"]
     lines += [f"{s.key:<{width}}{shown_value(s):<{value_width}}{_origin(s)}" for s in settings]
     paths = config.paths
-    lines += ["", f"{'config file':<{width}}{paths.config_file}",
-              f"{'data':<{width}}{paths.data_dir}", f"{'logs':<{width}}{paths.log_dir}"]
+    lines += ["", f"{heads['config_file']:<{width}}{paths.config_file}",
+              f"{heads['data']:<{width}}{paths.data_dir}",
+              f"{heads['logs']:<{width}}{paths.log_dir}"]
     return "\n".join(lines)  # the warnings went to stderr already, as for every command
 
 

@@ -28,6 +28,33 @@ from urllib.parse import urlsplit
 import platformdirs
 from seatkeeper.core.errors import ConfigError
 from seatkeeper.core.identity import default_device_name
+from seatkeeper.core.sentences import (
+    BAD_VALUE,
+    BETWEEN,
+    ENV_VARIABLE,
+    LOCKED_BY,
+    LOCKED_LIST,
+    LOCKED_MULTI_SZ,
+    LOCKED_UNKNOWN,
+    NON_EMPTY,
+    NOT_ADDRESS,
+    NOT_BASE64,
+    NOT_BOOL,
+    NOT_DATE,
+    NOT_FILE,
+    NOT_KEY,
+    NOT_LANGUAGE,
+    NOT_TOML,
+    ONE_OF,
+    ONE_OF_NOT,
+    SECONDS,
+    THE_ENVIRONMENT,
+    UNKNOWN_KEY,
+    UNREADABLE,
+    URL_PASSWORD,
+    URL_QUERY,
+)
+from seatkeeper.i18n import LANGUAGES
 
 APP = "seatkeeper"
 ENV_PREFIX = "SEATKEEPER_"
@@ -121,6 +148,8 @@ class Config:
     # application has a session open (and this long after the last one closed).
     seat_mode: str = "login"
     app_idle_release_s: float = 300.0
+    # en, de or fr; None: the OS locale's language (seatkeeper.i18n).
+    language: str | None = None
     paths: Paths
     sources: dict[str, str] = field(default_factory=dict)
     origins: dict[str, Origin] = field(default_factory=dict)
@@ -138,13 +167,15 @@ class Config:
         return tuple(self.setting(key) for key in KEYS)
 
 
+
+
 class _Invalid(ValueError):
     """A value is wrong; the message says what is wrong and what to do."""
 
 
 def _string(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _Invalid("should be a non-empty text")
+        raise _Invalid(NON_EMPTY)
     return value.strip()
 
 
@@ -152,14 +183,12 @@ def _url(value: Any) -> str:
     text = _string(value).rstrip("/")
     parts = urlsplit(text)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise _Invalid(f"is not a server address ({text!r}); write it like "
-                       "https://licenses.example.com")
+        raise _Invalid(NOT_ADDRESS.format(value=repr(text)))
     if parts.query or parts.fragment:
-        raise _Invalid("should not carry a query or fragment")
+        raise _Invalid(URL_QUERY)
     if parts.username is not None or parts.password is not None:
         # A password there would be shown and logged with the address.
-        raise _Invalid("should not carry a user name or password; Seatkeeper logs in "
-                       "through the portal")
+        raise _Invalid(URL_PASSWORD)
     return text
 
 
@@ -170,7 +199,7 @@ def _bool(value: Any) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
         return value.strip().lower() in TRUE_WORDS
-    raise _Invalid("should be true or false")
+    raise _Invalid(NOT_BOOL)
 
 
 def _date(value: Any) -> dt.date:
@@ -182,7 +211,7 @@ def _date(value: Any) -> dt.date:
                 return dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise _Invalid(f"is not a date ({value!r}); write it as YYYY-MM-DD")
+    raise _Invalid(NOT_DATE.format(value=repr(value)))
 
 
 def _public_key(value: Any) -> str:
@@ -190,16 +219,16 @@ def _public_key(value: Any) -> str:
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise _Invalid("is not base64; copy the public_key from the server's /v1/keys") from None
+        raise _Invalid(NOT_BASE64) from None
     if len(raw) != 32:
-        raise _Invalid("is not a 32-byte Ed25519 key; copy the public_key from /v1/keys")
+        raise _Invalid(NOT_KEY)
     return text
 
 
 def _log_level(value: Any) -> str:
     text = _string(value).upper()
     if text not in LOG_LEVELS:
-        raise _Invalid(f"should be one of {', '.join(LOG_LEVELS)}")
+        raise _Invalid(ONE_OF.format(choices=", ".join(LOG_LEVELS)))
     return text
 
 
@@ -207,16 +236,16 @@ def _seconds(value: Any) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise _Invalid("should be a number of seconds, like 60") from None
+        raise _Invalid(SECONDS.format(example=60)) from None
     if not 1 <= number <= 86400:
-        raise _Invalid("should be between 1 and 86400 seconds")
+        raise _Invalid(BETWEEN.format(low=1, high=86400))
     return number
 
 
 def _seat_mode(value: Any) -> str:
     text = _string(value).lower()
     if text not in SEAT_MODES:
-        raise _Invalid(f"should be one of {', '.join(SEAT_MODES)} (not {value!r})")
+        raise _Invalid(ONE_OF_NOT.format(choices=", ".join(SEAT_MODES), value=repr(value)))
     return text
 
 
@@ -224,10 +253,17 @@ def _idle_seconds(value: Any) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise _Invalid("should be a number of seconds, like 300") from None
+        raise _Invalid(SECONDS.format(example=300)) from None
     if not 0 <= number <= 86400:
-        raise _Invalid("should be between 0 and 86400 seconds")
+        raise _Invalid(BETWEEN.format(low=0, high=86400))
     return number
+
+
+def _language(value: Any) -> str:
+    text = _string(value).lower()
+    if text not in LANGUAGES:
+        raise _Invalid(NOT_LANGUAGE.format(choices=", ".join(LANGUAGES), value=repr(value)))
+    return text
 
 
 def _ca_bundle(value: Any, base: Path | None) -> Path:
@@ -235,7 +271,7 @@ def _ca_bundle(value: Any, base: Path | None) -> Path:
     if not path.is_absolute() and base is not None:
         path = base / path
     if not path.is_file():
-        raise _Invalid(f"names {path}, which is not a file; point it at a PEM CA bundle")
+        raise _Invalid(NOT_FILE.format(path=path))
     return path
 
 
@@ -243,7 +279,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "server_url": _url, "device_name": _string, "app_name": _string,
     "app_version": _string, "app_release_date": _date, "server_public_key": _public_key,
     "release_on_shutdown": _bool, "log_level": _log_level, "seat_retry_s": _seconds,
-    "seat_mode": _seat_mode, "app_idle_release_s": _idle_seconds,
+    "seat_mode": _seat_mode, "app_idle_release_s": _idle_seconds, "language": _language,
 }
 KEYS = (*PARSERS, "ca_bundle")
 
@@ -252,7 +288,7 @@ def _parse(key: str, value: Any, source: str, base: Path | None) -> Any:
     try:
         return _ca_bundle(value, base) if key == "ca_bundle" else PARSERS[key](value)
     except _Invalid as exc:
-        raise ConfigError(f"{source}: '{key}' {exc}.") from None
+        raise ConfigError(BAD_VALUE.format(where=source, key=key, problem=exc)) from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -262,23 +298,20 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file or move it away.",
-                          ) from None
+        raise ConfigError(NOT_TOML.format(where=path, problem=exc)) from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror}); check its permissions.",
-                          ) from None
+        raise ConfigError(UNREADABLE.format(where=path, problem=exc.strerror)) from None
 
 
 def _locked_keys(data: dict[str, Any], path: Path) -> frozenset[str]:
     policy = data.pop("policy", {})
     locked = policy.get("locked", []) if isinstance(policy, dict) else None
     if not isinstance(locked, list) or not all(isinstance(k, str) for k in locked):
-        raise ConfigError(f"{path}: '[policy] locked' should be a list of key names, "
-                          'like locked = ["server_url"].')
+        raise ConfigError(LOCKED_LIST.format(where=path))
     unknown = sorted(set(locked) - set(KEYS))
     if unknown:
-        raise ConfigError(f"{path}: '[policy] locked' names unknown keys {unknown}; "
-                          f"known keys are {', '.join(KEYS)}.")
+        raise ConfigError(LOCKED_UNKNOWN.format(where=path, name="[policy] locked",
+                                                unknown=unknown, keys=", ".join(KEYS)))
     return frozenset(locked)
 
 
@@ -290,18 +323,16 @@ def _policy_layer() -> tuple[str, dict[str, Any], frozenset[str]]:
     try:
         raw = windows.read_policy()
     except OSError as exc:
-        raise ConfigError(f"{where}: cannot be read ({exc.strerror or exc}); check its "
-                          "permissions.") from None
+        raise ConfigError(UNREADABLE.format(where=where, problem=exc.strerror or exc)) from None
     data = {name.lower(): value for name, value in raw.items()}
     locked = data.pop("locked", [])
     if not isinstance(locked, list):
-        raise ConfigError(f"{where}: 'locked' should be a REG_MULTI_SZ value listing key "
-                          "names, one per line, like server_url.")
+        raise ConfigError(LOCKED_MULTI_SZ.format(where=where))
     names = [name.strip().lower() for name in locked if name.strip()]
     unknown = sorted(set(names) - set(KEYS))
     if unknown:
-        raise ConfigError(f"{where}: 'locked' names unknown keys {unknown}; known keys are "
-                          f"{', '.join(KEYS)}.")
+        raise ConfigError(LOCKED_UNKNOWN.format(where=where, name="locked", unknown=unknown,
+                                                keys=", ".join(KEYS)))
     return where, data, frozenset(names)
 
 
@@ -336,20 +367,19 @@ def load_config(env: Mapping[str, str] | None = None,
     layers: list[tuple[str, dict[str, Any], Path | None]] = [
         (system_source, system, system_base),
         (str(paths.config_file), _read_toml(paths.config_file), paths.config_file.parent),
-        ("the environment", {key: env[ENV_PREFIX + key.upper()] for key in KEYS
+        (THE_ENVIRONMENT, {key: env[ENV_PREFIX + key.upper()] for key in KEYS
                              if ENV_PREFIX + key.upper() in env}, Path.cwd()),
     ]
     for index, (source, data, base) in enumerate(layers):
         for key, raw in data.items():
-            where = (f"environment variable {ENV_PREFIX}{key.upper()}"
+            where = (ENV_VARIABLE.format(name=ENV_PREFIX + key.upper())
                      if index == 2 else source)
             if key not in KEYS:
-                warnings.append(f"{source}: unknown key '{key}' ignored "
-                                f"(known keys: {', '.join(KEYS)}).")
+                warnings.append(UNKNOWN_KEY.format(where=source, key=key,
+                                                   keys=", ".join(KEYS)))
                 continue
             if index > 0 and key in locked:
-                warnings.append(f"{where}: '{key}' is locked by {system_source}; "
-                                "the administrator's value is kept.")
+                warnings.append(LOCKED_BY.format(where=where, key=key, policy=system_source))
                 continue
             values[key] = _parse(key, raw, where, base)
             sources[key] = where

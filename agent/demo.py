@@ -22,6 +22,7 @@ from pathlib import Path
 import requests
 from seatkeeper import runner
 from seatkeeper.config import Config, load_config
+from seatkeeper.i18n import _
 from seatkeeper.service.credentials import CredentialStore
 
 DEMO_EMAIL = "demo@example.com"
@@ -113,18 +114,20 @@ def run(config: Config, *, port: int, headless: bool) -> int:
     try:
         demo.server, url = _start_server(demo.config, port)
         password = (_server_home(demo.config) / "server" / "demo-password").read_text().strip()
-        print(f"Demo license server on {url}: account {DEMO_EMAIL}, password {password}, "
-              "license PIX4Dmapper Yearly with 2 seats.", flush=True)
+        print(_("Demo license server on {address}: account {email}, password {password}, "
+                "license PIX4Dmapper Yearly with 2 seats.").format(
+                    address=url, email=DEMO_EMAIL, password=password), flush=True)
         settings = replace(demo.config, server_url=url)
         from seatkeeper.service.daemon import Agent
 
         agent = Agent(settings)
         agent.login(DEMO_EMAIL, password, url)
         agent.outbox.close()
-        print(f"The demo's agent is logged in as {DEMO_EMAIL}. It keeps its files in "
-              f"{demo.home}, removed when the demo stops; your own login is not touched.\n"
-              "Try it from another terminal (likewise release, logout):\n"
-              f"    {command_to_try(demo.home, 'status')}", flush=True)
+        print(_("The demo's agent is logged in as {email}. It keeps its files in {folder}, "
+                "removed when the demo stops; your own login is not touched.\nTry it from "
+                "another terminal (likewise release, logout):\n    {command}").format(
+                    email=DEMO_EMAIL, folder=demo.home,
+                    command=command_to_try(demo.home, "status")), flush=True)
         return runner.run(settings, headless=headless, before_exit=demo.clean_up)
     finally:
         demo.clean_up()

@@ -21,6 +21,7 @@ from typing import Any
 from seatkeeper import __version__, platform
 from seatkeeper.config import Config
 from seatkeeper.core.errors import SeatkeeperError
+from seatkeeper.i18n import N_, _
 from seatkeeper.service import device_login, logs
 from seatkeeper.service.control import ControlServer, local_api_address
 from seatkeeper.service.daemon import Agent
@@ -129,15 +130,15 @@ def run(config: Config, *, headless: bool,
     agent.start()
     hooks.start(events)
     try:
-        tray, why = (None, "no tray") if headless else _tray(config, agent, stop, hooks)
+        tray, why = (None, N_("no tray")) if headless else _tray(config, agent, stop, hooks)
         if tray is not None:
             tray.run()  # the main thread is the tray's until Quit or a signal
             if tray.quit_requested:
                 _release_before_quit(agent)
         else:
-            print(f"Seatkeeper is running headless ({why}). Use "
-                  "`seatkeeper status`, `seatkeeper logout` or `seatkeeper release` from a "
-                  "terminal; Ctrl+C stops it.", flush=True)
+            print(_("Seatkeeper is running headless ({why}). Use `seatkeeper status`, "
+                    "`seatkeeper logout` or `seatkeeper release` from a terminal; Ctrl+C "
+                    "stops it.").format(why=_(why)), flush=True)
             _wait_headless(stop, ending, hooks)
     finally:
         if ending:

@@ -16,6 +16,10 @@ from tests.support.procs import REPO_ROOT, ServerProcess
 # Chromium for tests/portal and tests/console: one instance for the whole session.
 pytest_plugins = ["tests.support.browser"]
 
+# The agent speaks the OS locale's language: the tests read its English unless one asks for
+# another (tests/agent/test_languages.py gives its processes an environment of their own).
+os.environ["LANGUAGE"] = "en"
+
 SHORT_LEASE_TTL_S = 2
 SHORT_HEARTBEAT_INTERVAL_S = 1
 

@@ -48,11 +48,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from seatkeeper.i18n import N_
+
 
 class SeatkeeperError(Exception):
     """Root of every error the agent raises on purpose."""
 
-    default_message: ClassVar[str] = "Something went wrong."
+    default_message: ClassVar[str] = N_("Something went wrong.")
     hint: ClassVar[str] = ""
     user_action_required: ClassVar[bool] = False
 
@@ -65,25 +67,25 @@ class SeatkeeperError(Exception):
 
 
 class ConfigError(SeatkeeperError):
-    default_message = "The configuration is not valid."
+    default_message = N_("The configuration is not valid.")
     user_action_required = True
 
 
 class ServerAddressRejected(ConfigError):
     """The address typed for the license server is not one to save (the message says why)."""
 
-    default_message = "That address is not a Seatkeeper license server."
+    default_message = N_("That address is not a Seatkeeper license server.")
 
 
 class SetByAdministrator(SeatkeeperError):
-    default_message = "Your administrator set this for every user of this computer."
-    hint = "Only an administrator can change it."
+    default_message = N_("Your administrator set this for every user of this computer.")
+    hint = N_("Only an administrator can change it.")
     user_action_required = True
 
 
 class StorageError(SeatkeeperError):
-    default_message = "A Seatkeeper data file cannot be used."
-    hint = "Check the permissions and free space of the data directory."
+    default_message = N_("A Seatkeeper data file cannot be used.")
+    hint = N_("Check the permissions and free space of the data directory.")
     user_action_required = True
 
 
@@ -91,14 +93,16 @@ class DeviceLoginAnswer(SeatkeeperError):
     """The device login's token endpoint said no, or not yet (RFC 8628's `error`)."""
 
     MESSAGES: ClassVar[dict[str, str]] = {
-        "authorization_pending": "Waiting for the login to be approved in the browser.",
-        "slow_down": "Waiting for the login to be approved in the browser (polling slower).",
-        "access_denied": "The login was denied in the browser; this device stays signed out.",
-        "expired_token": "The login code expired before it was approved; this device stays "
-                         "signed out. Start the login again for a new code.",
+        "authorization_pending": N_("Waiting for the login to be approved in the browser."),
+        "slow_down": N_("Waiting for the login to be approved in the browser (polling "
+                        "slower)."),
+        "access_denied": N_("The login was denied in the browser; this device stays signed "
+                            "out."),
+        "expired_token": N_("The login code expired before it was approved; this device "
+                            "stays signed out. Start the login again for a new code."),
     }
 
-    default_message = "The browser login did not complete; this device stays signed out."
+    default_message = N_("The browser login did not complete; this device stays signed out.")
 
     def __init__(self, error: str = "unknown") -> None:
         super().__init__(self.MESSAGES.get(error, self.default_message))
@@ -111,28 +115,28 @@ class DeviceLoginAnswer(SeatkeeperError):
 
 
 class NetworkError(SeatkeeperError):
-    default_message = "The license server could not be reached."
-    hint = "Seatkeeper will try again by itself."
+    default_message = N_("The license server could not be reached.")
+    hint = N_("Seatkeeper will try again by itself.")
 
 
 class ConnectionRefused(NetworkError):
-    default_message = "The license server refused the connection (nothing is listening)."
-    hint = "Check the server address; Seatkeeper will try again by itself."
+    default_message = N_("The license server refused the connection (nothing is listening).")
+    hint = N_("Check the server address; Seatkeeper will try again by itself.")
 
 
 class ConnectionReset(NetworkError):
-    default_message = "The connection to the license server broke off."
-    hint = "Seatkeeper will try again by itself."
+    default_message = N_("The connection to the license server broke off.")
+    hint = N_("Seatkeeper will try again by itself.")
 
 
 class Timeout(NetworkError):
-    default_message = "The license server took too long to answer."
-    hint = "Check your Internet connection; Seatkeeper will try again by itself."
+    default_message = N_("The license server took too long to answer.")
+    hint = N_("Check your Internet connection; Seatkeeper will try again by itself.")
 
 
 class ServerUnavailable(NetworkError):
-    default_message = "The license server had an internal problem."
-    hint = "Seatkeeper will try again by itself."
+    default_message = N_("The license server had an internal problem.")
+    hint = N_("Seatkeeper will try again by itself.")
 
     def __init__(self, message: str | None = None, *, status: int = 500) -> None:
         super().__init__(message)
@@ -140,21 +144,21 @@ class ServerUnavailable(NetworkError):
 
 
 class MalformedResponse(NetworkError):
-    default_message = "The license server sent an answer Seatkeeper cannot read."
-    hint = "Check that the server address points at a Seatkeeper license server."
+    default_message = N_("The license server sent an answer Seatkeeper cannot read.")
+    hint = N_("Check that the server address points at a Seatkeeper license server.")
 
 
 class TLSError(NetworkError):
-    default_message = "The license server's certificate is not trusted."
-    hint = ("Install your organisation's CA certificate in the system, or set ca_bundle "
-            "in the configuration.")
+    default_message = N_("The license server's certificate is not trusted.")
+    hint = N_("Install your organisation's CA certificate in the system, or set ca_bundle "
+              "in the configuration.")
     user_action_required = True
 
 
 class BadSignature(NetworkError):
-    default_message = "The license server sent a seat lease whose signature does not verify."
-    hint = ("The server's key does not match the one pinned at login; log out and in again, "
-            "or ask your administrator.")
+    default_message = N_("The license server sent a seat lease whose signature does not verify.")
+    hint = N_("The server's key does not match the one pinned at login; log out and in again, "
+              "or ask your administrator.")
     user_action_required = True
 
 
@@ -167,14 +171,15 @@ class UnknownKey(BadSignature):
 
 
 class ForeignLease(BadSignature):
-    default_message = "The license server sent a seat lease for another device or account."
-    hint = ("The lease is not trusted; check the server address, or log out and in again.")
+    default_message = N_("The license server sent a seat lease for another device or account.")
+    hint = N_("The lease is not trusted; check the server address, or log out and in again.")
     user_action_required = True
 
 
 class InsecureServerURL(NetworkError):
-    default_message = "The server address uses plain http:// to a host that is not this computer."
-    hint = "Use an https:// address."
+    default_message = N_("The server address uses plain http:// to a host that is not this "
+                         "computer.")
+    hint = N_("Use an https:// address.")
     user_action_required = True
 
 
@@ -182,7 +187,7 @@ class Refusal(SeatkeeperError):
     """The server answered with a protocol error: `code` for programs, `message` for people."""
 
     code: ClassVar[str] = ""
-    default_message = "The license server refused the request."
+    default_message = N_("The license server refused the request.")
 
     def __init__(self, message: str | None = None, details: dict[str, Any] | None = None,
                  *, status: int = 0, code: str | None = None) -> None:
@@ -201,78 +206,79 @@ class Refusal(SeatkeeperError):
 
 class InvalidRequest(Refusal):
     code = "INVALID_REQUEST"
-    default_message = "The license server did not accept the request."
-    hint = "This is probably a bug in Seatkeeper; please report it."
+    default_message = N_("The license server did not accept the request.")
+    hint = N_("This is probably a bug in Seatkeeper; please report it.")
 
 
 class Unauthenticated(Refusal):
     code = "UNAUTHENTICATED"
-    default_message = "The license server does not recognise this login."
-    hint = "Log in again."
+    default_message = N_("The license server does not recognise this login.")
+    hint = N_("Log in again.")
 
 
 class Forbidden(Refusal):
     code = "FORBIDDEN"
-    default_message = "This login may not do that."
+    default_message = N_("This login may not do that.")
 
 
 class NoLicense(Refusal):
     code = "NO_LICENSE"
-    default_message = "Your account has no license."
-    hint = "You can use the application in Discovery mode, or ask for a license."
+    default_message = N_("Your account has no license.")
+    hint = N_("You can use the application in Discovery mode, or ask for a license.")
 
 
 class LicenseExpired(Refusal):
     code = "LICENSE_EXPIRED"
-    default_message = "Your subscription has ended."
-    hint = "Renew it to use the application again."
+    default_message = N_("Your subscription has ended.")
+    hint = N_("Renew it to use the application again.")
 
 
 class SupportExpired(Refusal):
     code = "SUPPORT_EXPIRED"
-    default_message = "Your license's Support & Upgrade ended before this version was released."
-    hint = "Use an earlier version, Discovery mode, or another license."
+    default_message = N_("Your license's Support & Upgrade ended before this version was released.")
+    hint = N_("Use an earlier version, Discovery mode, or another license.")
 
 
 class RemoteDeactivationDisabled(Refusal):
     code = "REMOTE_DEACTIVATION_DISABLED"
-    default_message = "Remote device deactivation is switched off for this account."
-    hint = "Switch it on while no device holds a seat."
+    default_message = N_("Remote device deactivation is switched off for this account.")
+    hint = N_("Switch it on while no device holds a seat.")
 
 
 class NotFound(Refusal):
     code = "NOT_FOUND"
-    default_message = "The license server does not know that device or seat."
+    default_message = N_("The license server does not know that device or seat.")
 
 
 class SeatLimitReached(Refusal):
     code = "SEAT_LIMIT_REACHED"
-    default_message = "Every seat of your license is in use on other devices."
-    hint = "Log out on one of them, or deactivate it remotely."
+    default_message = N_("Every seat of your license is in use on other devices.")
+    hint = N_("Log out on one of them, or deactivate it remotely.")
 
 
 class ActiveDeviceExists(Refusal):
     code = "ACTIVE_DEVICE_EXISTS"
-    default_message = "Remote deactivation can be switched on only while no device holds a seat."
-    hint = "Release the seat on every device first."
+    default_message = N_("Remote deactivation can be switched on only while no device holds a "
+                         "seat.")
+    hint = N_("Release the seat on every device first.")
 
 
 class LeaseExpired(Refusal):
     code = "LEASE_EXPIRED"
-    default_message = "The seat ran out."
-    hint = "Seatkeeper asks for a new one by itself."
+    default_message = N_("The seat ran out.")
+    hint = N_("Seatkeeper asks for a new one by itself.")
 
 
 class LeaseRevoked(Refusal):
     code = "LEASE_REVOKED"
-    default_message = "The seat was taken away from this device."
-    hint = "Log in again to use it here."
+    default_message = N_("The seat was taken away from this device.")
+    hint = N_("Log in again to use it here.")
 
 
 class BorrowNotAllowed(Refusal):
     code = "BORROW_NOT_ALLOWED"
-    default_message = "Your license does not allow borrowing a seat for offline use."
-    hint = "Its administrator can allow it."
+    default_message = N_("Your license does not allow borrowing a seat for offline use.")
+    hint = N_("Its administrator can allow it.")
 
 
 class LocalRefusal(SeatkeeperError):
@@ -283,35 +289,35 @@ class LocalRefusal(SeatkeeperError):
 
 class InvalidArgument(LocalRefusal):
     code = "INVALID_REQUEST"
-    default_message = "The request's arguments are not valid."
+    default_message = N_("The request's arguments are not valid.")
 
 
 class NotSignedIn(LocalRefusal):
     code = "NOT_SIGNED_IN"
-    default_message = "This device is not logged in."
-    hint = "Log in first (`seatkeeper login`)."
+    default_message = N_("This device is not logged in.")
+    hint = N_("Log in first (`seatkeeper login`).")
 
 
 class NotHolding(LocalRefusal):
     code = "NOT_HOLDING"
-    default_message = "This device holds no seat now."
+    default_message = N_("This device holds no seat now.")
 
 
 class NotBorrowed(LocalRefusal):
     code = "NOT_BORROWED"
-    default_message = "No seat is borrowed on this device."
+    default_message = N_("No seat is borrowed on this device.")
 
 
 class Offline(LocalRefusal):
     code = "OFFLINE"
-    default_message = "The license server cannot be reached."
-    hint = "Borrow while online, before you go offline."
+    default_message = N_("The license server cannot be reached.")
+    hint = N_("Borrow while online, before you go offline.")
 
 
 class RateLimited(Refusal):
     code = "RATE_LIMITED"
-    default_message = "Too many attempts."
-    hint = "Wait a few minutes and try again."
+    default_message = N_("Too many attempts.")
+    hint = N_("Wait a few minutes and try again.")
 
     def __init__(self, message: str | None = None, details: dict[str, Any] | None = None,
                  *, status: int = 429, code: str | None = None,
@@ -322,8 +328,8 @@ class RateLimited(Refusal):
 
 class Unavailable(Refusal):
     code = "UNAVAILABLE"
-    default_message = "The license server cannot serve requests right now."
-    hint = "Seatkeeper will try again by itself."
+    default_message = N_("The license server cannot serve requests right now.")
+    hint = N_("Seatkeeper will try again by itself.")
 
     def __init__(self, message: str | None = None, details: dict[str, Any] | None = None,
                  *, status: int = 503, code: str | None = None,

@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import Any
 
 from seatkeeper.core.wire import format_time, parse_time
+from seatkeeper.i18n import N_
 
 
 class SeatState(StrEnum):
@@ -181,24 +182,36 @@ def decide(facts: Facts, now: dt.datetime) -> SeatState:
     return refused or SeatState.ERROR
 
 
+# What explain() says, in English always (status --json carries it); front ends say it in
+# the user's language (seatkeeper.phrases).
+RAN_OUT = N_("Offline; the seat ran out at {time} and will be asked for again when the server "
+             "answers.")
+WILL_ASK = N_("Offline; a seat will be asked for when the server answers.")
+BORROWED_OFFLINE = N_("Offline; seat borrowed until {time}.")
+HELD_OFFLINE = N_("Offline; seat held until {time}.")
+NO_APPLICATION = N_("No application is using the seat (seat mode app); it is taken again when "
+                    "one starts.")
+DISCOVERY_CHOSEN = N_("Discovery mode, as you chose: no seat is used until you ask for one.")
+EXPLANATIONS = (RAN_OUT, WILL_ASK, BORROWED_OFFLINE, HELD_OFFLINE, NO_APPLICATION,
+                DISCOVERY_CHOSEN)
+
+
 def explain(facts: Facts, now: dt.datetime) -> str | None:
     """A short reason to show beside the state where the state alone does not say it."""
     state = decide(facts, now)
     if state is SeatState.ACQUIRING and _unreachable(facts):
         if facts.lease_expires_at is not None and not lease_held(facts, now):
-            return (f"Offline; the seat ran out at {format_time(facts.lease_expires_at)} "
-                    "and will be asked for again when the server answers.")
-        return "Offline; a seat will be asked for when the server answers."
+            return RAN_OUT.format(time=format_time(facts.lease_expires_at))
+        return WILL_ASK
     borrowed = borrowed_until(facts, now)
     if state is SeatState.OFFLINE and borrowed is not None:
-        return f"Offline; seat borrowed until {format_time(borrowed)}."
+        return BORROWED_OFFLINE.format(time=format_time(borrowed))
     if state is SeatState.OFFLINE and facts.lease_expires_at is not None:
-        return f"Offline; seat held until {format_time(facts.lease_expires_at)}."
+        return HELD_OFFLINE.format(time=format_time(facts.lease_expires_at))
     if state is SeatState.RELEASED and not facts.seat_released:
-        return ("No application is using the seat (seat mode app); it is taken again when "
-                "one starts.")
+        return NO_APPLICATION
     if state is SeatState.DISCOVERY and facts.discovery_chosen:
-        return "Discovery mode, as you chose: no seat is used until you ask for one."
+        return DISCOVERY_CHOSEN
     if state is SeatState.ERROR:
         if facts.error:
             return facts.error

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from seatkeeper.core import errors
 from seatkeeper.core.errors import DeviceLoginAnswer
+from seatkeeper.core.sentences import CANCELLED, LOGGED_IN, NO_SERVER
 from seatkeeper.service import session as saved
 from seatkeeper.service.identity import device_fingerprint, device_platform
 
@@ -29,8 +30,7 @@ def _server_url(agent: Agent, server_url: str | None) -> str:
     session = saved.load(agent.paths.data_dir)
     url = server_url or (session.server_url if session else None) or agent.config.server_url
     if not url:
-        raise errors.ConfigError("No license server is set: give --server URL, or set "
-                                 "server_url in the configuration.")
+        raise errors.ConfigError(NO_SERVER)
     return url
 
 
@@ -67,7 +67,8 @@ def poll(agent: Agent, server_url: str, device_code: str) -> dict[str, Any]:
         client.close()
     status = agent.adopt_login(client.server_url, keys, result, listing)
     return {"result": "approved", "final": True, "status": status.to_json(),
-            "message": f"Logged in as {result.account.email} on {client.server_url}."}
+            "message": LOGGED_IN.format(account=result.account.email,
+                                        server=client.server_url)}
 
 
 def follow(grant: dict[str, Any], poll_once: Callable[[], dict[str, Any]], *,
@@ -89,4 +90,4 @@ def follow(grant: dict[str, Any], poll_once: Callable[[], dict[str, Any]], *,
             return answer
         if answer["result"] == "slow_down":
             interval += SLOW_DOWN_STEP_S
-    return {"result": "cancelled", "final": True, "message": "The browser login was cancelled."}
+    return {"result": "cancelled", "final": True, "message": CANCELLED}

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from seatkeeper.config import Config, Origin
 from seatkeeper.core.errors import SetByAdministrator
+from seatkeeper.core.sentences import SET_BY_ADMINISTRATOR
 
 if TYPE_CHECKING:
     from seatkeeper.service.daemon import Agent
@@ -67,8 +68,7 @@ def check(config: Config, typed: str) -> str:
     from seatkeeper.service import server_check, user_config
 
     if KEY in config.locked:
-        raise SetByAdministrator("Your administrator set the license server for every user "
-                                 "of this computer.")
+        raise SetByAdministrator(SET_BY_ADMINISTRATOR)
     user_config.check_writable(config.paths.config_file)
     return server_check.check_server(typed, ca_bundle=config.ca_bundle,
                                      pinned_key=config.server_public_key)

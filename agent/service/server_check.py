@@ -26,6 +26,23 @@ from seatkeeper.core.errors import (
     TLSError,
 )
 from seatkeeper.core.errors import ServerAddressRejected as Rejected
+from seatkeeper.core.sentences import (
+    BAD_PORT,
+    CHECK_NETWORK,
+    CHECK_PORT,
+    NO_HOST,
+    NO_PASSWORD,
+    NO_QUERY,
+    NOT_SEATKEEPER,
+    NOT_WEB,
+    OTHER_KEY,
+    OWN_CA,
+    PLAIN_HTTP,
+    REDIRECTS,
+    SERVER_ERROR,
+    TYPE_ADDRESS,
+    UNUSABLE,
+)
 from seatkeeper.service.transport import check_server_url, is_loopback, map_request_error
 
 log = logging.getLogger(__name__)
@@ -39,57 +56,46 @@ def normalise(typed: str) -> str:
     """The typed address as `server_url` holds it, or ServerAddressRejected saying why not."""
     text = shown = typed.strip()
     if not text:
-        raise Rejected(f"Type the address of your license server, like {EXAMPLE}.")
+        raise Rejected(TYPE_ADDRESS.format(example=EXAMPLE))
     if "://" not in text:
         text = "https://" + text
     parts = urlsplit(text)
     if parts.scheme.lower() not in ("http", "https"):
-        raise Rejected(f'"{shown}" is not a web address Seatkeeper can use: it starts '
-                       f"with {parts.scheme}://. Type it like {EXAMPLE}.")
+        raise Rejected(NOT_WEB.format(address=shown, scheme=parts.scheme, example=EXAMPLE))
     if not parts.hostname or " " in text:
-        raise Rejected(f'"{shown}" is not a web address. Type it like {EXAMPLE}.')
+        raise Rejected(NO_HOST.format(address=shown, example=EXAMPLE))
     try:
         parts.port  # noqa: B018 (urllib checks the port only when asked)
     except ValueError:
-        raise Rejected(f'The port in "{shown}" should be a number from 1 to '
-                       "65535.") from None
+        raise Rejected(BAD_PORT.format(address=shown)) from None
     if parts.username is not None or parts.password is not None:
-        raise Rejected("Leave the user name and password out of the address: you log in "
-                       "in the browser next.")
+        raise Rejected(NO_PASSWORD)
     if parts.query or parts.fragment:
-        raise Rejected("Leave out everything from the ? or # on: type only the server's "
-                       f"own address, like {EXAMPLE}.")
+        raise Rejected(NO_QUERY.format(example=EXAMPLE))
     if parts.scheme.lower() == "http" and not is_loopback(parts.hostname):
-        raise Rejected(f"Plain http:// is allowed only to this computer: your login and "
-                       f"seat would travel unencrypted to {parts.hostname}. Type the "
-                       "server's https:// address.")
+        raise Rejected(PLAIN_HTTP.format(host=parts.hostname))
     # Scheme and host name are case-blind: written in lower case, as the agent compares them.
     text = f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path}"
     try:
         return str(PARSERS["server_url"](check_server_url(text)))
     except (ValueError, SeatkeeperError) as exc:
-        raise Rejected(f'"{shown}" cannot be used as the server address '
-                       f"({exc}).") from None
+        raise Rejected(UNUSABLE.format(address=shown, problem=exc)) from None
 
 
 def _network_problem(exc: SeatkeeperError, url: str, path: str) -> Rejected:
     """A failed request, said for someone who just typed the address."""
     if isinstance(exc, TLSError):
-        return Rejected(f"{exc.message} If your organisation has its own certificate "
-                        "authority, install its certificate on this computer, or set "
-                        "ca_bundle in the configuration.")
+        return Rejected(f"{exc.message} {OWN_CA}")
     if isinstance(exc, ConnectionRefused):
-        return Rejected(f"{exc.message} Check the address and its port number.")
+        return Rejected(f"{exc.message} {CHECK_PORT}")
     if isinstance(exc, NetworkError) and not isinstance(exc, MalformedResponse
                                                          | ServerUnavailable):
-        return Rejected(f"{exc.message} Check the address and your connection to the "
-                        "network.")
+        return Rejected(f"{exc.message} {CHECK_NETWORK}")
     return _not_seatkeeper(url, f"GET {path}: {exc.message}")
 
 
 def _not_seatkeeper(url: str, detail: str) -> Rejected:
-    return Rejected(f"{url} answers, but not as a Seatkeeper license server does "
-                    f"({detail}). Check the address: it is the server's own, like {EXAMPLE}.")
+    return Rejected(NOT_SEATKEEPER.format(address=url, problem=detail, example=EXAMPLE))
 
 
 def _health(session: requests.Session, url: str) -> None:
@@ -102,11 +108,9 @@ def _health(session: requests.Session, url: str) -> None:
                                "/v1/health") from None
     if response.is_redirect:
         where = response.headers.get("Location", "another address")
-        raise Rejected(f"{url} sends its visitors on to {where}: if that is your license "
-                       "server, type its address instead.")
+        raise Rejected(REDIRECTS.format(address=url, where=where))
     if response.status_code >= 500:
-        raise Rejected(f"{url} answers with a server error (HTTP {response.status_code}). "
-                       "Try again later, or ask whoever runs it.")
+        raise Rejected(SERVER_ERROR.format(address=url, status=response.status_code))
     if response.status_code != 200:
         raise _not_seatkeeper(url, f"GET /v1/health answered HTTP {response.status_code}")
     try:
@@ -137,8 +141,6 @@ def check_server(typed: str, *, ca_bundle: Path | None = None,
     if not keys:
         raise _not_seatkeeper(url, "it publishes no Ed25519 lease-signing key at /v1/keys")
     if pinned_key is not None and pinned_key not in keys.values():
-        raise Rejected(f"{url} is a Seatkeeper license server, but its lease-signing key is "
-                       "not the one set as server_public_key in the configuration. Check the "
-                       "address, or ask your administrator.")
+        raise Rejected(OTHER_KEY.format(address=url))
     log.info("license server checked: %s", url)
     return url

@@ -17,11 +17,13 @@ from seatkeeper.core.state import (
     decide,
     explain,
 )
+from seatkeeper.i18n import N_
 from seatkeeper.service.outbox import Item
 from seatkeeper.service.session import Session
 
-REVOKERS = {"remote_deactivation": "another device of your account",
-            "admin": "an administrator"}
+# In English (status --json carries it); the tray and the CLI say it in the user's language.
+REVOKERS = {"remote_deactivation": N_("another device of your account"),
+            "admin": N_("an administrator")}
 
 
 def build_status(facts: Facts, now: dt.datetime, *, session: Session | None, signed_in: bool,

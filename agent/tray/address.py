@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from seatkeeper.i18n import _
 from seatkeeper.tray.dialogs import WINDOW_TITLE
 from seatkeeper.tray.messages import AddressPrompt
 
@@ -48,7 +49,8 @@ def checked(check: Check, typed: str) -> Verdict:
         return check(typed)
     except Exception as exc:
         log.exception("the address check failed")
-        return Verdict(problem=f"The address could not be checked: {exc}")
+        return Verdict(problem=_("The address could not be checked: {problem}").format(
+            problem=exc))
 
 
 # -- Linux: GTK 3 ---------------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from seatkeeper.core.errors import SeatkeeperError
 from seatkeeper.core.protocol import Account, Device
 from seatkeeper.core.state import Status
+from seatkeeper.i18n import N_, _
 from seatkeeper.platform.base import Platform
 from seatkeeper.service import autostart
 from seatkeeper.tray import dialogs, icons, messages
@@ -318,27 +319,28 @@ class TrayApp:
             self.login.cancel()
         elif act is Act.LOGOUT:
             if self.dialogs.ask(messages.logout_prompt(status)):
-                self._call("log out", agent.logout)
+                self._call(N_("log out"), agent.logout)
             else:
                 log.info("log out cancelled")
         elif act is Act.RELEASE:
-            self._call("release the seat", agent.release)
+            self._call(N_("release the seat"), agent.release)
         elif act is Act.BORROW:
-            self._call("borrow the seat", lambda: agent.borrow(int(action.arg or 1)))
+            self._call(N_("borrow the seat"), lambda: agent.borrow(int(action.arg or 1)))
         elif act is Act.RETURN:
-            self._call("return the borrowed seat", agent.return_seat)
+            self._call(N_("return the borrowed seat"), agent.return_seat)
         elif act is Act.ACQUIRE:
-            self._call("ask for a seat", agent.acquire)
+            self._call(N_("ask for a seat"), agent.acquire)
         elif act is Act.USE_LICENSE:
-            self._call("use that license", lambda: agent.acquire(action.arg))
+            self._call(N_("use that license"), lambda: agent.acquire(action.arg))
         elif act is Act.DISCOVERY:
-            self._call("continue in Discovery mode", agent.continue_in_discovery)
+            self._call(N_("continue in Discovery mode"), agent.continue_in_discovery)
         elif act is Act.DEACTIVATE:
             device = next((d for d in devices if d.id == action.arg), None)
             if device is not None and self.dialogs.ask(messages.deactivate_prompt(device)):
-                self._call(f"deactivate {device.name}", lambda: agent.deactivate(device.id))
+                self._call(_("deactivate {device}").format(device=device.name),
+                           lambda: agent.deactivate(device.id))
         elif act is Act.REMOTE_DEACTIVATION:
-            self._call("switch remote device deactivation",
+            self._call(N_("switch remote device deactivation"),
                        lambda: agent.set_remote_deactivation(action.arg == "on"))
         elif act is Act.START_AT_LOGIN:
             self._toggle_autostart()

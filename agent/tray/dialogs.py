@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from seatkeeper import __version__
+from seatkeeper.i18n import _
 from seatkeeper.tray.messages import Kind, Prompt
 
 log = logging.getLogger("seatkeeper.tray")
@@ -44,9 +45,12 @@ def gtk_message(prompt: Prompt, *, question: bool) -> bool:
 
     types = {Kind.QUESTION: Gtk.MessageType.QUESTION, Kind.INFO: Gtk.MessageType.INFO,
              Kind.ERROR: Gtk.MessageType.ERROR}
+    # Our own button words: GTK's follow the process locale, not the language setting.
     dialog = Gtk.MessageDialog(message_type=types[prompt.kind], text=prompt.title,
-                               buttons=Gtk.ButtonsType.OK_CANCEL if question
-                               else Gtk.ButtonsType.OK)
+                               buttons=Gtk.ButtonsType.NONE)
+    if question:
+        dialog.add_button("_" + _("Cancel"), Gtk.ResponseType.CANCEL)
+    dialog.add_button("_" + _("OK"), Gtk.ResponseType.OK)
     dialog.format_secondary_text(prompt.text)
     dialog.set_title(WINDOW_TITLE)
     dialog.get_accessible().set_name(prompt.title)  # else screen readers say "Question"
@@ -127,11 +131,11 @@ def ns_alert(title: str, text: str, buttons: tuple[str, ...], style: int) -> int
 
 class DarwinDialogs:
     def ask(self, prompt: Prompt) -> bool:
-        return ns_alert(prompt.title, prompt.text, ("OK", "Cancel"),
+        return ns_alert(prompt.title, prompt.text, (_("OK"), _("Cancel")),
                         NS_ALERT_STYLES[prompt.kind]) == 0
 
     def tell(self, prompt: Prompt) -> None:
-        ns_alert(prompt.title, prompt.text, ("OK",), NS_ALERT_STYLES[prompt.kind])
+        ns_alert(prompt.title, prompt.text, (_("OK"),), NS_ALERT_STYLES[prompt.kind])
 
 
 def for_backend(backend: str) -> Dialogs:
@@ -148,7 +152,7 @@ def versions(backend: str) -> dict[str, str]:
     found = {"Seatkeeper": __version__, "Python": platform.python_version()}
     with contextlib.suppress(importlib.metadata.PackageNotFoundError):
         found["pystray"] = importlib.metadata.version("pystray")
-    found["Tray backend"] = backend
+    found[_("Tray backend")] = backend
     if backend in ("gtk", "appindicator"):
         from gi.repository import Gtk
 

@@ -15,6 +15,8 @@ import webbrowser
 from typing import TYPE_CHECKING, Any
 
 from seatkeeper.core.errors import SeatkeeperError
+from seatkeeper.i18n import N_
+from seatkeeper.phrases import say
 from seatkeeper.service import device_login, first_run
 from seatkeeper.service.first_run import ServerSetting
 from seatkeeper.tray import address, clipboard, messages
@@ -70,14 +72,14 @@ class LoginFlow:
                 return address.Verdict(address=first_run.check(agent.config, typed))
             except SeatkeeperError as exc:
                 log.info("license server address refused: %s", exc.message)
-                return address.Verdict(problem=str(exc))
+                return address.Verdict(problem=say(str(exc)))
 
         def keep(url: str) -> str | None:
             try:
                 first_run.keep(agent, url)
             except SeatkeeperError as exc:
                 log.warning("could not save the license server: %s", exc)
-                return str(exc)
+                return say(str(exc))
             return None
 
         url = self.dialog.ask(messages.connect_prompt(self.server()), check, keep,
@@ -107,7 +109,7 @@ class LoginFlow:
         try:
             grant = device_login.start(agent, server_url)
         except SeatkeeperError as exc:
-            app.tell_failure("start the login", getattr(exc, "message", None) or str(exc))
+            app.tell_failure(N_("start the login"), getattr(exc, "message", None) or str(exc))
             return
         with self._lock:
             self._grant = grant
@@ -129,4 +131,4 @@ class LoginFlow:
         app.refresh()
         app.post(app.render)
         if answer["result"] not in ("approved", "cancelled"):
-            app.tell_failure("log in", answer["message"])
+            app.tell_failure(N_("log in"), answer["message"])

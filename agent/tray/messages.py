@@ -9,8 +9,10 @@ from enum import StrEnum
 
 from seatkeeper.core.protocol import Device
 from seatkeeper.core.state import SeatState, Status
+from seatkeeper.i18n import _
+from seatkeeper.phrases import say
 from seatkeeper.service.first_run import ServerChoice, ServerSetting
-from seatkeeper.tray.view import HELD, local_time
+from seatkeeper.tray.view import HELD, local_time, revoked_by
 
 # When the agent does not know the heartbeat interval, "offline too long" starts here.
 DEFAULT_HEARTBEAT_S = 300
@@ -55,46 +57,46 @@ class AddressPrompt:
     label: str
     placeholder: str
     initial: str
-    confirm: str = "Connect"
-    cancel: str = "Cancel"
-    checking: str = "Checking the address…"
+    confirm: str
+    cancel: str
+    checking: str
 
 
 def connect_prompt(server: ServerSetting) -> AddressPrompt:
     """Connect to a license server (the first run), or Change license server."""
-    then = "Then you log in in your web browser."
+    buttons = {"label": _("Server address:"), "placeholder": "https://licenses.example.com",
+               "initial": server.url or "", "confirm": _("Connect"), "cancel": _("Cancel"),
+               "checking": _("Checking the address…")}
     if server.choice is ServerChoice.CHANGE:
         return AddressPrompt(
-            title="Change the license server",
-            text=f"Type the address of the license server to log in to. {then}",
-            label="Server address:", placeholder="https://licenses.example.com",
-            initial=server.url or "")
+            title=_("Change the license server"),
+            text=_("Type the address of the license server to log in to. Then you log in in "
+                   "your web browser."), **buttons)
     if server.suggested:
-        text = (f"Your administrator suggests this license server. Connect to it, or type "
-                f"the address you were given. {then}")
+        text = _("Your administrator suggests this license server. Connect to it, or type "
+                 "the address you were given. Then you log in in your web browser.")
     else:
-        text = ("Type the address of your license server, as your administrator or the "
-                f"software's vendor gave it to you, like https://licenses.example.com. {then}")
-    return AddressPrompt(title="Connect to a license server", text=text,
-                         label="Server address:", placeholder="https://licenses.example.com",
-                         initial=server.url or "")
+        text = _("Type the address of your license server, as your administrator or the "
+                 "software's vendor gave it to you, like https://licenses.example.com. Then "
+                 "you log in in your web browser.")
+    return AddressPrompt(title=_("Connect to a license server"), text=text, **buttons)
 
 
 def logout_prompt(status: Status) -> Prompt:
     """The confirmation before Log Out: the seat will be freed."""
-    what = status.license_name or "the licensed software"
-    text = (f"Your seat will be freed for another device, and you will need to log in again "
-            f"to use {what} on this computer.")
+    what = status.license_name or _("the licensed software")
+    text = _("Your seat will be freed for another device, and you will need to log in again "
+             "to use {software} on this computer.").format(software=what)
     if status.state is SeatState.OFFLINE:
-        text += (" The license server cannot be reached now: the logout waits and is "
-                 "delivered as soon as it can be.")
-    return Prompt(title="Log out of Seatkeeper?", text=text, kind=Kind.QUESTION)
+        text += " " + _("The license server cannot be reached now: the logout waits and is "
+                        "delivered as soon as it can be.")
+    return Prompt(title=_("Log out of Seatkeeper?"), text=text, kind=Kind.QUESTION)
 
 
 def deactivate_prompt(device: Device) -> Prompt:
-    return Prompt(title=f"Deactivate {device.name}?",
-                  text=(f"Its seat is freed and {device.name} is logged out: whoever uses it "
-                        "must log in again."), kind=Kind.QUESTION)
+    return Prompt(title=_("Deactivate {device}?").format(device=device.name),
+                  text=_("Its seat is freed and {device} is logged out: whoever uses it "
+                         "must log in again.").format(device=device.name), kind=Kind.QUESTION)
 
 
 COPY_CODE = "copy-code"
@@ -105,22 +107,25 @@ OPEN_PAGE = "default"
 def login_notice(user_code: str, verification_uri: str) -> Notice:
     """The browser login's code, as a notification (the menu shows it too), with a button
     that copies it."""
-    return Notice(title="Log in to Seatkeeper",
-                  text=f"Approve the code {user_code} in the browser ({verification_uri}).",
-                  actions=((OPEN_PAGE, "Open the login page"), (COPY_CODE, "Copy code")))
+    return Notice(title=_("Log in to Seatkeeper"),
+                  text=_("Approve the code {code} in the browser ({address}).").format(
+                      code=user_code, address=verification_uri),
+                  actions=((OPEN_PAGE, _("Open the login page")), (COPY_CODE, _("Copy code"))))
 
 
 def about_prompt(status: Status, versions: Mapping[str, str]) -> Prompt:
     lines = [f"{name} {version}" for name, version in versions.items()]
-    lines.append(f"Server: {status.server or 'not set'}")
-    lines.append(f"Account: {status.account or 'not logged in'}")
+    lines.append(_("Server: {server}").format(server=status.server or _("not set")))
+    lines.append(_("Account: {account}").format(account=status.account or _("not logged in")))
     if status.device_name:
-        lines.append(f"This device: {status.device_name}")
-    return Prompt(title="About Seatkeeper", text="\n".join(lines))
+        lines.append(_("This device: {device}").format(device=status.device_name))
+    return Prompt(title=_("About Seatkeeper"), text="\n".join(lines))
 
 
 def failure_prompt(what: str, reason: str) -> Prompt:
-    return Prompt(title=f"Could not {what}", text=reason, kind=Kind.ERROR)
+    """`what`: the failed action, as `Could not {what}` reads in the language in use."""
+    return Prompt(title=_("Could not {what}").format(what=_(what)), text=say(reason),
+                  kind=Kind.ERROR)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,25 +169,30 @@ def _transition(memory: Memory, status: Status, now: dt.datetime) -> Notice | No
     """The notice for leaving `memory.state` for `status.state`, if it calls for one."""
     state = status.state
     if state is SeatState.REVOKED:
-        who = status.revoked_by or "someone else"
-        return Notice(title="Seat taken away",
-                      text=f"Your seat on this computer was taken away by {who}.")
+        who = revoked_by(status.revoked_by) if status.revoked_by else _("someone else")
+        return Notice(title=_("Seat taken away"),
+                      text=_("Your seat on this computer was taken away by {who}.").format(
+                          who=who))
     if state is SeatState.SEAT_LIMIT_REACHED and memory.had_seat:
-        names = ", ".join(h.name for h in status.holders) or "other devices"
-        return Notice(title="Seat lost to another device",
-                      text=(f"While this computer could not reach the license server its "
-                            f"seat ran out, and every seat is now in use on {names}."))
+        names = ", ".join(h.name for h in status.holders) or _("other devices")
+        return Notice(title=_("Seat lost to another device"),
+                      text=_("While this computer could not reach the license server its "
+                             "seat ran out, and every seat is now in use on {devices}.").format(
+                                 devices=names))
     waited = (now - memory.since).total_seconds() if memory.since else 0.0
     if (memory.state is SeatState.LOGOUT_PENDING and state is SeatState.SIGNED_OUT
             and waited >= QUEUED_AFTER_S):
-        return Notice(title="Logged out",
-                      text="The logout reached the license server: your seat is free for "
-                           "another device.")
+        return Notice(title=_("Logged out"),
+                      text=_("The logout reached the license server: your seat is free for "
+                             "another device."))
     return None
 
 
 def _offline(status: Status, tz: dt.tzinfo | None) -> Notice:
     until = status.lease_expires_at
-    held = f" Your seat is held until {local_time(until, tz)}." if until else ""
-    return Notice(title="Offline",
-                  text=f"The license server cannot be reached.{held} Seatkeeper keeps trying.")
+    if until:
+        text = _("The license server cannot be reached. Your seat is held until {time}. "
+                 "Seatkeeper keeps trying.").format(time=local_time(until, tz))
+    else:
+        text = _("The license server cannot be reached. Seatkeeper keeps trying.")
+    return Notice(title=_("Offline"), text=text)

@@ -126,4 +126,4 @@ def test_config_show_json_has_every_setting_with_its_source(
         "value": True, "source": "default", "where": None, "locked": False}
     assert shown["settings"]["ca_bundle"]["value"] is None
     assert shown["files"]["config_file"] == str(user)
-    assert len(shown["settings"]) == 12
+    assert len(shown["settings"]) == 13

@@ -96,7 +96,8 @@ def test_each_setting_says_which_layer_set_it(home: Path, tmp_path: Path) -> Non
     shown = {s.key: (s.value, s.origin, s.where, s.locked) for s in config.settings()}
     assert set(shown) == {"server_url", "device_name", "ca_bundle", "app_name", "app_version",
                           "app_release_date", "server_public_key", "release_on_shutdown",
-                          "log_level", "seat_retry_s", "seat_mode", "app_idle_release_s"}
+                          "log_level", "seat_retry_s", "seat_mode", "app_idle_release_s",
+                          "language"}
     assert shown["server_url"] == ("https://corp.example", Origin.POLICY, str(system), True)
     assert shown["app_name"] == ("SysApp", Origin.POLICY, str(system), False)
     assert shown["log_level"] == ("DEBUG", Origin.USER, str(user), False)
@@ -158,6 +159,8 @@ def test_unknown_key_is_a_warning(home: Path, tmp_path: Path) -> None:
     ('seat_mode = "always"', "seat_mode", "login, app"),
     ("app_idle_release_s = -1", "app_idle_release_s", "between 0 and 86400"),
     ("app_idle_release_s = 86401", "app_idle_release_s", "between 0 and 86400"),
+    ('language = "es"', "language", "one of en, de, fr (not 'es')"),
+    ("language = 2", "language", "non-empty"),
 ])
 def test_bad_values_name_file_key_and_fix(home: Path, tmp_path: Path, line: str, key: str,
                                           problem: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from seatkeeper.config import KEYS
 from seatkeeper.platform import windows
 
@@ -39,10 +40,12 @@ def test_admx_policies_write_settings_the_agent_reads() -> None:
                                         "without a policy": {*KEYS, "locked"} - names}
 
 
-def test_adml_has_every_string_and_presentation_the_admx_names() -> None:
-    """No $(string.X) or $(presentation.X) of the template is missing from en-US."""
+@pytest.mark.parametrize("language", ["en-US", "de-DE", "fr-FR"])
+def test_adml_has_every_string_and_presentation_the_admx_names(language: str) -> None:
+    """No $(string.X) or $(presentation.X) of the template is missing from the English,
+    German or French resources."""
     admx = (MSI / "admx" / "seatkeeper.admx").read_text(encoding="utf-8")
-    adml = parse(MSI / "admx" / "en-US" / "seatkeeper.adml")
+    adml = parse(MSI / "admx" / language / "seatkeeper.adml")
     strings = {s.get("id") for s in adml.iterfind(".//p:stringTable/p:string", NS)}
     presentations = {p.get("id") for p in adml.iterfind(".//p:presentationTable/*", NS)}
     for kind, known in (("string", strings), ("presentation", presentations)):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from typing import Any
 
 from seatkeeper.core.state import SeatState
 from seatkeeper.tray import icons
@@ -62,9 +63,9 @@ def shows(desktop: Desktop, state: SeatState, timeout: float = 10.0) -> Box:
 
 
 def start_logged_in(make_tray_agent: TrayAgentFactory, server: ScenarioServer, api: Api,
-                    name: str, seats: int = 2) -> tuple[TrayAgent, dict, dict]:
+                    name: str, seats: int = 2, **kw: Any) -> tuple[TrayAgent, dict, dict]:
     account, license = api.new_account(seats=seats)
-    agent = make_tray_agent(name, server_url=server.url)
+    agent = make_tray_agent(name, server_url=server.url, **kw)
     agent.login(account["email"], account["password"])
     agent.start()
     return agent, account, license

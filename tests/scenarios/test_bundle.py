@@ -78,3 +78,15 @@ def test_bundle_holds_a_seat_headless_and_gives_it_back_on_sigterm(
         assert agent._proc.wait(timeout=10) == 0
     leases = scenario_api.admin_get(f"/v1/admin/licenses/{license['id']}").json()["leases"]
     assert leases == []
+
+
+def test_bundle_speaks_the_users_language(bundle: Path, tmp_path: Path) -> None:
+    """The catalogues travel in the bundle: `status` in German and in French by locale."""
+    for lang, first in (("de_CH.UTF-8", "Nicht angemeldet"), ("fr_CH.UTF-8", "Non connecté")):
+        done = subprocess.run([str(bundle), "status"], capture_output=True, text=True,
+                              timeout=60, check=False,
+                              env={"PATH": "/usr/bin:/bin", "LANG": lang,
+                                   "SEATKEEPER_HOME": str(tmp_path / lang),
+                                   "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[0] == first

@@ -72,3 +72,18 @@ def test_a_bad_policy_value_is_a_clear_message(policy: None, tmp_path: Path) -> 
     assert done.returncode == 1, done.stdout
     assert "'locked' should be a REG_MULTI_SZ" in done.stdout
     assert "Traceback" not in done.stdout
+
+
+def test_the_language_policy_speaks_for_every_user(policy: None, tmp_path: Path) -> None:
+    """The ADMX's Language policy (a REG_SZ `language`): French on an English Windows."""
+    installer.reg_set(POLICY, "language", "fr")
+    done = wine.run_python(["-m", "seatkeeper", "status"],
+                           env={"SEATKEEPER_HOME": wine.windows_path(tmp_path)})
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.splitlines()[0] == "Non connecté", done.stdout
+    installer.reg_set(POLICY, "language", "es")
+    done = wine.run_python(["-m", "seatkeeper", "status"],
+                           env={"SEATKEEPER_HOME": wine.windows_path(tmp_path)})
+    assert done.returncode == 1, done.stdout
+    assert "HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Seatkeeper: 'language' should be one of " \
+           "en, de, fr (not 'es')" in done.stdout
