@@ -76,10 +76,11 @@ def _places(*strings: str) -> set[str]:
     return {name for string in strings for name in PLACEHOLDER.findall(string)}
 
 
-def gaps(code: str, template: Catalog) -> list[str]:
-    """Each message of `template` the language's .po lacks, leaves untranslated or fuzzy,
-    or keeps though nothing uses it any more; empty when the catalogue is complete."""
-    catalogue = read(code)
+def gaps(code: str, template: Catalog, catalogue: Catalog | None = None) -> list[str]:
+    """Each message of `template` the language's .po (or `catalogue`) lacks, leaves
+    untranslated or fuzzy, or keeps though nothing uses it any more, and each translation
+    whose placeholders differ from its message's; empty when the catalogue is complete."""
+    catalogue = read(code) if catalogue is None else catalogue
     found = []
     for message in template:
         if not message.id:
