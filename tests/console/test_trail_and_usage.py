@@ -14,6 +14,7 @@ from typing import Any
 
 from PIL import Image
 from seatkeeper_server.db import make_engine, session_factory
+from seatkeeper_server.i18n import Language
 from seatkeeper_server.services import administration, usage
 
 from tests.console.conftest import fits_a_phone, fresh_database, sign_in
@@ -97,8 +98,9 @@ def test_the_usage_chart_draws_the_days_the_server_counted(
             page.goto(f"{proc.url}/admin/licenses/{lic['id']}")
             chart = page.get_by_role("img", name=re.compile("Seats used and peak per day"))
             described = " ".join((chart.locator("desc").text_content() or "").split())
+            english = Language("en", "en")  # a browser that names no language
             assert described == ("At most 3 devices in a day; the highest peak, 2 of 3 seats "
-                                 f"at once, on {usage.day_name(today - 3 * DAY)}.")
+                                 f"at once, on {english.date(usage.day_name(today - 3 * DAY))}.")
             assert page.locator("svg .value-used").all_text_contents() == ["3", "1", "1"]
             assert page.locator("svg .value-peak").all_text_contents() == ["2", "1", "1"]
             fills = {page.locator(f"svg .bar-{series}").first.get_attribute("fill")
@@ -107,10 +109,9 @@ def test_the_usage_chart_draws_the_days_the_server_counted(
             page.get_by_text("The figures as a table").click()
             rows = [r.inner_text().split("\t") for r in page.locator("table.figures tbody tr")
                     .all()]
-            assert [(r[0].split(" ")[0], r[1], r[2]) for r in rows] == [
-                (usage.day_name(today), "1", "1"), (usage.day_name(today - DAY), "1", "1"),
-                (usage.day_name(today - 2 * DAY), "0", "0"),
-                (usage.day_name(today - 3 * DAY), "3", "2")]
+            assert [(r[0].removesuffix(" (today, so far)"), r[1], r[2]) for r in rows] == [
+                (english.date(usage.day_name(today - days * DAY)), *figures) for days, figures in (
+                    (0, ("1", "1")), (1, ("1", "1")), (2, ("0", "0")), (3, ("3", "2")))]
             shot = shoot(page, "usage")
             Image.open(shot).convert("L").save(shot.with_name("console-usage-grey.png"))
             fits_a_phone(browser, page, page.url, shoot, "usage")
