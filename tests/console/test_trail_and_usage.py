@@ -20,6 +20,7 @@ from seatkeeper_server.services import administration, usage
 from tests.console.conftest import fits_a_phone, fresh_database, sign_in
 from tests.server.checks import wait_for
 from tests.support.api import Api, expect
+from tests.support.browser import DESKTOP
 from tests.support.inproc import station
 from tests.support.procs import ServerProcess
 
@@ -121,6 +122,20 @@ def test_the_usage_chart_draws_the_days_the_server_counted(
             assert lines[0] == "day,seats_used,peak,seats_total,partial"
             assert lines[1] == f"{usage.day_name(today - 3 * DAY)},3,2,3,no"
             assert lines[-1] == f"{usage.day_name(today)},1,1,3,yes"
+            german = browser.new_context(viewport=DESKTOP, locale="de-DE",
+                                         storage_state=page.context.storage_state())
+            try:
+                seite = german.new_page()
+                seite.goto(page.url)
+                chart = seite.get_by_role("img", name=re.compile("Belegte Plätze und Spitze"))
+                described = " ".join((chart.locator("desc").text_content() or "").split())
+                day = Language("de", "de_DE").date(usage.day_name(today - 3 * DAY))
+                assert described == ("Höchstens 3 Geräte an einem Tag; die höchste Spitze, 2 "
+                                     f"von 3 Plätzen gleichzeitig, am {day}.")
+                assert seite.locator("svg .value-used").all_text_contents() == ["3", "1", "1"]
+                shoot(seite, "usage-de")
+            finally:
+                german.close()
 
 
 def test_a_users_account_is_refused_by_the_console(
