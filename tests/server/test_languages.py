@@ -166,3 +166,18 @@ def test_the_api_answers_in_english_whatever_the_browser_asks(server: ServerProc
                                            "No license lic_nothing.", "details": {}}
     finally:
         api.close()
+
+
+def test_a_form_this_site_never_sends_is_refused_in_the_readers_language(
+        server: ServerProcess) -> None:
+    """Too many fields, or a NUL: the 400 page says what was wrong, in French and German."""
+    crowded = requests.post(f"{server.url}/admin/sign-in", timeout=TIMEOUT_S,
+                            headers={"Accept-Language": "fr-CH"},
+                            data={f"f{n}": "x" for n in range(30)})
+    assert crowded.status_code == 400 and '<html lang="fr">' in crowded.text
+    assert ("Le formulaire a plus de 20 champs; ceux de ce site n’en ont que quelques-uns. "
+            "Revenez en arrière, rechargez la page et réessayez.") in crowded.text
+    nul = requests.post(f"{server.url}/portal/sign-in", timeout=TIMEOUT_S,
+                        headers={"Accept-Language": "de"}, data={"email": "a\x00b"})
+    assert nul.status_code == 400 and _heading(nul.text) == "Dieses Formular ist nicht lesbar"
+    assert "Das Formularfeld &#39;email&#39; enthält ein NUL-Zeichen" in nul.text
