@@ -21,7 +21,7 @@ GERMAN_MOMENT = re.compile(r"\d\d\.\d\d\.\d{4}, \d\d:\d\d UTC")          # 07.12
 
 
 # The sign-in form's labels and button, as a reader of each language finds them.
-FORM = {"de": ("de"), "fr": ("E-mail", "Mot de passe", "Se connecter")}
+FORM = {"de": ("E-Mail", "Passwort", "Anmelden"), "fr": ("E-mail", "Mot de passe", "Se connecter")}
 
 
 def _sign_in(page: Any, account: dict[str, Any], language: str) -> None:
