@@ -65,10 +65,10 @@ class Language:
         return LANGUAGES[self.code]
 
     def gettext(self, message: str) -> str:
-        return translations(self.code).ugettext(message)
+        return translations(self.code).gettext(message)
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
-        return translations(self.code).ungettext(singular, plural, n)
+        return translations(self.code).ngettext(singular, plural, n)
 
     def say(self, message: text.Text | str) -> str:
         """A Text in this language; a plain string as it is."""
@@ -147,7 +147,7 @@ def _ranges(header: str) -> list[tuple[str, str | None]]:
     """(language, region) of each range of an Accept-Language header, best first; q=0 and
     malformed ranges left out, equal qualities in the header's order."""
     weighted = []
-    for position, item in enumerate(header.split(",")[:MAX_RANGES]):
+    for position, item in enumerate(header.split(",", MAX_RANGES)[:MAX_RANGES]):
         tag, _sep, params = item.strip().partition(";")
         quality = 1.0
         for param in params.split(";"):
