@@ -54,3 +54,27 @@ NOT_A_DEVICE = N_("%(text)r is not a device id (they look like dev_0123…).")
 TODAY = N_("today")
 KINDS = {"subscription": N_("Subscription"), "perpetual": N_("Perpetual (OTC)")}
 ROLES = {"admin": N_("Administrator"), "user": N_("User")}
+
+# The audit trail's events as the console names them (the CSV keeps the codes).
+EVENTS = {
+    "login": N_("Logged in"),
+    "logout": N_("Logged out"),
+    "acquire": N_("Seat taken"),
+    "borrow": N_("Seat borrowed for offline use"),
+    "release": N_("Seat given back"),
+    "reclaim": N_("Seat reclaimed: its heartbeat stopped"),
+    "deactivate": N_("Device deactivated remotely"),
+    "remote_deactivation_on": N_("Remote deactivation switched on"),
+    "remote_deactivation_off": N_("Remote deactivation switched off"),
+    "device_login_approved": N_("Device login approved"),
+    "device_login_denied": N_("Device login denied"),
+    "account_created": N_("Account created"),
+    "license_created": N_("License created"),
+    "license_updated": N_("License changed"),
+    "license_revoked": N_("License revoked"),
+    "account_disabled": N_("Account disabled"),
+    "account_enabled": N_("Account enabled"),
+    "password_reset": N_("Password reset"),
+    "admin_created": N_("Administrator created"),
+    "console_sign_in": N_("Signed in to the console"),
+}

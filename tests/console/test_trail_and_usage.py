@@ -46,8 +46,10 @@ def test_the_audit_trail_filters_by_account_and_downloads_that_as_csv(
     assert f"device:{device.id}" in rows.first.inner_text()
     page.get_by_label("Event").select_option("")
     page.get_by_role("button", name="Filter").click()
-    events = [cell.inner_text() for cell in page.locator('td[data-label="Event"]').all()]
+    cells = page.locator('td[data-label="Event"]').all()
+    events = [cell.get_attribute("data-event") for cell in cells]
     assert events == ["release", "acquire", "login", "license_created", "account_created"]
+    assert cells[0].inner_text() == "Seat given back release"  # its name, and its code
     shoot(page, "audit")
     fits_a_phone(browser, page, page.url, shoot, "audit")
     with page.expect_download() as info:

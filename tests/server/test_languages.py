@@ -181,3 +181,12 @@ def test_a_form_this_site_never_sends_is_refused_in_the_readers_language(
                         headers={"Accept-Language": "de"}, data={"email": "a\x00b"})
     assert nul.status_code == 400 and _heading(nul.text) == "Dieses Formular ist nicht lesbar"
     assert "Das Formularfeld &#39;email&#39; enthält ein NUL-Zeichen" in nul.text
+
+
+def test_every_audit_event_has_a_name_on_the_console() -> None:
+    """The trail shows each event by a name a person reads (and its code beside it): an
+    event added to the audit without one would show its bare code."""
+    from seatkeeper_server.console import words
+    from seatkeeper_server.services import audit
+
+    assert set(words.EVENTS) == set(audit.EVENTS)
