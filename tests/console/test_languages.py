@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.console.conftest import fits_a_phone
 from tests.support.api import Api, expect
 from tests.support.procs import ServerProcess
 
@@ -28,7 +29,7 @@ def _sign_in(page: Any, url: str, who: dict[str, str], email: str, password: str
 
 
 def test_a_german_administrator_works_in_german(
-        console_server: ServerProcess, console_api: Api, admin: dict[str, str],
+        console_server: ServerProcess, console_api: Api, admin: dict[str, str], browser: Any,
         localised: Callable[[str], Any], shoot: Callable[[Any, str], Path]) -> None:
     """de-DE: a wrong password refused in German; then the accounts, an account and its
     license (live seats, the chart) in German, every date as 31.12.2030, 23:59 UTC."""
@@ -62,10 +63,13 @@ def test_a_german_administrator_works_in_german(
     assert page.get_by_role("button", name="Platz von messwagen-3 zwangsweise freigeben")
     shoot(page, "license-de")
     assert lic["id"] in page.url
+    fits_a_phone(browser, page, page.url, shoot, "license-de", locale="de-DE")
+    fits_a_phone(browser, page, f"{url}/admin/accounts/{account['id']}", shoot, "account-de",
+                 locale="de-DE")
 
 
 def test_a_french_administrator_reads_the_audit_trail_in_french(
-        console_server: ServerProcess, admin: dict[str, str],
+        console_server: ServerProcess, admin: dict[str, str], browser: Any,
         localised: Callable[[str], Any], shoot: Callable[[Any, str], Path]) -> None:
     """fr-FR: the trail's times to the second as 7 déc. 2026, 08:00:00 UTC; a filter it
     cannot read refused in French, with the status a script sees (400)."""
@@ -76,7 +80,9 @@ def test_a_french_administrator_reads_the_audit_trail_in_french(
     page.get_by_role("heading", name="Journal d’audit").wait_for()
     first = page.locator("table.audit tbody tr").first.inner_text()
     assert FRENCH_SECOND.search(first), first
+    assert "Connexion à la console console_sign_in" in first  # its name, and its code
     shoot(page, "audit-fr")
+    fits_a_phone(browser, page, page.url, shoot, "audit-fr", locale="fr-FR")
     page.get_by_label("Depuis (date ou heure UTC)").fill("hier")
     with page.expect_response(lambda r: "/admin/audit?" in r.url) as answer:
         page.get_by_role("button", name="Filtrer").click()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.portal.conftest import BrowserLogin
+from tests.portal.conftest import PHONE, BrowserLogin
 from tests.support.agent import AgentProcess
 from tests.support.api import Api, expect
 from tests.support.procs import ServerProcess
@@ -33,9 +33,11 @@ def _sign_in(page: Any, account: dict[str, Any], language: str) -> None:
 
 def test_a_german_browser_gets_the_portal_in_german(
         portal_server: ServerProcess, portal_api: Api, localised: Callable[[str], Any],
+        browser: Any,
         screenshots: Callable[[Any, str], Path]) -> None:
     """de-DE: the form in German, a wrong password refused in German, then the account page
-    with its seats, its devices' ages and its dates as a German reader writes them."""
+    with its seats, its devices' ages and its dates as a German reader writes them; on a
+    phone too, its longer words inside the screen."""
     device = portal_api.new_device(seats=3, device_name="büro-pc",
                                    expires_at="2030-12-31T23:59:00Z")
     assert device.account is not None
@@ -55,6 +57,15 @@ def test_a_german_browser_gets_the_portal_in_german(
     assert "Belegt einen Platz" in row and "gerade eben" in row and GERMAN_MOMENT.search(row)
     assert page.get_by_role("button", name="Fern-Deaktivierung einschalten").is_visible()
     screenshots(page, "account-de")
+    phone = browser.new_context(viewport=PHONE, locale="de-DE",
+                                storage_state=page.context.storage_state())
+    try:
+        small = phone.new_page()
+        small.goto(f"{portal_server.url}/portal/account")
+        assert small.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        screenshots(small, "account-de-phone")
+    finally:
+        phone.close()
 
 
 def test_a_french_browser_gets_the_portal_in_french(
