@@ -18,6 +18,7 @@ from seatkeeper_server import (
     console,
     errors,
     hotpath,
+    i18n,
     observability,
     portal,
     schemas,
@@ -97,6 +98,7 @@ def create_app(context: Context, *, sweep_every_s: float | None = None) -> FastA
     app.include_router(portal.router)
     app.include_router(console.router)
     _install_error_handlers(app)
+    app.add_middleware(i18n.Speak)
     heartbeat_route = next(r for r in app.routes
                            if isinstance(r, APIRoute) and r.path == hotpath.PATH)
     app.add_middleware(hotpath.HeartbeatDoor, context=context, route=heartbeat_route)

@@ -22,17 +22,25 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from seatkeeper_server.text import Text
+
 
 class ApiError(Exception):
-    """A refusal the client can act on; rendered as the protocol's error body."""
+    """A refusal the client can act on; rendered as the protocol's error body.
+
+    Its `message` is English, always (the API's JSON is not translated); given as a Text,
+    the portal and the console also show it in the reader's language (`text`).
+    """
 
     status: ClassVar[int] = 500
     code: ClassVar[str] = "INTERNAL"
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None,
+    def __init__(self, message: str | Text, details: dict[str, Any] | None = None,
                  *, status: int | None = None, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+        english = message.english() if isinstance(message, Text) else message
+        super().__init__(english)
+        self.message = english
+        self.text = message if isinstance(message, Text) else None
         self.details = details or {}
         self.headers = headers or {}
         if status is not None:

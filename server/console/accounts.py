@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from seatkeeper_server import errors
 from seatkeeper_server.console import common, words
+from seatkeeper_server.i18n import _, said
 from seatkeeper_server.portal.sessions import Visitor
 from seatkeeper_server.services import accounts, administration, audit, directory
 
@@ -35,7 +36,7 @@ def _accounts(request: Request, admin: Visitor, q: str = "", number: int = 1,
     with c.transaction() as session:
         rows, more = directory.find_accounts(session, q, offset=(number - 1) * PAGE_SIZE,
                                              limit=PAGE_SIZE)
-    return common.page("accounts.html", status=status, title=words.TITLES["accounts"],
+    return common.page("accounts.html", status=status, title=_(words.TITLES["accounts"]),
                        admin=admin, rows=rows, more=more, q=q, number=number, error=error,
                        email=email, notice=notice, now=c.now())
 
@@ -43,7 +44,7 @@ def _accounts(request: Request, admin: Visitor, q: str = "", number: int = 1,
 def _one_time(admin: Visitor | None, account: dict[str, Any], password: str,
               created: bool) -> Response:
     """The generated password, on this page only: it is stored nowhere but as its hash."""
-    return common.page("password.html", title=words.TITLES["password"], admin=admin,
+    return common.page("password.html", title=_(words.TITLES["password"]), admin=admin,
                        account=account, password=password, created=created)
 
 
@@ -61,7 +62,7 @@ async def create_account(request: Request) -> Response:
             made = accounts.create_account(session, email, password, c.now(),
                                            actor=audit.console(admin.account_id))
     except errors.ApiError as exc:
-        return _accounts(request, admin, status=exc.status, error=exc.message, email=email)
+        return _accounts(request, admin, status=exc.status, error=said(exc), email=email)
     if not given:
         return _one_time(admin, made, password, created=True)
     return common.done(f"{common.PATH}/accounts/{made['id']}", "account-created")
@@ -74,7 +75,7 @@ def account_page(request: Request, admin: Visitor, account_id: str, status: int 
         with c.transaction() as session:
             account = directory.account_detail(session, account_id, c.now())
     except errors.NotFound as exc:
-        return common.not_found(admin, exc.message)
+        return common.not_found(admin, said(exc))
     return common.page("account.html", status=status, title=account["email"], admin=admin,
                        account=account, error=error, notice=notice, now=c.now(),
                        own=account_id == admin.account_id)
@@ -101,7 +102,7 @@ async def disable(request: Request, account_id: str) -> Response:
                                            actor=audit.console(admin.account_id),
                                            by_account=admin.account_id)
     except errors.ApiError as exc:
-        return account_page(request, admin, account_id, exc.status, exc.message)
+        return account_page(request, admin, account_id, exc.status, said(exc))
     return common.done(f"{common.PATH}/accounts/{account_id}", "account-disabled")
 
 
@@ -117,7 +118,7 @@ async def enable(request: Request, account_id: str) -> Response:
             administration.enable_account(session, account_id, c.now(),
                                           actor=audit.console(admin.account_id))
     except errors.ApiError as exc:
-        return account_page(request, admin, account_id, exc.status, exc.message)
+        return account_page(request, admin, account_id, exc.status, said(exc))
     return common.done(f"{common.PATH}/accounts/{account_id}", "account-enabled")
 
 
@@ -135,7 +136,7 @@ async def reset_password(request: Request, account_id: str) -> Response:
                                                  actor=audit.console(admin.account_id))
             shown = directory.account_detail(session, account_id, c.now())
     except errors.ApiError as exc:
-        return account_page(request, admin, account_id, exc.status, exc.message)
+        return account_page(request, admin, account_id, exc.status, said(exc))
     own = account_id == admin.account_id  # then this session ended with the old password
     if made is not None:
         return _one_time(None if own else admin, shown, made, created=False)

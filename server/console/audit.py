@@ -20,8 +20,10 @@ from seatkeeper_server import errors
 from seatkeeper_server.console import common, words
 from seatkeeper_server.console.licenses import period
 from seatkeeper_server.context import Context
+from seatkeeper_server.i18n import _, said
 from seatkeeper_server.portal.views import HEADERS
 from seatkeeper_server.services import accounts, audit, directory, usage
+from seatkeeper_server.text import Text
 from seatkeeper_server.timeutil import parse_rfc3339
 
 router = APIRouter()
@@ -59,22 +61,22 @@ def _filters(c: Context, event: str, account: str, device: str, since: str) -> F
     event, account, device, since = (event.strip()[:40], account.strip()[:320],
                                      device.strip()[:40], since.strip()[:40])
     if event and event not in audit.EVENTS:
-        raise errors.InvalidRequest(words.NO_EVENT.format(name=event))
+        raise errors.InvalidRequest(Text(words.NO_EVENT, name=event))
     if device and not _ID.match(device):
-        raise errors.InvalidRequest(words.NOT_A_DEVICE.format(text=device))
+        raise errors.InvalidRequest(Text(words.NOT_A_DEVICE, text=device))
     since_epoch = None
     if since:
         try:
             since_epoch = (usage.day_epoch(since) if len(since) == 10
                            else parse_rfc3339(since))
         except ValueError:
-            raise errors.InvalidRequest(words.BAD_SINCE) from None
+            raise errors.InvalidRequest(Text(words.BAD_SINCE)) from None
     account_id = None
     if account:
         with c.transaction() as session:
             found = accounts.find_account(session, account)
         if found is None:
-            raise errors.InvalidRequest(words.NO_SUCH_ACCOUNT.format(text=account))
+            raise errors.InvalidRequest(Text(words.NO_SUCH_ACCOUNT, text=account))
         account_id = found.id
     return Filters(event, account, device, since, account_id, since_epoch)
 
@@ -101,10 +103,10 @@ def audit_page(request: Request, event: str = "", account: str = "", device: str
             found = audit.events_json(session, **shown.query(), limit=PAGE_SIZE,
                                       cursor=cursor[:100] or None)
     except errors.InvalidRequest as exc:
-        return common.page("audit.html", status=400, title=words.TITLES["audit"], admin=admin,
-                           filters=shown, events=[], next=None, error=exc.message,
+        return common.page("audit.html", status=400, title=_(words.TITLES["audit"]),
+                           admin=admin, filters=shown, events=[], next=None, error=said(exc),
                            names=audit.EVENTS, paged=bool(cursor))
-    return common.page("audit.html", title=words.TITLES["audit"], admin=admin, filters=shown,
+    return common.page("audit.html", title=_(words.TITLES["audit"]), admin=admin, filters=shown,
                        events=_with_emails(c, found["events"]), next=found["next"],
                        names=audit.EVENTS, paged=bool(cursor))
 
@@ -140,7 +142,7 @@ def audit_csv(request: Request, event: str = "", account: str = "", device: str 
     try:
         filters = _filters(c, event, account, device, since)
     except errors.InvalidRequest as exc:
-        return common.message(400, words.TITLES["audit"], exc.message, admin)
+        return common.message(400, _(words.TITLES["audit"]), said(exc), admin)
 
     def rows() -> Iterator[list[object]]:
         """Every matching event, newest first, a page per transaction."""
@@ -171,7 +173,7 @@ def usage_csv(request: Request, license_id: str, days: str = "") -> Response:
         with c.transaction() as session:
             figures = usage.license_usage(session, license_id, since, None, now)
     except errors.NotFound as exc:
-        return common.not_found(admin, exc.message)
+        return common.not_found(admin, said(exc))
     rows = iter([["day", "seats_used", "peak", "seats_total", "partial"]]
                 + [[d["day"], d["seats_used"], d["peak"], d["seats_total"],
                     "yes" if d["partial"] else "no"] for d in figures["days"]])

@@ -8,11 +8,14 @@ number written beside it.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from babel.dates import format_skeleton
 from seatkeeper_server.console import words
+from seatkeeper_server.i18n import Language
 
 WIDTH, HEIGHT = 720, 300
 LEFT, RIGHT, TOP, BOTTOM = 44, 64, 20, 46
@@ -72,8 +75,18 @@ def _step(highest: int) -> int:
     return 10 ** 10
 
 
-def build(figures: dict[str, Any]) -> Chart:
-    """The chart of `usage.license_usage`'s answer (oldest day first)."""
+def _day_label(day: str, first: bool, partial: bool, language: Language) -> str:
+    """The first day with its year, then day and month (`Nov 29`, `29. Nov.`); `today`."""
+    if partial:
+        return language.gettext(words.TODAY)
+    if first:
+        return language.date(day)
+    return format_skeleton("MMMd", dt.date.fromisoformat(day), locale=language.locale)
+
+
+def build(figures: dict[str, Any], language: Language) -> Chart:
+    """The chart of `usage.license_usage`'s answer (oldest day first), its words in
+    `language`."""
     days = figures["days"]
     total = int(figures["seats_total"])
     if not days:
@@ -104,7 +117,7 @@ def build(figures: dict[str, Any]) -> Chart:
 
     every = max(1, math.ceil(len(days) / 8))
     x_ticks = [Tick(round(LEFT + (i + 0.5) * slot, 1),
-                    d["day"] if i == 0 else words.TODAY if d["partial"] else d["day"][5:])
+                    _day_label(d["day"], i == 0, d["partial"] and i > 0, language))
                for i, d in enumerate(days) if i % every == 0 or i == len(days) - 1]
     if len(x_ticks) > 1 and x_ticks[-1].position - x_ticks[-2].position < 40:
         del x_ticks[-2]  # the last day's label always shows; its neighbour makes room

@@ -6,21 +6,22 @@ a portal cookie opens nothing here, and this one nothing on the portal.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from seatkeeper_server import i18n
 from seatkeeper_server.console import words
 from seatkeeper_server.context import Context
+from seatkeeper_server.i18n import _, ngettext, said
 from seatkeeper_server.models import Account
 from seatkeeper_server.portal import forms, sessions
 from seatkeeper_server.portal.sessions import Visitor
-from seatkeeper_server.portal.views import HEADERS, ago
+from seatkeeper_server.portal.views import ago, html_response
 from seatkeeper_server.services import administration
+from seatkeeper_server.timeutil import parse_rfc3339
 
 HERE = Path(__file__).parent
 COOKIE = "seatkeeper_admin"
@@ -29,30 +30,35 @@ SCOPE = "admin"
 SESSION_TTL_S = 8 * 3600
 PATH = "/admin"
 
-_env = Environment(loader=FileSystemLoader(HERE / "templates"),
-                   autoescape=select_autoescape(["html"]), trim_blocks=True,
-                   lstrip_blocks=True)
 
 
-def utc(epoch: int | None, *, seconds: bool = False) -> str:
-    if epoch is None:
-        return ""
-    form = "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC"
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime(form)
+def utc(epoch: int | None) -> str:
+    """A moment to the minute, as the reader's locale writes it, in UTC; empty for none."""
+    return i18n.current().datetime(epoch)
 
 
 def days(seconds: int) -> str:
-    """Seconds as days, `7` or `0.5`."""
+    """Seconds as days, `7` or `0.5`: a form field's value (never localised)."""
     return f"{seconds / 86400:.4g}"
 
 
 def stamp(rfc3339: str | None) -> str:
-    """`2026-11-29T08:00:00Z` as `2026-11-29 08:00:00 UTC`; empty for none."""
-    return f"{rfc3339[:10]} {rfc3339[11:19]} UTC" if rfc3339 else ""
+    """`2026-11-29T08:00:00Z` to the second, as the reader's locale writes it; empty for none."""
+    return i18n.current().datetime(parse_rfc3339(rfc3339), seconds=True) if rfc3339 else ""
 
 
-_env.filters.update(utc=utc, days=days, stamp=stamp)
-_env.globals.update(words=words, ago=ago)
+def borrowing(seconds: int) -> str:
+    """`up to 7 days`, `bis zu 0,5 Tage`: how long a seat may be borrowed."""
+    count = seconds / 86400
+    # Babel's plural rules take a whole number; a fraction of a day reads as plural.
+    return ngettext("up to %(num)s day", "up to %(num)s days",
+                    int(count) if count.is_integer() else 2) % {
+        "num": i18n.current().number(count)}
+
+
+_templates = i18n.Templates(HERE / "templates", words=words, ago=ago, borrowing=borrowing)
+for _environment in _templates.environments.values():
+    _environment.filters.update(utc=utc, days=days, stamp=stamp)
 
 
 def ctx(request: Request) -> Context:
@@ -61,8 +67,7 @@ def ctx(request: Request) -> Context:
 
 
 def page(template: str, status: int = 200, **values: Any) -> HTMLResponse:
-    html = _env.get_template(template).render(**values)
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
+    return html_response(_templates.render(template, **values), status)
 
 
 def message(status: int, heading: str, text: str, admin: Visitor | None = None) -> Response:
@@ -71,11 +76,11 @@ def message(status: int, heading: str, text: str, admin: Visitor | None = None) 
 
 
 def bad_form_page(exc: forms.BadForm) -> Response:
-    return message(400, words.BAD_FORM_HEADING, f"{exc} Go back, reload the page and try again.")
+    return message(400, _(words.BAD_FORM_HEADING), f"{said(exc)} {_(words.BAD_FORM_AGAIN)}")
 
 
 def not_found(admin: Visitor, text: str) -> Response:
-    return message(404, words.NOT_FOUND_HEADING, text, admin)
+    return message(404, _(words.NOT_FOUND_HEADING), text, admin)
 
 
 def redirect(url: str) -> RedirectResponse:
@@ -106,7 +111,7 @@ def sign_in_first(request: Request) -> RedirectResponse:
 
 
 def refused_form(admin: Visitor | None = None) -> Response:
-    return message(403, words.FORM_REFUSED_HEADING, words.FORM_REFUSED, admin)
+    return message(403, _(words.FORM_REFUSED_HEADING), _(words.FORM_REFUSED), admin)
 
 
 async def posted(request: Request) -> tuple[Visitor, dict[str, str]] | Response:
@@ -126,4 +131,4 @@ def done(url: str, key: str) -> RedirectResponse:
 
 
 def notice(key: str) -> str | None:
-    return words.NOTICES.get(key)
+    return _(words.NOTICES[key]) if key in words.NOTICES else None

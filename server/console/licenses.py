@@ -7,11 +7,13 @@ import math
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from seatkeeper_server import errors
+from seatkeeper_server import errors, i18n
 from seatkeeper_server.console import chart, common, words
 from seatkeeper_server.console.accounts import PAGE_SIZE, account_page, page_number
+from seatkeeper_server.i18n import _, said
 from seatkeeper_server.portal.sessions import Visitor
 from seatkeeper_server.services import accounts, administration, audit, directory, seats, usage
+from seatkeeper_server.text import Text
 from seatkeeper_server.timeutil import parse_date
 
 router = APIRouter()
@@ -19,13 +21,13 @@ PERIODS = (30, 90, 365)
 MAX_SEATS, MAX_BORROW_DAYS = 100_000, 366
 
 
-def _invalid(text: str, field: str) -> errors.InvalidRequest:
-    return errors.InvalidRequest(text, {"fields": {field: text}})
+def _invalid(text: Text, field: str) -> errors.InvalidRequest:
+    return errors.InvalidRequest(text, {"fields": {field: text.english()}})
 
 
 def _seats(text: str) -> int:
     if not text.strip().isdigit() or not 1 <= int(text) <= MAX_SEATS:
-        raise _invalid(words.BAD_NUMBER.format(field="Seats") + f" (1 to {MAX_SEATS})", "seats")
+        raise _invalid(Text(words.BAD_SEATS, most=MAX_SEATS), "seats")
     return int(text)
 
 
@@ -36,7 +38,7 @@ def _when(text: str) -> int | None:
     try:
         value = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise _invalid(words.BAD_WHEN.format(field="Expires"), "expires_at") from None
+        raise _invalid(Text(words.BAD_EXPIRES), "expires_at") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return int(value.timestamp())
@@ -48,8 +50,7 @@ def _date(text: str) -> str | None:
     try:
         return parse_date(text.strip()).isoformat()
     except ValueError:
-        raise _invalid(words.BAD_DATE.format(field="Support & Upgrade until"),
-                       "support_until") from None
+        raise _invalid(Text(words.BAD_SUPPORT), "support_until") from None
 
 
 def _borrow(text: str) -> int:
@@ -59,7 +60,7 @@ def _borrow(text: str) -> int:
     except ValueError:
         days = -1.0
     if not math.isfinite(days) or not 0 <= days <= MAX_BORROW_DAYS:
-        raise _invalid(words.BAD_DAYS, "max_borrow_s")
+        raise _invalid(Text(words.BAD_DAYS), "max_borrow_s")
     return round(days * 86400)
 
 
@@ -83,7 +84,7 @@ def licenses_page(request: Request, q: str = "", page: str = "1") -> Response:
     with c.transaction() as session:
         rows, more = directory.find_licenses(session, q[:200], offset=(number - 1) * PAGE_SIZE,
                                              limit=PAGE_SIZE, now=c.now())
-    return common.page("licenses.html", title=words.TITLES["licenses"], admin=admin, rows=rows,
+    return common.page("licenses.html", title=_(words.TITLES["licenses"]), admin=admin, rows=rows,
                        more=more, q=q[:200], number=number)
 
 
@@ -97,9 +98,9 @@ async def create_license(request: Request, account_id: str) -> Response:
     kind, name = form.get("kind", "subscription"), form.get("name", "").strip()[:200]
     try:
         if kind not in accounts.KINDS:
-            raise _invalid(words.BAD_KIND, "kind")
+            raise _invalid(Text(words.BAD_KIND), "kind")
         if not name:
-            raise _invalid(words.NO_NAME, "name")
+            raise _invalid(Text(words.NO_NAME), "name")
         terms = _terms(form, kind)
         with c.transaction() as session:
             made = accounts.create_license(
@@ -107,7 +108,7 @@ async def create_license(request: Request, account_id: str) -> Response:
                 terms["seats"], terms.get("expires_at"), terms.get("support_until"), c.now(),
                 max_borrow_s=terms["max_borrow_s"], actor=audit.console(admin.account_id))
     except errors.ApiError as exc:
-        return account_page(request, admin, account_id, exc.status, exc.message)
+        return account_page(request, admin, account_id, exc.status, said(exc))
     return common.done(f"{common.PATH}/licenses/{made['id']}", "license-created")
 
 
@@ -126,9 +127,10 @@ def license_page(request: Request, admin: Visitor, license_id: str, days: int = 
             lic = directory.license_detail(session, license_id, now)
             figures = usage.license_usage(session, license_id, since, None, now)
     except errors.NotFound as exc:
-        return common.not_found(admin, exc.message)
+        return common.not_found(admin, said(exc))
     return common.page("license.html", status=status, title=lic["name"], admin=admin, lic=lic,
-                       usage=figures, chart=chart.build(figures), days=days, periods=PERIODS,
+                       usage=figures, chart=chart.build(figures, i18n.current()), days=days,
+                       periods=PERIODS,
                        error=error, notice=notice, now=now)
 
 
@@ -155,9 +157,9 @@ async def update_license(request: Request, license_id: str) -> Response:
             accounts.update_license(session, license_id, changes, c.now(),
                                     actor=audit.console(admin.account_id))
     except errors.NotFound as exc:
-        return common.not_found(admin, exc.message)
+        return common.not_found(admin, said(exc))
     except errors.ApiError as exc:
-        return license_page(request, admin, license_id, status=exc.status, error=exc.message)
+        return license_page(request, admin, license_id, status=exc.status, error=said(exc))
     return common.done(f"{common.PATH}/licenses/{license_id}", "license-updated")
 
 
@@ -169,14 +171,14 @@ async def revoke(request: Request, license_id: str) -> Response:
     admin, form = checked
     if form.get("confirm") != "yes":
         return license_page(request, admin, license_id, status=400,
-                            error=words.REVOKE_UNCONFIRMED)
+                            error=_(words.REVOKE_UNCONFIRMED))
     c = common.ctx(request)
     try:
         with c.transaction() as session:
             administration.revoke_license(session, license_id, c.now(),
                                           actor=audit.console(admin.account_id))
     except errors.NotFound as exc:
-        return common.not_found(admin, exc.message)
+        return common.not_found(admin, said(exc))
     return common.done(f"{common.PATH}/licenses/{license_id}", "license-revoked")
 
 
@@ -192,5 +194,5 @@ async def force_release(request: Request, lease_id: str) -> Response:
             license_id = seats.admin_release(session, lease_id, c.now(),
                                              actor=audit.console(admin.account_id))
     except errors.NotFound as exc:
-        return common.not_found(admin, exc.message)
+        return common.not_found(admin, said(exc))
     return common.done(f"{common.PATH}/licenses/{license_id}", "seat-released")

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 from seatkeeper_server import errors, security
 from seatkeeper_server.api import client_address
 from seatkeeper_server.console import common, words
+from seatkeeper_server.i18n import _, said, say
 from seatkeeper_server.models import Account
 from seatkeeper_server.portal import forms, sessions
 from seatkeeper_server.services import accounts, administration, auth, limits
@@ -33,7 +34,7 @@ def stylesheet() -> Response:
 def _sign_in_page(request: Request, status: int = 200, error: str | None = None,
                   email: str = "", target: str = "") -> Response:
     csrf = request.cookies.get(common.PRE_COOKIE) or sessions.new_csrf()
-    response = common.page("sign_in.html", status=status, title=words.TITLES["sign-in"],
+    response = common.page("sign_in.html", status=status, title=_(words.TITLES["sign-in"]),
                            csrf=csrf, error=error, email=email, next=target)
     common.set_cookie(request, response, common.PRE_COOKIE, csrf, 3600)
     return response
@@ -64,18 +65,18 @@ async def sign_in(request: Request) -> Response:
             reservation = limits.reserve_login(session, email, address, c.now())
             stored = auth.password_hash_for(session, email)
     except errors.RateLimited as exc:
-        response = _sign_in_page(request, 429, exc.message, email, target)
+        response = _sign_in_page(request, 429, said(exc), email, target)
         response.headers.update(exc.headers or {})
         return response
     # argon2 takes tens of milliseconds: never while holding a transaction.
     if not security.verify_password(stored, form.get("password", "")[:1024]):
-        return _sign_in_page(request, 401, words.SIGN_IN_WRONG, email, target)
+        return _sign_in_page(request, 401, _(words.SIGN_IN_WRONG), email, target)
     with c.transaction() as session:
         limits.give_back(session, reservation)
         account = accounts.find_account(session, email)
         refusal = administration.console_refusal(account)
         if refusal is not None:
-            return _sign_in_page(request, 403, refusal, email, target)
+            return _sign_in_page(request, 403, say(refusal), email, target)
         assert isinstance(account, Account)
         administration.record_sign_in(session, account.id, address, c.now())
         cookie = sessions.create(session, account.id, c.now(), scope=common.SCOPE,

@@ -11,27 +11,29 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
-from seatkeeper_server import errors, security
+from seatkeeper_server import errors, i18n, security
 from seatkeeper_server.api import client_address
 from seatkeeper_server.context import Context
+from seatkeeper_server.i18n import _, said
 from seatkeeper_server.portal import sessions, views
 from seatkeeper_server.portal.forms import BadForm
 from seatkeeper_server.portal.forms import read as _form
 from seatkeeper_server.portal.sessions import Visitor
 from seatkeeper_server.services import accounts, auth, device_grant, devices, limits
 from seatkeeper_server.services.auth import Caller
+from seatkeeper_server.text import N_
 from sqlalchemy.orm import Session
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
 NOTICES = {
-    "switch-on": "Remote device deactivation is on.",
-    "switch-off": "Remote device deactivation is off.",
-    "deactivated": "The device is deactivated: its seat is free and it is signed out.",
+    "switch-on": N_("Remote device deactivation is on."),
+    "switch-off": N_("Remote device deactivation is off."),
+    "deactivated": N_("The device is deactivated: its seat is free and it is signed out."),
 }
-SWITCH_REFUSED = ("Remote device deactivation can only be switched on while no device holds a "
-                  "seat, and a device holds one now. Log out or release the seat on every "
-                  "device (in the tray: Release seat now), then switch it on here.")
+SWITCH_REFUSED = N_("Remote device deactivation can only be switched on while no device holds "
+                    "a seat, and a device holds one now. Log out or release the seat on every "
+                    "device (in the tray: Release seat now), then switch it on here.")
 
 
 def _ctx(request: Request) -> Context:
@@ -40,9 +42,9 @@ def _ctx(request: Request) -> Context:
 
 
 def bad_form_page(exc: BadForm) -> Response:
-    return views.page("message.html", status=400, title="Form not valid",
-                      heading="This form cannot be read",
-                      text=f"{exc} Go back, reload the page and try again.")
+    return views.page("message.html", status=400, title=_("Form not valid"),
+                      heading=_("This form cannot be read"),
+                      text=f"{said(exc)} {_('Go back, reload the page and try again.')}")
 
 
 def _visitor(request: Request) -> Visitor | None:
@@ -67,14 +69,25 @@ def _sign_in_first(request: Request) -> RedirectResponse:
 
 
 def _refused_form() -> Response:
-    return views.page("message.html", status=403, title="Form refused",
-                      heading="This form cannot be accepted",
-                      text="It was not sent from this page, or the page is out of date. "
-                           "Go back, reload the page and try again.")
+    return views.page("message.html", status=403, title=_("Form refused"),
+                      heading=_("This form cannot be accepted"),
+                      text=_("It was not sent from this page, or the page is out of date. "
+                             "Go back, reload the page and try again."))
 
 
 def _portal_caller(visitor: Visitor) -> Caller:
     return Caller("", visitor.account_id, "", None)
+
+
+@router.get("/language")
+def language(request: Request, to: str = "", next: str = "") -> Response:
+    """The language links: remember the reader's choice (a cookie for the portal and the
+    console, a year long), back to the page they were on."""
+    response = _redirect(i18n.safe_return(next))
+    if to in i18n.LANGUAGES:
+        response.set_cookie(i18n.COOKIE, to, max_age=i18n.COOKIE_MAX_AGE_S, path="/",
+                            samesite="lax", secure=request.url.scheme == "https")
+    return response
 
 
 # -- sign in and out -------------------------------------------------------------------
@@ -92,7 +105,7 @@ def stylesheet() -> Response:
 def _sign_in_page(request: Request, status: int = 200, error: str | None = None,
                   email: str = "", target: str = "") -> Response:
     csrf = request.cookies.get(sessions.PRE_COOKIE) or sessions.new_csrf()
-    response = views.page("sign_in.html", status=status, title="Sign in", csrf=csrf,
+    response = views.page("sign_in.html", status=status, title=_("Sign in"), csrf=csrf,
                           error=error, email=email, next=target)
     _set_cookie(request, response, sessions.PRE_COOKIE, csrf, 3600)
     return response
@@ -123,17 +136,18 @@ async def sign_in(request: Request) -> Response:
                                                c.now())
             stored = auth.password_hash_for(session, email)
     except errors.RateLimited as exc:
-        response = _sign_in_page(request, 429, exc.message, email, target)
+        response = _sign_in_page(request, 429, said(exc), email, target)
         response.headers.update(exc.headers or {})
         return response
     if not security.verify_password(stored, form.get("password", "")[:1024]):
-        return _sign_in_page(request, 401, "The email or the password is wrong.", email, target)
+        return _sign_in_page(request, 401, _("The email or the password is wrong."), email,
+                             target)
     with c.transaction() as session:
         limits.give_back(session, reservation)
         account = accounts.find_account(session, email)
         assert account is not None
         if account.disabled_at is not None:
-            return _sign_in_page(request, 403, auth.DISABLED, email, target)
+            return _sign_in_page(request, 403, i18n.say(auth.DISABLED), email, target)
         cookie = sessions.create(session, account.id, c.now())
     response = _redirect(_safe_next(target))
     _set_cookie(request, response, sessions.COOKIE, cookie, sessions.SESSION_TTL_S)
@@ -166,7 +180,7 @@ def _account_page(request: Request, visitor: Visitor, status: int = 200,
             "devices": views.device_rows(session, visitor.account_id, c.now()),
             "remote_deactivation": views.remote_deactivation(session, visitor.account_id,
                                                              c.now())}
-    return views.page("account.html", status=status, title="Your licenses and devices",
+    return views.page("account.html", status=status, title=_("Your licenses and devices"),
                       visitor=visitor, error=error, notice=notice, **values)
 
 
@@ -175,7 +189,7 @@ def account(request: Request, done: str = "") -> Response:
     visitor = _visitor(request)
     if visitor is None:
         return _sign_in_first(request)
-    return _account_page(request, visitor, notice=NOTICES.get(done))
+    return _account_page(request, visitor, notice=_(NOTICES[done]) if done in NOTICES else None)
 
 
 @router.post("/remote-deactivation")
@@ -191,9 +205,9 @@ async def remote_deactivation(request: Request) -> Response:
         with c.transaction() as session:
             devices.set_remote_deactivation(session, _portal_caller(visitor), enabled, c.now())
     except errors.ActiveDeviceExists as exc:
-        return _account_page(request, visitor, exc.status, SWITCH_REFUSED)
+        return _account_page(request, visitor, exc.status, _(SWITCH_REFUSED))
     except errors.ApiError as exc:
-        return _account_page(request, visitor, exc.status, exc.message)
+        return _account_page(request, visitor, exc.status, said(exc))
     return _redirect("/portal/account?done=" + ("switch-on" if enabled else "switch-off"))
 
 
@@ -209,7 +223,7 @@ async def deactivate(request: Request, device_id: str) -> Response:
         with c.transaction() as session:
             devices.deactivate(session, _portal_caller(visitor), device_id, c.now())
     except errors.ApiError as exc:
-        return _account_page(request, visitor, exc.status, exc.message)
+        return _account_page(request, visitor, exc.status, said(exc))
     return _redirect("/portal/account?done=deactivated")
 
 
@@ -244,13 +258,13 @@ def _device_page(request: Request, visitor: Visitor, code: str,
                  refusal: errors.RateLimited | None = None) -> Response:
     """The approve page: the login waiting, the form for a code, or why neither."""
     now = _ctx(request).now()
-    error = refusal.message if refusal else None if pending or not code else (
+    error = said(refusal) if refusal else None if pending or not code else _(
         "No device is waiting for this code: it may be mistyped, used already or expired. "
         "Start the login on the device again for a new code.")
     response = views.page(
         "device.html", status=refusal.status if refusal else 404 if error else 200,
-        title="Approve a device", visitor=visitor, code=device_grant.normalise_user_code(code),
-        pending=pending, error=error, here=client_address(request),
+        title=_("Approve a device"), visitor=visitor, code=device_grant.normalise_user_code(code),
+        pending=pending, error=error, here_address=client_address(request),
         asked_ago=pending and views.ago(pending.created_at, now),
         asked_utc=pending and views.utc(pending.created_at))
     response.headers.update(refusal.headers if refusal and refusal.headers else {})
@@ -282,10 +296,11 @@ async def device_decide(request: Request) -> Response:
     if decided is None:
         return _device_page(request, visitor, code, None)
     if approve:
-        heading = f"{decided.name} is signed in"
-        text = "The device finishes signing in within a few seconds. You can close this page."
+        heading = _("%(device)s is signed in") % {"device": decided.name}
+        text = _("The device finishes signing in within a few seconds. You can close this "
+                 "page.")
     else:
-        heading = f"{decided.name} was not signed in"
-        text = "The device is told its login was denied. Nothing else changed."
+        heading = _("%(device)s was not signed in") % {"device": decided.name}
+        text = _("The device is told its login was denied. Nothing else changed.")
     return views.page("message.html", title=heading, heading=heading, text=text,
                       visitor=visitor, back=True)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from seatkeeper_server import i18n
+from seatkeeper_server.i18n import _, ngettext
 from seatkeeper_server.services import accounts
 from seatkeeper_server.services.auth import Caller
 from seatkeeper_server.services.devices import list_devices
@@ -15,9 +15,7 @@ from seatkeeper_server.timeutil import parse_rfc3339
 from sqlalchemy.orm import Session
 
 HERE = Path(__file__).parent
-_env = Environment(loader=FileSystemLoader(HERE / "templates"),
-                   autoescape=select_autoescape(["html"]), trim_blocks=True,
-                   lstrip_blocks=True)
+_templates = i18n.Templates(HERE / "templates")
 
 
 # Every page of the portal and the console: never cached, never framed, nothing inline.
@@ -27,24 +25,22 @@ HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
 
 
 def page(template: str, status: int = 200, **values: Any) -> HTMLResponse:
-    html = _env.get_template(template).render(**values)
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
+    """The page in the reader's language (which the response names, and varies by)."""
+    return html_response(_templates.render(template, **values), status)
+
+
+def html_response(html: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(html, status_code=status, headers={
+        **HEADERS, "Content-Language": i18n.current().code, "Vary": "Accept-Language, Cookie"})
 
 
 def ago(then: int | None, now: int) -> str:
     """`just now`, `5 minutes ago`, `3 hours ago`, `2 days ago`; `never` for None."""
-    if then is None:
-        return "never"
-    seconds = max(0, now - then)
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''} ago"
-    return "just now"
+    return i18n.current().ago(then, now)
 
 
 def utc(epoch: int) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return i18n.current().datetime(epoch)
 
 
 def license_rows(session: Session, account_id: str, now: int) -> list[dict[str, Any]]:
@@ -52,13 +48,16 @@ def license_rows(session: Session, account_id: str, now: int) -> list[dict[str, 
     for lic in accounts.account_json(session, account_id, now)["licenses"]:
         used, total = lic["seats_used"], lic["seats_total"]
         if lic["kind"] == "perpetual":
-            until = (f"Support & Upgrade until {lic['support_until']}" if lic["support_until"]
-                     else "Support & Upgrade without end")
+            until = (_("Support & Upgrade until %(day)s")
+                     % {"day": i18n.current().date(lic["support_until"])}
+                     if lic["support_until"] else _("Support & Upgrade without end"))
         elif lic["expires_at"]:
-            until = f"Expires {utc(parse_rfc3339(lic['expires_at']))}"
+            until = _("Expires %(when)s") % {"when": utc(parse_rfc3339(lic["expires_at"]))}
         else:
-            until = "Does not expire"
-        rows.append({**lic, "until": until, "borrow_words": _duration(lic["max_borrow_s"]),
+            until = _("Does not expire")
+        kind = _("Perpetual") if lic["kind"] == "perpetual" else _("Subscription")
+        rows.append({**lic, "until": until, "kind_words": kind,
+                     "borrow_words": _duration(lic["max_borrow_s"]),
                      # In steps of 5, as CSS classes: the CSP allows no inline style.
                      "fill": 0 if not total else min(100, 5 * round(20 * used / total))})
     return rows
@@ -66,10 +65,10 @@ def license_rows(session: Session, account_id: str, now: int) -> list[dict[str, 
 
 def _duration(seconds: int) -> str:
     """`7 days`, `1 day`, `6 hours`: how long a seat may be borrowed."""
-    days, hours = divmod(seconds, 86400)[0], seconds // 3600
+    days, hours = divmod(seconds, 86400)[0], max(1, seconds // 3600)
     if days:
-        return f"{days} day{'s' if days != 1 else ''}"
-    return f"{max(hours, 1)} hour{'s' if hours != 1 else ''}"
+        return ngettext("%(num)d day", "%(num)d days", days) % {"num": days}
+    return ngettext("%(num)d hour", "%(num)d hours", hours) % {"num": hours}
 
 
 def device_rows(session: Session, account_id: str, now: int) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from typing import Any
 from seatkeeper_server import errors, security
 from seatkeeper_server.models import Account, Device, Lease, License
 from seatkeeper_server.services import audit, names, render
+from seatkeeper_server.text import Text
 from seatkeeper_server.timeutil import to_rfc3339
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +23,8 @@ def normalise_email(email: str) -> str:
 
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise errors.InvalidRequest("The password is too short.",
+        raise errors.InvalidRequest(Text("The password is too short: it needs at least "
+                                         "%(least)d characters.", least=MIN_PASSWORD),
                                     {"fields": {"password": f"must be at least {MIN_PASSWORD} "
                                                 "characters"}})
 
@@ -32,11 +34,12 @@ def create_account(session: Session, email: str, password: str, now: int, *,
     email = normalise_email(email)
     names.check({"email": email})
     if "@" not in email or email.startswith("@") or email.endswith("@") or " " in email:
-        raise errors.InvalidRequest("The email address is not valid.",
+        raise errors.InvalidRequest(Text("The email address is not valid."),
                                     {"fields": {"email": "must be an email address"}})
     check_password(password)
     if session.scalars(select(Account.id).where(Account.email == email)).first():
-        raise errors.InvalidRequest(f"An account for {email} exists already.",
+        raise errors.InvalidRequest(Text("An account for %(email)s exists already.",
+                                         email=email),
                                     {"fields": {"email": "is already registered"}})
     account = Account(id=security.new_id("acc"), email=email,
                       password_hash=security.hash_password(password), created_at=now)
@@ -51,10 +54,10 @@ def create_license(session: Session, account_id: str, name: str, kind: str, seat
                    max_borrow_s: int = 0, actor: str = audit.SYSTEM) -> dict[str, Any]:
     names.check({"name": name})
     if session.get(Account, account_id) is None:
-        raise errors.NotFound(f"No account {account_id}.")
+        raise errors.NotFound(Text("No account %(id)s.", id=account_id))
     if kind == "perpetual" and expires_at is not None:
         raise errors.InvalidRequest(
-            "A perpetual license does not expire; give support_until instead.",
+            Text("A perpetual license does not expire; give support_until instead."),
             {"fields": {"expires_at": "must be absent for a perpetual license"}})
     lic = License(id=security.new_id("lic"), account_id=account_id, name=name, kind=kind,
                   seats_total=seats, expires_at=expires_at, support_until=support_until,
@@ -75,14 +78,15 @@ def update_license(session: Session, license_id: str, changes: dict[str, Any], n
     """
     lic = session.get(License, license_id, with_for_update=True)
     if lic is None:
-        raise errors.NotFound(f"No license {license_id}.")
+        raise errors.NotFound(Text("No license %(id)s.", id=license_id))
     if lic.revoked_at is not None:
         raise errors.InvalidRequest(
-            f"The license {lic.name} is revoked and can no longer change; give the account a "
-            "new license instead.", {"fields": {"id": "is a revoked license"}})
+            Text("The license %(name)s is revoked and can no longer change; give the account "
+                 "a new license instead.", name=lic.name),
+            {"fields": {"id": "is a revoked license"}})
     if lic.kind == "perpetual" and changes.get("expires_at") is not None:
         raise errors.InvalidRequest(
-            "A perpetual license does not expire; give support_until instead.",
+            Text("A perpetual license does not expire; give support_until instead."),
             {"fields": {"expires_at": "must be absent for a perpetual license"}})
     columns = {"seats": "seats_total", "expires_at": "expires_at",
                "support_until": "support_until", "max_borrow_s": "max_borrow_s"}
@@ -111,7 +115,7 @@ def account_json(session: Session, account_id: str, now: int) -> dict[str, Any]:
 def license_with_leases(session: Session, license_id: str, now: int) -> dict[str, Any]:
     lic = session.get(License, license_id)
     if lic is None:
-        raise errors.NotFound(f"No license {license_id}.")
+        raise errors.NotFound(Text("No license %(id)s.", id=license_id))
     body = {**render.license_json(session, lic, now), "revoked_at": to_rfc3339(lic.revoked_at)}
     rows = session.execute(
         select(Lease, Device).join(Device, Device.id == Lease.device_id)

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from seatkeeper_server import errors, security
 from seatkeeper_server.models import Account, Device, License, PortalSession, Token
 from seatkeeper_server.services import accounts, audit, auth, seats
+from seatkeeper_server.text import Text
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 ADMIN, USER = "admin", "user"
-NOT_ADMIN = ("This account is not an administrator's. The console is for the license "
-             "server's administrators; your licenses and devices are on the portal.")
+NOT_ADMIN = Text("This account is not an administrator's. The console is for the license "
+                 "server's administrators; your licenses and devices are on the portal.")
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def record_sign_in(session: Session, account_id: str, address: str, now: int) ->
                  account_id=account_id, detail=f"from {address}")
 
 
-def console_refusal(account: Account | None) -> str | None:
+def console_refusal(account: Account | None) -> Text | None:
     """Why this account may not use the console (after its password checked out), or None."""
     if account is None or account.role != ADMIN:
         return NOT_ADMIN
@@ -57,7 +58,7 @@ def _account(session: Session, account_id: str, *, lock: bool = False) -> Accoun
                           with_for_update={"key_share": True} if lock else None,
                           populate_existing=lock)
     if account is None:
-        raise errors.NotFound(f"No account {account_id}.")
+        raise errors.NotFound(Text("No account %(id)s.", id=account_id))
     return account
 
 
@@ -74,7 +75,7 @@ def disable_account(session: Session, account_id: str, now: int, *, actor: str,
     its lease is ended here), then per device its leases, the device, its tokens.
     """
     if by_account == account_id:
-        raise errors.InvalidRequest("You cannot disable your own account.",
+        raise errors.InvalidRequest(Text("You cannot disable your own account."),
                                     {"fields": {"id": "is the administrator's own account"}})
     account = _account(session, account_id, lock=True)
     if account.disabled_at is not None:
@@ -136,7 +137,7 @@ def revoke_license(session: Session, license_id: str, now: int, *, actor: str) -
     """
     lic = session.get(License, license_id, with_for_update=True, populate_existing=True)
     if lic is None:
-        raise errors.NotFound(f"No license {license_id}.")
+        raise errors.NotFound(Text("No license %(id)s.", id=license_id))
     if lic.revoked_at is not None:
         return 0
     lic.revoked_at = now

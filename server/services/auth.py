@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from seatkeeper_server import errors, security
 from seatkeeper_server.models import Account, Device, Setting, Token
 from seatkeeper_server.services import audit
+from seatkeeper_server.text import Text
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
@@ -82,8 +83,8 @@ def has_admin_token(session: Session) -> bool:
 
 # -- password login ---------------------------------------------------------------------
 
-DISABLED = ("This account is disabled: an administrator has switched it off. Ask your "
-            "license administrator to enable it again.")
+DISABLED = Text("This account is disabled: an administrator has switched it off. Ask your "
+                "license administrator to enable it again.")
 
 
 def refuse_disabled(account: Account) -> None:

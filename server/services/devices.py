@@ -8,6 +8,7 @@ from seatkeeper_server import errors
 from seatkeeper_server.models import Account, Device, Lease, Token
 from seatkeeper_server.services import audit, render, seats
 from seatkeeper_server.services.auth import Caller, device_caller
+from seatkeeper_server.text import Text
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
@@ -69,8 +70,9 @@ def set_remote_deactivation(session: Session, caller: Caller, enabled: bool, now
     assert account is not None
     if enabled and not account.remote_deactivation and any_seat_held(session, account.id, now):
         raise errors.ActiveDeviceExists(
-            "Remote device deactivation can only be switched on while no device holds a seat. "
-            "Log out or release the seat on every device (this one too), then try again.")
+            Text("Remote device deactivation can only be switched on while no device holds a "
+                 "seat. Log out or release the seat on every device (this one too), then try "
+                 "again."))
     if account.remote_deactivation != enabled:
         account.remote_deactivation = enabled
         audit.record(session, now, "remote_deactivation_" + ("on" if enabled else "off"),
@@ -83,15 +85,15 @@ def deactivate(session: Session, caller: Caller, device_id: str, now: int) -> di
     """Free another device's seat and sign it out, from this device."""
     device = session.get(Device, device_id)
     if device is None or device.account_id != caller.account_id:
-        raise errors.NotFound(f"No device {device_id} on this account.")
+        raise errors.NotFound(Text("No device %(id)s on this account.", id=device_id))
     account = session.get(Account, caller.account_id)
     assert account is not None
     if not account.remote_deactivation:
         raise errors.RemoteDeactivationDisabled(
-            "Remote device deactivation is off for this account. Switch it on (while no device "
-            "holds a seat) to deactivate devices you cannot reach.")
+            Text("Remote device deactivation is off for this account. Switch it on (while no "
+                 "device holds a seat) to deactivate devices you cannot reach."))
     if device.id == caller.device_id:
-        raise errors.InvalidRequest("This is the device you are using: log out instead.",
+        raise errors.InvalidRequest(Text("This is the device you are using: log out instead."),
                                     {"fields": {"id": "is the calling device; use logout"}})
     seats.release_device(session, device.id, "remote_deactivation", now, _actor(caller))
     # Leases first, then the device: the order heartbeats lock them in. Two simultaneous

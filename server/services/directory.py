@@ -7,6 +7,7 @@ from typing import Any
 from seatkeeper_server import errors
 from seatkeeper_server.models import Account, Device, License
 from seatkeeper_server.services import accounts, render
+from seatkeeper_server.text import Text
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -54,7 +55,7 @@ def account_detail(session: Session, account_id: str, now: int) -> dict[str, Any
     """The account, every license it was given (revoked ones too) and every device."""
     account = session.get(Account, account_id)
     if account is None:
-        raise errors.NotFound(f"No account {account_id}.")
+        raise errors.NotFound(Text("No account %(id)s.", id=account_id))
     licenses = session.scalars(select(License).where(License.account_id == account_id)
                                .order_by(License.created_ns, License.id)).all()
     names = {lic.id: lic.name for lic in licenses}

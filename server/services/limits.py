@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from seatkeeper_server import errors
 from seatkeeper_server.models import CodeMiss, DeviceCode, LoginFailure, PortalSession
+from seatkeeper_server.text import Plural
 from sqlalchemy import ColumnElement, delete, func, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -85,9 +86,9 @@ def _retry_after(session: Session, where: ColumnElement[bool], at: InstrumentedA
     return max(1, int(oldest_that_counts) + limit.window_s - now)
 
 
-def _refuse(retry_after: int, what: str) -> errors.RateLimited:
-    return errors.RateLimited(f"{what} Try again in {retry_after} seconds.",
-                              {"retry_after_s": retry_after},
+def _refuse(retry_after: int, what: Plural) -> errors.RateLimited:
+    """429 saying `what` (a Plural whose number is `retry_after`), and when to try again."""
+    return errors.RateLimited(what, {"retry_after_s": retry_after},
                               headers={"Retry-After": str(retry_after)})
 
 
@@ -104,7 +105,9 @@ def reserve_login(session: Session, email: str, address: str, now: int) -> int:
                                   (by_email, PER_ACCOUNT), (by_address, PER_ADDRESS))]
     longest = max((w for w in waits if w is not None), default=None)
     if longest is not None:
-        raise _refuse(longest, "Too many failed logins.")
+        raise _refuse(longest, Plural("Too many failed logins. Try again in %(num)d second.",
+                                      "Too many failed logins. Try again in %(num)d seconds.",
+                                      longest))
     row = LoginFailure(at=now, email=email, address=address)
     session.add(row)
     session.flush()
@@ -122,15 +125,23 @@ def check_device_codes(session: Session, address: str, now: int) -> None:
     from_here = DeviceCode.address == address
     wait = _retry_after(session, from_here, DeviceCode.created_at, DEVICE_CODES_PER_ADDRESS, now)
     if wait is not None:
-        raise _refuse(wait, "Too many login codes were asked for from this address.")
+        raise _refuse(wait, Plural(
+            "Too many login codes were asked for from this address. Try again in %(num)d "
+            "second.",
+            "Too many login codes were asked for from this address. Try again in %(num)d "
+            "seconds.", wait))
     pending = session.scalar(select(func.count()).select_from(DeviceCode).where(
         from_here, DeviceCode.status == "pending", DeviceCode.expires_at > now))
     if (pending or 0) >= PENDING_CODES_PER_ADDRESS:
         first_to_expire = session.scalar(select(func.min(DeviceCode.expires_at)).where(
             from_here, DeviceCode.status == "pending", DeviceCode.expires_at > now))
-        raise _refuse(max(1, int(first_to_expire or now) - now),
-                      f"{PENDING_CODES_PER_ADDRESS} login codes from this address are still "
-                      "waiting for approval. Approve or let them expire first.")
+        wait = max(1, int(first_to_expire or now) - now)
+        raise _refuse(wait, Plural(
+            "%(most)d login codes from this address are still waiting for approval. Approve "
+            "or let them expire first. Try again in %(num)d second.",
+            "%(most)d login codes from this address are still waiting for approval. Approve "
+            "or let them expire first. Try again in %(num)d seconds.",
+            wait, most=PENDING_CODES_PER_ADDRESS))
 
 
 def check_user_code_guessing(session: Session, account_id: str, now: int) -> None:
@@ -142,7 +153,11 @@ def check_user_code_guessing(session: Session, account_id: str, now: int) -> Non
     wait = _retry_after(session, CodeMiss.account_id == account_id, CodeMiss.at,
                         USER_CODE_MISSES_PER_ACCOUNT, now)
     if wait is not None:
-        raise _refuse(wait, "Too many codes that match no waiting device were typed.")
+        raise _refuse(wait, Plural(
+            "Too many codes that match no waiting device were typed. Try again in %(num)d "
+            "second.",
+            "Too many codes that match no waiting device were typed. Try again in %(num)d "
+            "seconds.", wait))
 
 
 def record_user_code_miss(session: Session, account_id: str, now: int) -> None:

@@ -16,6 +16,7 @@ from seatkeeper_server import errors, security
 from seatkeeper_server.services import audit, auth, leases, render
 from seatkeeper_server.services.auth import Caller
 from seatkeeper_server.services.leases import LEASES, LICENSES
+from seatkeeper_server.text import Text
 from seatkeeper_server.timeutil import parse_date, to_rfc3339
 from sqlalchemy import Connection, Row, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
@@ -265,7 +266,7 @@ def admin_release(session: Session, lease_id: str, now: int,
     """Force release (reason `admin`); already released: nothing. Returns its license's id."""
     lease = leases.lock(session.connection(), lease_id)
     if lease is None:
-        raise errors.NotFound(f"No lease {lease_id}.")
+        raise errors.NotFound(Text("No lease %(id)s.", id=lease_id))
     _end(session, [lease], now, "admin", actor)
     return str(lease.license_id)
 

@@ -24,6 +24,7 @@ from typing import Any
 from seatkeeper_server import errors
 from seatkeeper_server.models import Lease, License, Setting, UsageDay
 from seatkeeper_server.services import audit
+from seatkeeper_server.text import Text
 from seatkeeper_server.timeutil import to_rfc3339
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
@@ -193,7 +194,7 @@ def license_usage(session: Session, license_id: str, since: str | None, until: s
     30 days by default), days without a seat held as zeros; today flagged `partial`."""
     lic = session.get(License, license_id)
     if lic is None:
-        raise errors.NotFound(f"No license {license_id}.")
+        raise errors.NotFound(Text("No license %(id)s.", id=license_id))
     today = day_start(now)
     last = _parse_day(until, "until", today)
     first = _parse_day(since, "since", last - (default_days - 1) * DAY_S)

@@ -91,10 +91,12 @@ TOO_WIDE = """[...document.querySelectorAll('main *')]
 
 
 def fits_a_phone(browser: Any, page: Any, url: str, shoot: Callable[[Any, str], Path],
-                 name: str) -> None:
-    """The page at `url`, on a phone-sized screen with this browser's cookies: nothing
-    wider than the screen, so nothing to scroll sideways."""
-    phone = browser.new_context(viewport=PHONE, storage_state=page.context.storage_state())
+                 name: str, locale: str | None = None) -> None:
+    """The page at `url`, on a phone-sized screen with this browser's cookies (and `locale`,
+    whose longer words must fit too): nothing wider than the screen, so nothing to scroll
+    sideways."""
+    phone = browser.new_context(viewport=PHONE, storage_state=page.context.storage_state(),
+                                **({"locale": locale} if locale else {}))
     try:
         small = phone.new_page()
         small.goto(url)

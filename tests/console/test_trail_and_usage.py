@@ -14,11 +14,13 @@ from typing import Any
 
 from PIL import Image
 from seatkeeper_server.db import make_engine, session_factory
+from seatkeeper_server.i18n import Language
 from seatkeeper_server.services import administration, usage
 
 from tests.console.conftest import fits_a_phone, fresh_database, sign_in
 from tests.server.checks import wait_for
 from tests.support.api import Api, expect
+from tests.support.browser import DESKTOP
 from tests.support.inproc import station
 from tests.support.procs import ServerProcess
 
@@ -44,8 +46,10 @@ def test_the_audit_trail_filters_by_account_and_downloads_that_as_csv(
     assert f"device:{device.id}" in rows.first.inner_text()
     page.get_by_label("Event").select_option("")
     page.get_by_role("button", name="Filter").click()
-    events = [cell.inner_text() for cell in page.locator('td[data-label="Event"]').all()]
+    cells = page.locator('td[data-label="Event"]').all()
+    events = [cell.get_attribute("data-event") for cell in cells]
     assert events == ["release", "acquire", "login", "license_created", "account_created"]
+    assert cells[0].inner_text() == "Seat given back release"  # its name, and its code
     shoot(page, "audit")
     fits_a_phone(browser, page, page.url, shoot, "audit")
     with page.expect_download() as info:
@@ -97,8 +101,9 @@ def test_the_usage_chart_draws_the_days_the_server_counted(
             page.goto(f"{proc.url}/admin/licenses/{lic['id']}")
             chart = page.get_by_role("img", name=re.compile("Seats used and peak per day"))
             described = " ".join((chart.locator("desc").text_content() or "").split())
+            english = Language("en", "en")  # a browser that names no language
             assert described == ("At most 3 devices in a day; the highest peak, 2 of 3 seats "
-                                 f"at once, on {usage.day_name(today - 3 * DAY)}.")
+                                 f"at once, on {english.date(usage.day_name(today - 3 * DAY))}.")
             assert page.locator("svg .value-used").all_text_contents() == ["3", "1", "1"]
             assert page.locator("svg .value-peak").all_text_contents() == ["2", "1", "1"]
             fills = {page.locator(f"svg .bar-{series}").first.get_attribute("fill")
@@ -107,10 +112,9 @@ def test_the_usage_chart_draws_the_days_the_server_counted(
             page.get_by_text("The figures as a table").click()
             rows = [r.inner_text().split("\t") for r in page.locator("table.figures tbody tr")
                     .all()]
-            assert [(r[0].split(" ")[0], r[1], r[2]) for r in rows] == [
-                (usage.day_name(today), "1", "1"), (usage.day_name(today - DAY), "1", "1"),
-                (usage.day_name(today - 2 * DAY), "0", "0"),
-                (usage.day_name(today - 3 * DAY), "3", "2")]
+            assert [(r[0].removesuffix(" (today, so far)"), r[1], r[2]) for r in rows] == [
+                (english.date(usage.day_name(today - days * DAY)), *figures) for days, figures in (
+                    (0, ("1", "1")), (1, ("1", "1")), (2, ("0", "0")), (3, ("3", "2")))]
             shot = shoot(page, "usage")
             Image.open(shot).convert("L").save(shot.with_name("console-usage-grey.png"))
             fits_a_phone(browser, page, page.url, shoot, "usage")
@@ -120,6 +124,20 @@ def test_the_usage_chart_draws_the_days_the_server_counted(
             assert lines[0] == "day,seats_used,peak,seats_total,partial"
             assert lines[1] == f"{usage.day_name(today - 3 * DAY)},3,2,3,no"
             assert lines[-1] == f"{usage.day_name(today)},1,1,3,yes"
+            german = browser.new_context(viewport=DESKTOP, locale="de-DE",
+                                         storage_state=page.context.storage_state())
+            try:
+                seite = german.new_page()
+                seite.goto(page.url)
+                chart = seite.get_by_role("img", name=re.compile("Belegte Plätze und Spitze"))
+                described = " ".join((chart.locator("desc").text_content() or "").split())
+                day = Language("de", "de_DE").date(usage.day_name(today - 3 * DAY))
+                assert described == ("Höchstens 3 Geräte an einem Tag; die höchste Spitze, 2 "
+                                     f"von 3 Plätzen gleichzeitig, am {day}.")
+                assert seite.locator("svg .value-used").all_text_contents() == ["3", "1", "1"]
+                shoot(seite, "usage-de")
+            finally:
+                german.close()
 
 
 def test_a_users_account_is_refused_by_the_console(

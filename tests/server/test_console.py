@@ -311,7 +311,8 @@ def test_the_audit_trail_filters_and_downloads_as_csv(console: Console, api: Api
     page = console.get("/admin/audit", params={"account": account["email"],
                                                "event": "license_created"})
     assert page.status_code == 200 and "HYPERLINK" in page.text
-    assert page.text.count('<td data-label="Event">') == 1
+    assert page.text.count('<td data-label="Event" data-event="license_created">') == 1
+    assert page.text.count('<td data-label="Event"') == 1
     download = console.get("/admin/audit.csv", params={"account": account["email"]})
     assert download.status_code == 200
     assert download.headers["content-type"].startswith("text/csv")

@@ -123,7 +123,9 @@ def test_the_approve_page_says_when_and_from_where_the_login_was_asked(
     visitor, _ = portal
     grant = start(api, name="night-shift-pc")
     page = visitor.get(f"/portal/device?code={grant['user_code']}").text
-    assert re.search(r"<dt>Asked</dt><dd>just now \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\)", page), page
+    # No Accept-Language: English, the moment as Babel's `en` writes it (Dec 7, 2026, 9:05 PM).
+    assert re.search(r"<dt>Asked</dt><dd>just now \([A-Z][a-z]{2} \d{1,2}, \d{4}, "
+                     r"\d{1,2}:\d\d\s[AP]M UTC\)", page), page
     assert re.search(r"<dt>From address</dt><dd>127\.0\.0\.1\s+\(where you are now\)", page), page
 
 

@@ -8,7 +8,7 @@ used). Each test gets a fresh browser context, so no cookie leaks from one to th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +41,20 @@ def page(browser: Any) -> Iterator[Any]:
     context.set_default_timeout(15_000)
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def localised(browser: Any) -> Iterator[Callable[[str], Any]]:
+    """`localised("de-DE")`: a page in a fresh, desktop-sized context with that locale,
+    which sets Chromium's Accept-Language (and navigator.language) to it."""
+    contexts: list[Any] = []
+
+    def make(locale: str) -> Any:
+        context = browser.new_context(viewport=DESKTOP, locale=locale)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
