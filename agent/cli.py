@@ -90,9 +90,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The configuration is read before the command line, so that --help and argparse's
+    # own errors speak the `language` setting too; a configuration that cannot be read
+    # is said once the command line is (in the session's language, then).
+    try:
+        early: Config | None = load_config()
+    except SeatkeeperError:
+        early = None
+    if early is not None:
+        i18n.use(early.language)
     args = _parser().parse_args(argv)
     try:
-        config = load_config()
+        config = early if early is not None else load_config()
         i18n.use(config.language)
         for warning in config.warnings:
             print(_("warning: {warning}").format(warning=say(warning)), file=sys.stderr)

@@ -101,6 +101,23 @@ def test_a_bad_language_setting_is_a_clear_error(installed: Path, tmp_path: Path
         "«\u00a0colour\u00a0» ignorée"), warned.stderr
 
 
+def test_help_and_a_mistyped_command_follow_the_language_setting(
+        installed: Path, tmp_path: Path) -> None:
+    """language = "de" in an English session: --help and argparse's refusal are German too
+    (the setting is read before the command line); a broken file still lets --help work."""
+    english = {"LANG": "en_US.UTF-8", "LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None}
+    (tmp_path / "config.toml").write_text('language = "de"\n')
+    helped = run_installed(installed, tmp_path, english, "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith("Aufruf: "), helped.stdout
+    wrong = run_installed(installed, tmp_path, english, "statsu")
+    assert wrong.returncode == 2
+    assert "ungültige Wahl: 'statsu'" in wrong.stderr, wrong.stderr
+    (tmp_path / "config.toml").write_text('language = "es"\n')
+    broken = run_installed(installed, tmp_path, english, "--help")
+    assert broken.returncode == 0 and broken.stdout.startswith("usage: "), broken.stdout
+
+
 def test_status_speaks_german_and_french_and_its_json_does_not(
         scenario_server: ScenarioServer, scenario_api: Api, make_agent: AgentFactory) -> None:
     """With a running agent: German from LANG, French from the language setting (in a
@@ -134,8 +151,9 @@ def test_status_speaks_german_and_french_and_its_json_does_not(
                for line in shown.splitlines()), shown
     refused = agent.cli("borrow", "--days", "0")
     assert refused.returncode == 2
-    assert "doit être de 1 à 366 jours" not in refused.stderr  # argparse runs before config
-    assert "muss 1 bis 366 Tage sein" in refused.stderr  # ...in the session's language
-    assert refused.stderr.startswith("Aufruf: seatkeeper borrow")
-    assert "seatkeeper borrow: Fehler: Argument --days:" in refused.stderr
+    # argparse's refusal in the setting's language too (the configuration is read first)
+    assert "doit être de 1 à 366 jours" in refused.stderr, refused.stderr
+    assert "muss 1 bis 366 Tage sein" not in refused.stderr
+    assert refused.stderr.startswith("utilisation"), refused.stderr
+    assert "erreur" in refused.stderr and "argument --days" in refused.stderr
     assert agent.stop() == 0
