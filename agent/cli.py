@@ -8,7 +8,6 @@ import getpass
 import json
 import sys
 import time
-import webbrowser
 from typing import Any
 
 from seatkeeper import __version__
@@ -210,6 +209,8 @@ def _login_browser(config: Config, args: argparse.Namespace) -> int:
     print(f"To log in, open {grant['verification_uri']} and enter the code "
           f"{grant['user_code']}\n(or open {grant['verification_uri_complete']})", flush=True)
     if not args.no_open:
+        import webbrowser
+
         webbrowser.open(grant["verification_uri_complete"])
     print("Waiting for the login to be approved in the browser…", flush=True)
     answer = device_login.follow(grant, lambda: front.call(
