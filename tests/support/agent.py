@@ -147,8 +147,9 @@ class AgentProcess:
         """The daemon's command line (the desktop tests run it with its tray)."""
         return self.command("run", "--headless")
 
-    def start(self) -> AgentProcess:
-        """Start `run --headless` and wait until its control socket answers."""
+    def start(self, *, wait: bool = True) -> AgentProcess:
+        """Start `run --headless` and wait until its control socket answers (`wait=False`:
+        return at once, for a test that holds the agent's start back)."""
         if self.alive:
             raise RuntimeError("agent already running")
         self._close_out()
@@ -157,6 +158,8 @@ class AgentProcess:
         self._proc = subprocess.Popen(
             self.run_command(), cwd=REPO_ROOT, env=self.env,
             stdin=subprocess.DEVNULL, stdout=self._out, stderr=subprocess.STDOUT)
+        if not wait:
+            return self
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
