@@ -41,7 +41,7 @@ def watch_icon(record: Path) -> None:
                 record.write_text(json.dumps(sorted(list(sys.modules))))
             shown.fset(icon, value)
 
-        base.visible = property(shown.fget, set_visible)
+        setattr(base, "visible", property(shown.fget, set_visible))  # noqa: B010
         return pystray
 
     seatkeeper.tray.starting.load_pystray = load_and_watch

@@ -126,7 +126,7 @@ def test_the_last_state_shows_before_the_agent_is_built_and_a_log_out_then_is_ke
         proxy.cut()
         agent.gate.unlink()
         agent.record.unlink()
-        agent.start(wait=False)
+        agent.launch()
         agent.modules_at_icon()
         shows(desktop, SeatState.SEAT_LIMIT_REACHED)
         with pytest.raises(AgentNotRunning):
@@ -157,7 +157,7 @@ def test_an_unreadable_last_state_gives_the_neutral_icon(
     agent.state_file.parent.mkdir(parents=True, exist_ok=True)
     agent.state_file.write_bytes(b'{"icon": "on fire", \xff')
     agent.gate.unlink()
-    agent.start(wait=False)
+    agent.launch()
     agent.modules_at_icon()
     shows(desktop, SeatState.ACQUIRING)
     agent.gate.touch()
