@@ -7,7 +7,9 @@ process under dbus-run-session and measures:
 
 - time from process start to its icon docked in the tray host (the icon's window
   reparented into trayer, polled every 5 ms through the X server);
-- RSS once it has been idle for `--idle` seconds after docking;
+- RSS once it has been idle for `--idle` seconds after docking, and its wake-ups per
+  second (context switches of all its threads) over that idle time, less the first
+  two seconds (the agent's first fetches);
 - for the agent, time from process start to its seat held (the log's `-> active`: the
   server's first answer, which the icon shows next).
 
@@ -73,6 +75,20 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def context_switches(pid: int) -> int:
+    """Voluntary + involuntary context switches summed over the process's threads."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            text = (task / "status").read_text()
+        except FileNotFoundError:
+            continue  # a thread that just ended
+        for line in text.splitlines():
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                total += int(line.split()[1])
+    return total
+
+
 def seat_held_s(log_file: Path | None, since: float) -> float | None:
     """Seconds from `since` (wall clock) to the first `-> active` the agent logged after it."""
     if log_file is None or not log_file.exists():
@@ -91,9 +107,10 @@ def seat_held_s(log_file: Path | None, since: float) -> float | None:
 
 def measure(desktop: Desktop, command: list[str], name: str, env: dict[str, str],
             idle_s: float, work: Path, log_file: Path | None = None
-            ) -> tuple[float, int, float | None]:
+            ) -> tuple[float, int, float | None, float]:
     """(seconds from start to docked, RSS in KiB after idling, seconds from start to the seat
-    held, for an agent whose log is `log_file`) for one run of `command`."""
+    held, for an agent whose log is `log_file`, wake-ups per second idle) for one run of
+    `command`."""
     pid_file = work / f"{name}.pid"
     pid_file.unlink(missing_ok=True)
     wall = time.time()
@@ -107,9 +124,13 @@ def measure(desktop: Desktop, command: list[str], name: str, env: dict[str, str]
                 raise RuntimeError(f"{name} did not dock (exit {proc.poll()})")
             time.sleep(POLL_S)
         docked = time.perf_counter() - started
-        time.sleep(idle_s)
+        settle = min(2.0, idle_s / 2)
+        time.sleep(settle)
         pid = int(pid_file.read_text())
-        return docked, rss_kib(pid), seat_held_s(log_file, wall)
+        switches, since = context_switches(pid), time.perf_counter()
+        time.sleep(idle_s - settle)
+        wakeups = (context_switches(pid) - switches) / (time.perf_counter() - since)
+        return docked, rss_kib(pid), seat_held_s(log_file, wall), wakeups
     finally:
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), signal.SIGTERM)
@@ -152,7 +173,7 @@ def main() -> int:
             agent.login(account["email"], account["password"])
             env = {**agent.env, "DISPLAY": desktop.display, "PYSTRAY_BACKEND": "gtk"}
             env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-            runs: dict[str, list[tuple[float, int, float | None]]] = {
+            runs: dict[str, list[tuple[float, int, float | None, float]]] = {
                 "floor": [], "libraries": [], "agent": []}
             if args.compare is not None:
                 runs["compared"] = []
@@ -173,10 +194,11 @@ def main() -> int:
     result = {
         "date": time.strftime("%Y-%m-%d"), "python": platform.python_version(),
         "cpus": os.cpu_count(), "load": os.getloadavg(), "runs": args.runs, "idle_s": args.idle,
-        **{name: {"docked_s": summary([d for d, _, _ in values]),
-                  "rss_mib": summary([r / 1024 for _, r, _ in values]),
-                  **({"seat_held_s": summary([h for _, _, h in values if h is not None])}
-                     if any(h is not None for _, _, h in values) else {}),
+        **{name: {"docked_s": summary([v[0] for v in values]),
+                  "rss_mib": summary([v[1] / 1024 for v in values]),
+                  "wakeups_per_s": summary([v[3] for v in values]),
+                  **({"seat_held_s": summary([v[2] for v in values if v[2] is not None])}
+                     if any(v[2] is not None for v in values) else {}),
                   "raw": values} for name, values in runs.items()},
     }
     if args.compare is not None:
@@ -186,13 +208,14 @@ def main() -> int:
     print("| measure | agent | floor (bare icon) | libraries' floor (+ requests, APScheduler) "
           f"|{' compared agent |' if args.compare else ''}\n"
           f"| --- |{' ---: |' * len(names)}")
-    for key, unit, scale in (("docked_s", "ms", 1000.0), ("rss_mib", "MiB", 1.0),
-                             ("seat_held_s", "ms", 1000.0)):
+    for key, unit, scale, places in (("docked_s", "ms", 1000.0, 0), ("rss_mib", "MiB", 1.0, 0),
+                                     ("seat_held_s", "ms", 1000.0, 0),
+                                     ("wakeups_per_s", "/s", 1.0, 1)):
         cells = []
         for name in names:
             m = result[name].get(key)
-            cells.append("" if m is None else f"{m['median'] * scale:.0f} ({m['min'] * scale:.0f}"
-                         f"-{m['max'] * scale:.0f}) {unit}")
+            cells.append("" if m is None else f"{m['median'] * scale:.{places}f} "
+                         f"({m['min'] * scale:.{places}f}-{m['max'] * scale:.{places}f}) {unit}")
         print(f"| {key}, median (min-max) | {' | '.join(cells)} |")
     floor = result["floor"]["docked_s"]["median"]
     for name in ("agent", "compared"):

@@ -37,8 +37,9 @@ log = logging.getLogger("seatkeeper.tray")
 ICON_PX = 64
 # The account and its devices are fetched on every state change, and at least this often.
 REFRESH_S = 300.0
-# How often time-based notices (offline for longer than a heartbeat) are checked.
-TICK_S = 2.0
+# A time-based notice (offline for longer than a heartbeat) is looked at this long after
+# it falls due, so that it is due by then.
+DUE_MARGIN_S = 0.05
 GLIB_BACKENDS = ("gtk", "appindicator")
 __all__ = ["TrayApp", "TrayUnavailable"]
 
@@ -225,10 +226,15 @@ class TrayApp:
         self._refresh.set()
 
     def _watch(self) -> None:
-        """Fetch the account and devices when asked (and now and then); tick the notices."""
+        """Fetch the account and devices when asked (and now and then); tell the time-based
+        notices when they fall due. Asleep in between: no tick."""
         fetched_at = float("-inf")
         while not self._closed.is_set():
-            wanted = self._refresh.wait(TICK_S)
+            wait_s = REFRESH_S - (time.monotonic() - fetched_at)
+            due = self._due_in()
+            if due is not None:
+                wait_s = min(wait_s, due + DUE_MARGIN_S)
+            wanted = self._refresh.wait(max(0.0, wait_s))
             if self._closed.is_set():
                 return
             if wanted or time.monotonic() - fetched_at > REFRESH_S:
@@ -236,6 +242,10 @@ class TrayApp:
                 fetched_at = time.monotonic()
                 self._fetch_account()
             self._observe(self.agent.status())
+
+    def _due_in(self) -> float | None:
+        with self._lock:
+            return messages.next_due(self._memory, self._status, dt.datetime.now(dt.UTC))
 
     def _fetch_account(self) -> None:
         status = self.agent.status()
