@@ -219,7 +219,6 @@ def _run_tray_first(config: Config, starting: StartingTray, stop: threading.Even
     agent is ready waits for it, so the seat is given back as it would be later."""
     made: dict[str, Any] = {}
     done = threading.Event()
-    hooks = platform.current()
 
     def boot() -> None:
         try:
@@ -232,6 +231,7 @@ def _run_tray_first(config: Config, starting: StartingTray, stop: threading.Even
             from seatkeeper.service.hooks import AgentEvents
 
             events = AgentEvents(agent, config)
+            hooks = platform.current()
             made.update(agent=agent, server=server, events=events)
             server.start()
             agent.start()
@@ -275,7 +275,7 @@ def _run_tray_first(config: Config, starting: StartingTray, stop: threading.Even
             events.shutting_down()
         log.info("stopping")
         if made.get("hooks") is not None:
-            hooks.stop()
+            made["hooks"].stop()
         if made.get("server") is not None:
             made["server"].stop()
         if agent is not None:
