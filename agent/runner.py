@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seatkeeper import __version__, platform
@@ -130,6 +131,7 @@ def run(config: Config, *, headless: bool,
     server.start()
     agent.start()
     hooks.start(events)
+    tray = None
     try:
         tray, why = (None, "no tray") if headless else _tray(config, agent, stop, hooks)
         if tray is not None:
@@ -145,6 +147,10 @@ def run(config: Config, *, headless: bool,
         if ending:
             log.info("%s: the session ends", signal.Signals(ending[0]).name)
             events.shutting_down()
+        if tray is not None:
+            from seatkeeper.tray.starting import STATE_FILE
+
+            _keep_for_next_start(agent, config.paths.data_dir / STATE_FILE)
         log.info("stopping")
         hooks.stop()
         server.stop()
@@ -273,6 +279,8 @@ def _run_tray_first(config: Config, starting: StartingTray, stop: threading.Even
         if ending and events is not None:
             log.info("%s: the session ends", signal.Signals(ending[0]).name)
             events.shutting_down()
+        if agent is not None:
+            _keep_for_next_start(agent, starting.state_file)
         log.info("stopping")
         if made.get("hooks") is not None:
             made["hooks"].stop()
@@ -362,6 +370,16 @@ def _tray(config: Config, agent: Agent, stop: threading.Event,
     except TrayUnavailable as exc:
         log.warning("no tray: %s", exc)
         return None, f"no tray: {exc}"
+
+
+def _keep_for_next_start(agent: Agent, state_file: Path) -> None:
+    """The tray's first icon at the next start: the state this agent will start in."""
+    from seatkeeper.tray.starting import for_next_start, write_last
+
+    try:
+        write_last(state_file, for_next_start(agent.status()))
+    except Exception:  # never in the way of the seat's release and the exit
+        log.exception("the tray's state for the next start was not kept")
 
 
 def _release_before_quit(agent: Agent) -> None:

@@ -29,6 +29,7 @@ from seatkeeper.core.seat_state import SeatState
 from seatkeeper.tray import icons
 
 if TYPE_CHECKING:
+    from seatkeeper.core.state import Status
     from seatkeeper.tray.app import TrayApp
 
 log = logging.getLogger("seatkeeper.tray")
@@ -90,6 +91,20 @@ def read_last(path: Path) -> LastState:
                  "neutral icon", path, exc)
         return LastState()
     return state
+
+
+def for_next_start(status: Status) -> LastState:
+    """What the next start's first icon should be, from the agent's status as it stops: the
+    state the agent will start in. A seat given back on the way out (Quit, the session's
+    end) is asked for again at once, so a logged-in agent without a held seat starts
+    "asking for a seat"; a seat kept (borrowed, or a release that did not happen) is
+    shown held; a logout, done or queued, as it is."""
+    if status.account is None:
+        return LastState(status.state, False, False)
+    giving_back = any(item.kind == "release" for item in status.pending)
+    if status.state in (SeatState.ACTIVE, SeatState.OFFLINE) and not giving_back:
+        return LastState(SeatState.ACTIVE, status.borrowed_until is not None, True)
+    return LastState(NEUTRAL, False, True)
 
 
 def write_last(path: Path, state: LastState) -> None:

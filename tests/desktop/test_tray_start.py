@@ -100,15 +100,20 @@ def test_the_icon_is_shown_before_the_network_crypto_and_scheduler_stacks_load(
     assert [name for name in loaded if name in AGENT_MODULES] == []
     agent.wait_for("active")
     shows(desktop, SeatState.ACTIVE)
+    assert kept_icon(agent.state_file) == "active"
     assert agent.stop() == 0
+    # The seat went back at the session's end: the next start asks for one again.
+    assert json.loads(agent.state_file.read_text()) == {
+        "icon": "acquiring", "borrowed": False, "signed_in": True}
 
 
 def test_the_last_state_shows_before_the_agent_is_built_and_a_log_out_then_is_kept(
         desktop: Desktop, tray_server: ScenarioServer, tray_api: Api, make_probed: Any) -> None:
-    """The tray keeps the state it shows (owner-only); at the next start, with the server
-    unreachable and the agent's build held back, the docked icon is that state's and the
-    menu says Starting…; Log out… chosen then asks for confirmation once the agent is
-    attached, the icon turns to the agent's own state, and the logout is delivered."""
+    """The tray keeps the state it shows (owner-only); after a crash, at the next start with
+    the server unreachable and the agent's build held back, the docked icon is that
+    state's and the menu says Starting…; Log out… chosen then asks for confirmation once
+    the agent is attached, the icon turns to the agent's own state, and the logout is
+    delivered."""
     account, _ = tray_api.new_account(seats=1)
     office = tray_api.login(account["email"], account["password"], name="office-pc")
     assert office.acquire().status_code == 201
@@ -118,7 +123,7 @@ def test_the_last_state_shows_before_the_agent_is_built_and_a_log_out_then_is_ke
         agent.start()
         agent.wait_for("seat_limit_reached")
         shows(desktop, SeatState.SEAT_LIMIT_REACHED)
-        assert agent.stop() == 0
+        agent.kill()  # a crash, or the power cut: what was shown last is what is kept
         kept = json.loads(agent.state_file.read_text())
         assert kept == {"icon": "seat_limit_reached", "borrowed": False, "signed_in": True}
         assert stat.S_IMODE(agent.state_file.stat().st_mode) == 0o600
