@@ -7,6 +7,8 @@ process under dbus-run-session and measures:
 
 - time from process start to its icon docked in the tray host (the icon's window
   reparented into trayer, polled every 5 ms through the X server);
+- the CPU time (user + system) the process had used when it was seen docked: its work
+  before the icon, which the machine's load does not stretch;
 - RSS once it has been idle for `--idle` seconds after docking, and its wake-ups per
   second (context switches of all its threads) over that idle time, less the first
   two seconds (the agent's first fetches);
@@ -75,6 +77,17 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the process (all its threads so far), seconds: the work it did,
+    which the machine's load does not stretch as it stretches the wall-clock time."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 def context_switches(pid: int) -> int:
     """Voluntary + involuntary context switches summed over the process's threads."""
     total = 0
@@ -107,10 +120,10 @@ def seat_held_s(log_file: Path | None, since: float) -> float | None:
 
 def measure(desktop: Desktop, command: list[str], name: str, env: dict[str, str],
             idle_s: float, work: Path, log_file: Path | None = None
-            ) -> tuple[float, int, float | None, float]:
+            ) -> tuple[float, int, float | None, float, float]:
     """(seconds from start to docked, RSS in KiB after idling, seconds from start to the seat
-    held, for an agent whose log is `log_file`, wake-ups per second idle) for one run of
-    `command`."""
+    held, for an agent whose log is `log_file`, wake-ups per second idle, CPU seconds the
+    process had used when it was seen docked) for one run of `command`."""
     pid_file = work / f"{name}.pid"
     pid_file.unlink(missing_ok=True)
     wall = time.time()
@@ -124,13 +137,14 @@ def measure(desktop: Desktop, command: list[str], name: str, env: dict[str, str]
                 raise RuntimeError(f"{name} did not dock (exit {proc.poll()})")
             time.sleep(POLL_S)
         docked = time.perf_counter() - started
+        pid = int(pid_file.read_text())
+        cpu = cpu_seconds(pid)
         settle = min(2.0, idle_s / 2)
         time.sleep(settle)
-        pid = int(pid_file.read_text())
         switches, since = context_switches(pid), time.perf_counter()
         time.sleep(idle_s - settle)
         wakeups = (context_switches(pid) - switches) / (time.perf_counter() - since)
-        return docked, rss_kib(pid), seat_held_s(log_file, wall), wakeups
+        return docked, rss_kib(pid), seat_held_s(log_file, wall), wakeups, cpu
     finally:
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), signal.SIGTERM)
@@ -173,7 +187,7 @@ def main() -> int:
             agent.login(account["email"], account["password"])
             env = {**agent.env, "DISPLAY": desktop.display, "PYSTRAY_BACKEND": "gtk"}
             env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-            runs: dict[str, list[tuple[float, int, float | None, float]]] = {
+            runs: dict[str, list[tuple[float, int, float | None, float, float]]] = {
                 "floor": [], "libraries": [], "agent": []}
             if args.compare is not None:
                 runs["compared"] = []
@@ -197,6 +211,7 @@ def main() -> int:
         **{name: {"docked_s": summary([v[0] for v in values]),
                   "rss_mib": summary([v[1] / 1024 for v in values]),
                   "wakeups_per_s": summary([v[3] for v in values]),
+                  "cpu_to_dock_s": summary([v[4] for v in values]),
                   **({"seat_held_s": summary([v[2] for v in values if v[2] is not None])}
                      if any(v[2] is not None for v in values) else {}),
                   "raw": values} for name, values in runs.items()},
@@ -209,6 +224,7 @@ def main() -> int:
           f"|{' compared agent |' if args.compare else ''}\n"
           f"| --- |{' ---: |' * len(names)}")
     for key, unit, scale, places in (("docked_s", "ms", 1000.0, 0), ("rss_mib", "MiB", 1.0, 0),
+                                     ("cpu_to_dock_s", "ms", 1000.0, 0),
                                      ("seat_held_s", "ms", 1000.0, 0),
                                      ("wakeups_per_s", "/s", 1.0, 1)):
         cells = []
@@ -218,10 +234,13 @@ def main() -> int:
                          f"({m['min'] * scale:.{places}f}-{m['max'] * scale:.{places}f}) {unit}")
         print(f"| {key}, median (min-max) | {' | '.join(cells)} |")
     floor = result["floor"]["docked_s"]["median"]
+    floor_cpu = result["floor"]["cpu_to_dock_s"]["median"]
     for name in ("agent", "compared"):
         if name in result:
             ratio = result[name]["docked_s"]["median"] / floor
-            print(f"{name}: docked {ratio:.2f} x the bare icon (medians)")
+            cpu = result[name]["cpu_to_dock_s"]["median"] / floor_cpu
+            print(f"{name}: docked {ratio:.2f} x the bare icon, CPU to docked {cpu:.2f} x "
+                  "(medians)")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     return 0
 
