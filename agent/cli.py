@@ -13,12 +13,7 @@ from typing import Any
 from seatkeeper import __version__
 from seatkeeper.config import Config, load_config
 from seatkeeper.core.errors import SeatkeeperError
-from seatkeeper.service.control import (
-    AgentNotRunning,
-    ControlClient,
-    ControlError,
-    local_api_address,
-)
+from seatkeeper.service.framing import AgentNotRunning, ControlError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 WAIT_FOR_DELIVERY_S = 5.0
@@ -110,6 +105,8 @@ class Front:
     """The running agent over its control socket, or, when none runs, an agent in-process."""
 
     def __init__(self, config: Config) -> None:
+        from seatkeeper.service.control import ControlClient, local_api_address
+
         self.config = config
         self.remote = ControlClient(local_api_address(config.paths))
         self._local: Any = None
