@@ -20,7 +20,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -389,11 +388,12 @@ def _release_before_quit(agent: Agent) -> None:
     if agent.borrowed_until() is not None:
         log.info("quit: the seat is borrowed until %s and stays borrowed", agent.borrowed_until())
         return
-    agent.release()
-    deadline = time.monotonic() + QUIT_DELIVERY_S
-    while any(item.kind == "release" for item in agent.status().pending):
-        if time.monotonic() >= deadline:
-            log.info("quit: the release waits in the outbox for the next start")
-            return
-        time.sleep(0.1)
-    log.info("quit: the seat is released; the login is kept")
+    if agent.status().account is None:
+        log.info("quit: not logged in, no seat to give back")
+        return
+    # As at shutdown: a seat request still in flight (Quit chosen while the agent was
+    # starting) is waited for, and the seat it brings back is given back too.
+    if agent.release_now("user", QUIT_DELIVERY_S):
+        log.info("quit: the seat is released; the login is kept")
+    else:
+        log.info("quit: the release waits in the outbox for the next start")

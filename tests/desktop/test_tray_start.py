@@ -22,7 +22,7 @@ from seatkeeper.service.control import AgentNotRunning
 
 from tests.desktop.screen import Desktop, TrayAgent
 from tests.desktop.test_tray import shows
-from tests.scenarios.common import ScenarioServer
+from tests.scenarios.common import ScenarioServer, live_leases
 from tests.support.agent import close_all
 from tests.support.api import Api
 from tests.support.proxy import FaultProxy
@@ -173,3 +173,26 @@ def test_an_unreadable_last_state_gives_the_neutral_icon(
         assert time.monotonic() < deadline, agent.state_file.read_bytes()
         time.sleep(0.1)
     assert agent.stop() == 0
+
+
+def test_quit_while_the_agent_starts_ends_it_with_no_seat_taken(
+        desktop: Desktop, tray_server: ScenarioServer, tray_api: Api, make_probed: Any) -> None:
+    """Quit from the starting menu ends the agent once it is built: exit 0, no seat left
+    taken on the server, the login kept, and the next start's icon is "asking"."""
+    account, license = tray_api.new_account(seats=1)
+    agent = make_probed("site-laptop", server_url=tray_server.url)
+    agent.login(account["email"], account["password"])
+    agent.gate.unlink()
+    agent.launch()
+    agent.modules_at_icon()
+    desktop.right_click(desktop.wait_for_icon())
+    agent.atspi("click", "menu item", "Quit")
+    agent.gate.touch()
+    deadline = time.monotonic() + 20
+    while agent.alive:
+        assert time.monotonic() < deadline, f"the agent did not end:\n{agent.logs_tail()}"
+        time.sleep(0.1)
+    assert agent.stop() == 0
+    assert live_leases(tray_api, license["id"]) == []
+    assert agent.status()["account"] == account["email"]
+    assert kept_icon(agent.state_file) == "acquiring"
