@@ -8,7 +8,6 @@ import getpass
 import json
 import sys
 import time
-import webbrowser
 from typing import Any
 
 from seatkeeper import __version__, cli_argparse, i18n
@@ -17,12 +16,7 @@ from seatkeeper.core.errors import SeatkeeperError
 from seatkeeper.core.sentences import LOGGED_IN
 from seatkeeper.i18n import _
 from seatkeeper.phrases import say
-from seatkeeper.service.control import (
-    AgentNotRunning,
-    ControlClient,
-    ControlError,
-    local_api_address,
-)
+from seatkeeper.service.framing import AgentNotRunning, ControlError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 WAIT_FOR_DELIVERY_S = 5.0
@@ -128,6 +122,8 @@ class Front:
     """The running agent over its control socket, or, when none runs, an agent in-process."""
 
     def __init__(self, config: Config) -> None:
+        from seatkeeper.service.control import ControlClient, local_api_address
+
         self.config = config
         self.remote = ControlClient(local_api_address(config.paths))
         self._local: Any = None
@@ -228,6 +224,8 @@ def _login_browser(config: Config, args: argparse.Namespace) -> int:
         address=grant["verification_uri"], code=grant["user_code"],
         link=grant["verification_uri_complete"]), flush=True)
     if not args.no_open:
+        import webbrowser
+
         webbrowser.open(grant["verification_uri_complete"])
     print(_("Waiting for the login to be approved in the browser…"), flush=True)
     answer = device_login.follow(grant, lambda: front.call(

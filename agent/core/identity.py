@@ -8,7 +8,6 @@ two devices.
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 FINGERPRINT_VERSION = "seatkeeper-device-v1"
@@ -21,6 +20,8 @@ def fingerprint(machine_id: str, install_id: str) -> str:
     if not INSTALL_ID_PATTERN.match(install_id):
         raise ValueError("install_id must be 32 lowercase hex characters")
     material = "\0".join((FINGERPRINT_VERSION, machine_id.strip().lower(), install_id))
+    import hashlib  # here: OpenSSL's hashing is loaded only when a fingerprint is made
+
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 

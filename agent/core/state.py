@@ -23,33 +23,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
+# SeatState has a module of its own (the tray's first icon needs only it); it is used from here.
+from seatkeeper.core.seat_state import SeatState as SeatState
 from seatkeeper.core.wire import format_time, parse_time
 from seatkeeper.i18n import N_
-
-
-class SeatState(StrEnum):
-    """The one state shown at a time (a `str`, so it serializes as its value).
-
-    Values are written out by hand because they are a contract (screen, JSON, logs);
-    declaration order is DESIGN.md's precedence.
-    """
-
-    LOGOUT_PENDING = "logout_pending"
-    SIGNED_OUT = "signed_out"
-    RELEASED = "released"
-    ACQUIRING = "acquiring"
-    ACTIVE = "active"
-    OFFLINE = "offline"
-    SEAT_LIMIT_REACHED = "seat_limit_reached"
-    DISCOVERY = "discovery"
-    SUPPORT_EXPIRED = "support_expired"
-    LICENSE_EXPIRED = "license_expired"
-    REVOKED = "revoked"
-    ERROR = "error"
-
 
 # What the server's last answer about the seat means for the state.
 REFUSAL_STATES: dict[str, SeatState] = {

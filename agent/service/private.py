@@ -23,7 +23,6 @@ import contextlib
 import errno
 import logging
 import os
-import secrets
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -67,6 +66,8 @@ def private_dirs(paths: Iterable[Path]) -> None:
 
 def write_secret(path: Path, text: str) -> None:
     """Replace `path` with `text`, owner-only, atomically, never following a planted link."""
+    import secrets  # here: it loads OpenSSL's hashing (hmac), which the tray's start does not need
+
     private_dir(path.parent)
     temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import signal
 import threading
 import time
@@ -28,6 +27,7 @@ from seatkeeper.service import autostart
 from seatkeeper.tray import dialogs, icons, messages
 from seatkeeper.tray.login_flow import LoginFlow
 from seatkeeper.tray.notify_actions import ActionNotifier
+from seatkeeper.tray.starting import LastState, TrayUnavailable, load_pystray, write_last
 from seatkeeper.tray.view import Act, Action, Entry, TrayView, view
 
 if TYPE_CHECKING:
@@ -38,38 +38,26 @@ log = logging.getLogger("seatkeeper.tray")
 ICON_PX = 64
 # The account and its devices are fetched on every state change, and at least this often.
 REFRESH_S = 300.0
-# How often time-based notices (offline for longer than a heartbeat) are checked.
-TICK_S = 2.0
+# A time-based notice (offline for longer than a heartbeat) is looked at this long after
+# it falls due, so that it is due by then.
+DUE_MARGIN_S = 0.05
 GLIB_BACKENDS = ("gtk", "appindicator")
-
-
-class TrayUnavailable(RuntimeError):
-    """pystray or its toolkit cannot start here; the agent goes on headless."""
+__all__ = ["TrayApp", "TrayUnavailable"]
 
 
 def _load_pystray(backend: str) -> Any:
-    """Import pystray with `backend` chosen (it picks one at import and fails without X)."""
-    os.environ["PYSTRAY_BACKEND"] = backend
-    try:
-        if backend in GLIB_BACKENDS:
-            import gi
-
-            gi.require_version("GLib", "2.0")
-            from gi.repository import GLib
-
-            GLib.set_prgname("seatkeeper")  # the name screen readers and the tray host see
-            GLib.set_application_name("Seatkeeper")
-        import pystray
-    except Exception as exc:  # ImportError, Xlib's errors, a GTK that cannot initialise
-        raise TrayUnavailable(f"the {backend} tray backend cannot start: {exc}") from exc
-    return pystray
+    """Import pystray with `backend` chosen (replaced in tests)."""
+    return load_pystray(backend)
 
 
 class TrayApp:
     """The icon, its menu and its notifications over one agent; `run()` on the main thread."""
 
     def __init__(self, agent: Agent, *, backend: str, log_dir: Path,
-                 stop: threading.Event, hooks: Platform | None = None) -> None:
+                 stop: threading.Event, hooks: Platform | None = None, icon: Any = None,
+                 state_file: Path | None = None) -> None:
+        """`icon`: the starting tray's icon, whose loop runs already (see `attach`);
+        `state_file`: where the state shown is kept for the next start's first icon."""
         self.agent = agent
         self.backend = backend
         self.log_dir = log_dir
@@ -90,6 +78,12 @@ class TrayApp:
         self._refresh = threading.Event()
         self._closed = threading.Event()
         self._autostart, self._autostart_managed = autostart.ticked()
+        self._state_file = state_file
+        self._kept: LastState | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        if icon is not None:
+            self.icon = icon  # redrawn with the agent's state once attached
+            return
         shown = view(self._status, autostart=self._autostart,
                      autostart_managed=self._autostart_managed,
                      server=self.login.server().choice)
@@ -115,7 +109,7 @@ class TrayApp:
         """Show the icon until Quit or `stop` is set; returns on the main thread."""
         handlers: dict[int, Any] = {sig: signal.getsignal(sig)
                                     for sig in (signal.SIGINT, signal.SIGTERM)}
-        unsubscribe = self.agent.subscribe(self._changed)
+        self._unsubscribe = self.agent.subscribe(self._changed)
         try:
             self.icon.run(setup=lambda icon: self._ready(handlers))
         except Exception as exc:
@@ -123,10 +117,28 @@ class TrayApp:
             log.warning("the tray's loop ended with an error: %s", exc)
             log.debug("the tray's loop ended with an error", exc_info=True)
         finally:
-            self._closed.set()
-            self._refresh.set()
-            unsubscribe()
+            self.loop_ended()
             log.info("tray icon closed")
+
+    def attach(self, *, logout_wanted: bool = False) -> None:
+        """Take over the starting tray's icon, whose loop runs already (from any thread);
+        `logout_wanted`: Log out… was chosen from the starting menu, and is carried out now
+        (with its confirmation)."""
+        self._unsubscribe = self.agent.subscribe(self._changed)
+        self._refresh.set()  # the agent may have changed state before we subscribed
+        self.post(lambda: self._on_ui_ready({}))
+        if logout_wanted:
+            self.post(self.log_out)
+        # (the starting tray watches `stop` already)
+        threading.Thread(target=self._watch, name="tray-watch", daemon=True).start()
+
+    def loop_ended(self) -> None:
+        """The icon's loop is over: the helpers stop, the agent's news no longer come."""
+        self._closed.set()
+        self._refresh.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
 
     def _ready(self, handlers: dict[int, Any]) -> None:
         """In pystray's setup thread once the loop runs: show the icon, start the helpers."""
@@ -146,7 +158,8 @@ class TrayApp:
                     signal.signal(sig, handler)
         self._shown = None
         self.render()
-        log.info("tray icon shown (backend %s)", self.backend)
+        log.info("tray icon shown (backend %s)%s", self.backend,
+                 " with the agent attached" if not handlers else "")
 
     def _wait_for_stop(self) -> None:
         # Asleep until a signal or the session's end sets it (a daemon thread: a tray closed
@@ -214,10 +227,15 @@ class TrayApp:
         self._refresh.set()
 
     def _watch(self) -> None:
-        """Fetch the account and devices when asked (and now and then); tick the notices."""
+        """Fetch the account and devices when asked (and now and then); tell the time-based
+        notices when they fall due. Asleep in between: no tick."""
         fetched_at = float("-inf")
         while not self._closed.is_set():
-            wanted = self._refresh.wait(TICK_S)
+            wait_s = REFRESH_S - (time.monotonic() - fetched_at)
+            due = self._due_in()
+            if due is not None:
+                wait_s = min(wait_s, due + DUE_MARGIN_S)
+            wanted = self._refresh.wait(max(0.0, wait_s))
             if self._closed.is_set():
                 return
             if wanted or time.monotonic() - fetched_at > REFRESH_S:
@@ -225,6 +243,10 @@ class TrayApp:
                 fetched_at = time.monotonic()
                 self._fetch_account()
             self._observe(self.agent.status())
+
+    def _due_in(self) -> float | None:
+        with self._lock:
+            return messages.next_due(self._memory, self._status, dt.datetime.now(dt.UTC))
 
     def _fetch_account(self) -> None:
         status = self.agent.status()
@@ -253,12 +275,14 @@ class TrayApp:
                          account=self._account, devices=self._devices,
                          autostart=self._autostart,
                          autostart_managed=self._autostart_managed, server=server)
+            signed_in = self._status.account is not None
         before, self._shown = self._shown, shown
         if shown == before:
             return
         if before is None or (shown.icon, shown.borrowed) != (before.icon, before.borrowed):
             self.icon.icon = icons.render(shown.icon, ICON_PX, borrowed=shown.borrowed)
             log.info("tray shows %s%s", shown.icon.value, " (borrowed)" * shown.borrowed)
+        self._keep(LastState(shown.icon, shown.borrowed, signed_in))
         if before is None or shown.tooltip != before.tooltip:
             self.icon.title = shown.tooltip
             status_icon = getattr(self.icon, "_status_icon", None)  # GTK: title is no tooltip
@@ -266,6 +290,12 @@ class TrayApp:
                 status_icon.set_tooltip_text(shown.tooltip)
         if before is None or shown.menu != before.menu:
             self.icon.menu = self.pystray.Menu(*self._menu(shown.menu))
+
+    def _keep(self, state: LastState) -> None:
+        """Keep what is shown for the next start's first icon, when it changed."""
+        if self._state_file is not None and state != self._kept:
+            self._kept = state
+            write_last(self._state_file, state)
 
     def _menu(self, entries: tuple[Entry, ...]) -> list[Any]:
         items: list[Any] = []
@@ -318,10 +348,7 @@ class TrayApp:
         elif act is Act.CANCEL_LOGIN:
             self.login.cancel()
         elif act is Act.LOGOUT:
-            if self.dialogs.ask(messages.logout_prompt(status)):
-                self._call(N_("log out"), agent.logout)
-            else:
-                log.info("log out cancelled")
+            self.log_out(status)
         elif act is Act.RELEASE:
             self._call(N_("release the seat"), agent.release)
         elif act is Act.BORROW:
@@ -349,8 +376,23 @@ class TrayApp:
         elif act is Act.ABOUT:
             self.dialogs.tell(messages.about_prompt(status, dialogs.versions(self.backend)))
         elif act is Act.QUIT:
-            self.quit_requested = True
-            self.icon.stop()
+            self.quit()
+
+    def log_out(self, status: Status | None = None) -> None:
+        """Log out…: ask first, then log out (on the UI thread)."""
+        if status is None:
+            with self._lock:
+                status = self._status
+        if status.account is None:
+            log.info("log out: not logged in")
+        elif self.dialogs.ask(messages.logout_prompt(status)):
+            self._call(N_("log out"), self.agent.logout)
+        else:
+            log.info("log out cancelled")
+
+    def quit(self) -> None:
+        self.quit_requested = True
+        self.icon.stop()
 
     def _toggle_autostart(self) -> None:
         """Start at login, the other way round; what is on disk decides the tick."""

@@ -46,7 +46,35 @@ def has_gtk() -> bool:
 
 
 def xembed_tray(display_name: str) -> bool | None:
-    """Whether an XEmbed system tray runs on the X display; None: no connection to it."""
+    """Whether an XEmbed system tray runs on the X display; None: no connection to it.
+
+    Asked through libX11 itself (GTK loads it anyway), which costs a tenth of importing
+    python-xlib before the icon; python-xlib where libX11 cannot be loaded."""
+    import ctypes
+
+    try:
+        x11 = ctypes.CDLL("libX11.so.6")
+    except OSError:
+        return _xembed_tray_xlib(display_name)
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XDefaultScreen.argtypes = [ctypes.c_void_p]
+    x11.XInternAtom.restype = ctypes.c_ulong
+    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x11.XGetSelectionOwner.restype = ctypes.c_ulong
+    x11.XGetSelectionOwner.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    display = x11.XOpenDisplay(display_name.encode())
+    if not display:
+        return None
+    try:
+        name = f"_NET_SYSTEM_TRAY_S{x11.XDefaultScreen(display)}".encode()
+        return bool(x11.XGetSelectionOwner(display, x11.XInternAtom(display, name, 0)))
+    finally:
+        x11.XCloseDisplay(display)
+
+
+def _xembed_tray_xlib(display_name: str) -> bool | None:
     try:
         from Xlib import X
         from Xlib.display import Display

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from PIL import Image, ImageDraw
-from seatkeeper.core.state import SeatState
+from seatkeeper.core.seat_state import SeatState
 
 # The sizes the platforms ask for (16 to 64 px), each also at 2x.
 SIZES = (16, 20, 22, 24, 32, 48, 64)

@@ -143,8 +143,8 @@ def follow(memory: Memory, status: Status, now: dt.datetime, tz: dt.tzinfo | Non
            ) -> tuple[Memory, tuple[Notice, ...]]:
     """The next memory, and the notices this status calls for (each told once).
 
-    Call it with every status, and now and then with the same one, so that "offline for
-    longer than one heartbeat" is noticed while nothing changes.
+    Call it with every status, and again with the same one when `next_due` says, so that
+    "offline for longer than one heartbeat" is noticed while nothing changes.
     """
     notices: list[Notice] = []
     if memory.state is not None and status.state is not memory.state:
@@ -163,6 +163,15 @@ def follow(memory: Memory, status: Status, now: dt.datetime, tz: dt.tzinfo | Non
             memory = replace(memory, offline_told=True)
             notices.append(_offline(status, tz))
     return memory, tuple(notices)
+
+
+def next_due(memory: Memory, status: Status, now: dt.datetime) -> float | None:
+    """Seconds until `follow` has a time-based notice to tell for this status (0: now);
+    None: none is waiting (the caller may sleep until the status changes)."""
+    if status.state is SeatState.OFFLINE and not memory.offline_told and memory.since:
+        interval = status.heartbeat_interval_s or DEFAULT_HEARTBEAT_S
+        return max(0.0, interval - (now - memory.since).total_seconds())
+    return None
 
 
 def _transition(memory: Memory, status: Status, now: dt.datetime) -> Notice | None:

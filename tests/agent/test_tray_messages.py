@@ -17,6 +17,7 @@ from seatkeeper.tray.messages import (
     follow,
     login_notice,
     logout_prompt,
+    next_due,
 )
 
 T0 = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
@@ -77,6 +78,20 @@ def test_offline_is_told_once_after_one_heartbeat() -> None:
     told = run((0, ACTIVE), (1, OFFLINE), (30, OFFLINE), (62, OFFLINE), (90, OFFLINE))
     assert [n.title for n in told] == ["Offline"]
     assert "held until 12:15" in told[0].text
+
+
+def test_the_offline_notice_says_when_it_falls_due() -> None:
+    """The tray sleeps until the offline notice is due (no tick): due one heartbeat after
+    going offline, at once when overdue, and nothing once told or while online."""
+    memory, _ = follow(Memory(), ACTIVE, at(0))
+    assert next_due(memory, ACTIVE, at(0)) is None
+    memory, _ = follow(memory, OFFLINE, at(1))
+    assert next_due(memory, OFFLINE, at(1)) == 60
+    assert next_due(memory, OFFLINE, at(31)) == 30
+    assert next_due(memory, OFFLINE, at(90)) == 0
+    memory, told = follow(memory, OFFLINE, at(1 + 60 + 0.05))
+    assert [n.title for n in told] == ["Offline"]
+    assert next_due(memory, OFFLINE, at(62)) is None
 
 
 def test_seat_lost_to_another_device() -> None:

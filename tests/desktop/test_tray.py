@@ -273,3 +273,30 @@ def test_borrow_and_return_from_the_tray(
         == [again["lease"]["lease_id"]]
     shows(desktop, SeatState.ACTIVE)
     assert agent.stop() == 0
+
+
+def test_offline_for_longer_than_a_heartbeat_is_told_once(
+        desktop: Desktop, tray_server: ScenarioServer, tray_api: Api,
+        make_tray_agent: TrayAgentFactory) -> None:
+    """Cut from the server with the seat held, the tray tells "Offline" once a heartbeat
+    interval (1 s here) has passed with nothing else changing (it sleeps until that notice
+    is due, with no tick), and tells it only once."""
+    with FaultProxy(tray_server.port) as proxy:
+        account, _ = tray_api.new_account(seats=1)
+        agent = make_tray_agent("field-laptop", server_url=proxy.url)
+        agent.login(account["email"], account["password"])
+        agent.start()
+        agent.serve_notifications()
+        agent.wait_for("active")
+        proxy.cut()
+        agent.wait_for("offline")
+        deadline = time.monotonic() + 10
+        while not agent.notifications():
+            assert time.monotonic() < deadline, "no Offline notification arrived"
+            time.sleep(0.1)
+        time.sleep(3)
+        assert [n["summary"] for n in agent.notifications()] == ["Offline"]
+        assert "cannot be reached" in agent.notifications()[0]["body"]
+        proxy.restore()
+        agent.wait_for("active", timeout=30)
+        assert agent.stop() == 0

@@ -149,14 +149,8 @@ class AgentProcess:
 
     def start(self) -> AgentProcess:
         """Start `run --headless` and wait until its control socket answers."""
-        if self.alive:
-            raise RuntimeError("agent already running")
-        self._close_out()
-        self._out = self.out_path.open("ab")
-        self._ended = self._killed = False
-        self._proc = subprocess.Popen(
-            self.run_command(), cwd=REPO_ROOT, env=self.env,
-            stdin=subprocess.DEVNULL, stdout=self._out, stderr=subprocess.STDOUT)
+        self.launch()
+        assert self._proc is not None
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -170,6 +164,18 @@ class AgentProcess:
         self.kill()
         raise AssertionError(f"the agent's control socket did not answer within "
                              f"{START_TIMEOUT_S:.0f} s:\n{self.logs_tail()}")
+
+    def launch(self) -> AgentProcess:
+        """Start the daemon and return at once (for a test that holds its start back)."""
+        if self.alive:
+            raise RuntimeError("agent already running")
+        self._close_out()
+        self._out = self.out_path.open("ab")
+        self._ended = self._killed = False
+        self._proc = subprocess.Popen(
+            self.run_command(), cwd=REPO_ROOT, env=self.env,
+            stdin=subprocess.DEVNULL, stdout=self._out, stderr=subprocess.STDOUT)
+        return self
 
     def kill(self) -> None:
         """SIGKILL, as a crash or a pulled plug would."""
