@@ -46,6 +46,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.agent_idle import context_switches, cpu_seconds  # noqa: E402
 from tests.desktop.screen import Desktop, missing_tools  # noqa: E402
 from tests.support.agent import AgentProcess  # noqa: E402
 from tests.support.api import Api  # noqa: E402
@@ -84,31 +85,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for {pid}")
-
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the process (all its threads so far), seconds: the work it did,
-    which the machine's load does not stretch as it stretches the wall-clock time."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def context_switches(pid: int) -> int:
-    """Voluntary + involuntary context switches summed over the process's threads."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            text = (task / "status").read_text()
-        except FileNotFoundError:
-            continue  # a thread that just ended
-        for line in text.splitlines():
-            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                total += int(line.split()[1])
-    return total
 
 
 def seat_held_s(log_file: Path | None, since: float) -> float | None:

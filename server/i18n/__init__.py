@@ -243,9 +243,14 @@ def _cookie(header: str) -> str | None:
     return None
 
 
+# Partials the portal and the console share (the language links).
+SHARED_TEMPLATES = Path(__file__).with_name("templates")
+
+
 class Templates:
-    """A folder's Jinja2 templates, one environment per language with its catalogue
-    installed (`_()`, `ngettext`, `{% trans %}`), and the date and number filters."""
+    """A folder's Jinja2 templates (and the shared partials), one environment per language
+    with its catalogue installed (`_()`, `ngettext`, `{% trans %}`), and the date and
+    number filters."""
 
     def __init__(self, folder: Path, **globals_: Any) -> None:
         self.environments = {code: self._environment(folder, code, globals_)
@@ -253,8 +258,9 @@ class Templates:
 
     @staticmethod
     def _environment(folder: Path, code: str, globals_: dict[str, Any]) -> Environment:
-        env = Environment(loader=FileSystemLoader(folder), autoescape=select_autoescape(["html"]),
-                          trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+        env = Environment(loader=FileSystemLoader([folder, SHARED_TEMPLATES]),
+                          autoescape=select_autoescape(["html"]), trim_blocks=True,
+                          lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
         env.policies["ext.i18n.trimmed"] = True
         env.install_gettext_translations(translations(code), newstyle=True)  # type: ignore[attr-defined]
         env.filters.update(

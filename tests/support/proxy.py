@@ -262,24 +262,28 @@ class FaultProxy:
         try:
             if _read_message(client) is not None:
                 client.sendall(self.canned)
-            with contextlib.suppress(OSError):
-                client.shutdown(socket.SHUT_WR)
-            with contextlib.suppress(OSError):
-                client.settimeout(5)
-                client.recv(1)  # let the client read the answer and close first
         except OSError:
             pass
-        finally:
-            with self._lock:
-                self._conns.discard(client)
-            with contextlib.suppress(OSError):
-                client.close()
+        self._close_after_answer(client)
+
+    def _close_after_answer(self, client: socket.socket) -> None:
+        """End a one-answer connection: let the client read the answer and close first."""
+        with contextlib.suppress(OSError):
+            client.shutdown(socket.SHUT_WR)
+        with contextlib.suppress(OSError):
+            client.settimeout(5)
+            client.recv(1)
+        with self._lock:
+            self._conns.discard(client)
+        with contextlib.suppress(OSError):
+            client.close()
 
     def _answer_busy(self, client: socket.socket) -> None:
         """One request per connection: the exempt ones relayed, the rest shed."""
         try:
             request = _read_message(client)
             if request is None:
+                self._close_after_answer(client)
                 return
             seen: list[Forwarded] = []
             RequestReader(seen.append).feed(request)
@@ -294,18 +298,9 @@ class FaultProxy:
                 with self._lock:
                     self.shed.extend((time.monotonic(), one) for one in seen)
                 client.sendall(self.canned)
-            with contextlib.suppress(OSError):
-                client.shutdown(socket.SHUT_WR)
-            with contextlib.suppress(OSError):
-                client.settimeout(5)
-                client.recv(1)
         except OSError:
             pass
-        finally:
-            with self._lock:
-                self._conns.discard(client)
-            with contextlib.suppress(OSError):
-                client.close()
+        self._close_after_answer(client)
 
     def _relay_half(self, client: socket.socket, upstream: socket.socket) -> None:
         try:
