@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = early if early is not None else load_config()
-        i18n.use(config.language)
+        if early is None:
+            i18n.use(config.language)
         for warning in config.warnings:
             print(_("warning: {warning}").format(warning=say(warning)), file=sys.stderr)
         if args.command == "run":

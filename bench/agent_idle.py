@@ -51,6 +51,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.procstat import CLK_TCK, context_switches, cpu_seconds, memory  # noqa: E402
 from tests.support.agent import AgentProcess  # noqa: E402
 from tests.support.api import Api  # noqa: E402
 from tests.support.procs import ServerProcess  # noqa: E402
@@ -61,8 +62,6 @@ LEASE_TTL_S = 180
 TARGET_RSS_RATIO = 1.2
 TARGET_CPU_PCT = 0.1
 TARGET_MEDIAN_S = 2.0
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 # The libraries' floor: the four libraries the agent was asked to be built on, then nothing
 # (pystray with its dummy backend: the headless agent has no display).
@@ -121,46 +120,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not (1 <= args.idle <= 3600 and 1 <= args.trials <= 200 and 0 < low <= high):
         parser.error("idle 1-3600 s, trials 1-200, offline 0 < MIN <= MAX")
     return args
-
-
-# -- /proc -------------------------------------------------------------------------------
-
-def memory(pid: int) -> dict[str, float]:
-    """RSS from /proc/<pid>/status; PSS and USS (private clean + dirty) from smaps_rollup, MiB."""
-    out: dict[str, float] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(("VmRSS:", "RssAnon:", "RssFile:", "Threads:")):
-            key, value = line.split(":", 1)
-            number = float(value.split()[0])
-            out[key] = number if key == "Threads" else number / 1024
-    rollup: dict[str, float] = {}
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
-        key, value = line.split(":", 1)
-        rollup[key] = float(value.split()[0]) / 1024
-    out["Pss"] = rollup.get("Pss", 0.0)
-    out["Uss"] = rollup.get("Private_Clean", 0.0) + rollup.get("Private_Dirty", 0.0)
-    return out
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the whole process (all threads), seconds."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def context_switches(pid: int) -> int:
-    """Voluntary + involuntary context switches summed over the process's threads."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            text = (task / "status").read_text()
-        except FileNotFoundError:
-            continue  # a thread that just ended
-        for line in text.splitlines():
-            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                total += int(line.split()[1])
-    return total
 
 
 # -- pieces --------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.agent_idle import cpu_seconds, memory  # noqa: E402
+from bench.procstat import cpu_seconds, memory  # noqa: E402
 from tests.support.agent import AgentProcess  # noqa: E402
 from tests.support.api import Api  # noqa: E402
 from tests.support.local_api import Raw, address  # noqa: E402

@@ -46,7 +46,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.agent_idle import context_switches, cpu_seconds  # noqa: E402
+from bench.procstat import context_switches, cpu_seconds  # noqa: E402
 from tests.desktop.screen import Desktop, missing_tools  # noqa: E402
 from tests.support.agent import AgentProcess  # noqa: E402
 from tests.support.api import Api  # noqa: E402
