@@ -18,3 +18,7 @@ RATE_LIMITED = Counter("seatkeeper_rate_limit_refusals",
 RECLAIMS = Counter("seatkeeper_sweep_reclaims",
                    "Leases reclaimed because their heartbeats stopped (by the sweep, or found "
                    "expired by a release)", registry=REGISTRY)
+HEARTBEAT_BATCH = Histogram("seatkeeper_heartbeat_batch_size",
+                            "Heartbeats renewed together in one transaction (the heartbeat "
+                            "door's group commit)", registry=REGISTRY,
+                            buckets=(1, 2, 4, 8, 16, 32, 64))

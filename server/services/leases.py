@@ -17,6 +17,7 @@ Statements are built once with named parameters, so that each is compiled once p
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,9 +25,11 @@ from typing import Any
 from seatkeeper_server import errors, metrics
 from seatkeeper_server.models import Device, Lease, License, Token
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Connection,
     Row,
+    String,
     Table,
     and_,
     bindparam,
@@ -93,12 +96,34 @@ _LICENSE = (select(*LICENSE_COLUMNS, seats_used_of(LICENSES.c.id).label("seats_u
             .where(LICENSES.c.id == bindparam("license_id")))
 
 
-def _heartbeat_in_one_statement() -> Any:
-    """PostgreSQL: check and renew the lease, touch its device and read what the signed
-    answer needs, in one round trip. The same renewal and the same lock order (the lease's
-    row, then its device's) as `renew`; the seat count sees the lease as it was, live."""
-    renewed = _RENEW_OWN.cte("renewed")
-    touched = (update(DEVICES).where(DEVICES.c.id == renewed.c.device_id)
+def _heartbeats_renewal(beats: Any) -> Any:
+    """Renew each lease of `beats` (lease_id, token_hash) that is live and whose token is
+    valid and its device's own: the pair must match, a batch's tokens never vouch for each
+    other's leases."""
+    owns = exists().where(beats.c.lease_id == LEASES.c.id,
+                          TOKENS.c.hash == beats.c.token_hash, TOKENS.c.revoked_at.is_(None),
+                          TOKENS.c.device_id == LEASES.c.device_id,
+                          TOKENS.c.account_id == LEASES.c.account_id)
+    return update(LEASES).where(live(), owns).values(**_renewal_values())
+
+
+def _heartbeats_pg() -> Any:
+    """PostgreSQL: check and renew a batch of leases, touch their devices and read what the
+    signed answers need, in one statement, whatever the batch's size (two arrays: prepared
+    once). The same renewal as `renew`, and the same lock order: the leases' rows by id,
+    then their devices' by id. The seat counts see the leases as they were, live."""
+    pairs = (func.unnest(bindparam("lease_ids", type_=ARRAY(String)),
+                         bindparam("token_hashes", type_=ARRAY(String)))
+             .table_valued("lease_id", "token_hash").render_derived(name="pairs"))
+    beats = select(pairs.c.lease_id, pairs.c.token_hash).cte("beats")
+    locked = (select(LEASES.c.id).where(LEASES.c.id.in_(select(beats.c.lease_id)))
+              .order_by(LEASES.c.id).with_for_update().cte("locked"))
+    renewed = (_heartbeats_renewal(beats).where(LEASES.c.id.in_(select(locked.c.id)))
+               .returning(*LEASE_COLUMNS).cte("renewed"))
+    devices_locked = (select(DEVICES.c.id)
+                      .where(DEVICES.c.id.in_(select(renewed.c.device_id)))
+                      .order_by(DEVICES.c.id).with_for_update().cte("devices_locked"))
+    touched = (update(DEVICES).where(DEVICES.c.id.in_(select(devices_locked.c.id)))
                .values(last_heartbeat_at=bindparam("now"))
                .returning(DEVICES.c.id, DEVICES.c.name).cte("touched"))
     return (select(*renewed.c, touched.c.name.label("device_name"), *LICENSE_COLUMNS,
@@ -107,7 +132,24 @@ def _heartbeat_in_one_statement() -> Any:
                          .join(LICENSES, LICENSES.c.id == renewed.c.license_id)))
 
 
-_HEARTBEAT_PG = _heartbeat_in_one_statement()
+def _heartbeats_sqlite() -> Any:
+    """SQLite: the batch's renewal, its pairs one JSON parameter (one statement for every
+    size); the devices and the licenses follow, one statement each."""
+    pairs = func.json_each(bindparam("pairs")).table_valued("value")
+    beats = select(func.json_extract(pairs.c.value, "$[0]").label("lease_id"),
+                   func.json_extract(pairs.c.value, "$[1]").label("token_hash")).cte("beats")
+    return (_heartbeats_renewal(beats).where(LEASES.c.id.in_(select(beats.c.lease_id)))
+            .returning(*LEASE_COLUMNS))
+
+
+_HEARTBEATS_PG = _heartbeats_pg()
+_HEARTBEATS_SQLITE = _heartbeats_sqlite()
+_TOUCH_DEVICES = (update(DEVICES).where(DEVICES.c.id.in_(bindparam("device_ids", expanding=True)))
+                  .values(last_heartbeat_at=bindparam("now"))
+                  .returning(DEVICES.c.id, DEVICES.c.name))
+_LICENSES = (select(LICENSES.c.id, *LICENSE_COLUMNS,
+                    seats_used_of(LICENSES.c.id).label("seats_used"))
+             .where(LICENSES.c.id.in_(bindparam("license_ids", expanding=True))))
 
 
 @dataclass(frozen=True)
@@ -152,16 +194,27 @@ def seat(conn: Connection, lease: Any, now: int, device_name: str) -> Seat:
                 device_name)
 
 
-def heartbeat_renew(conn: Connection, lease_id: str, token_hash: str, now: int,
-                    ttl_s: int) -> Seat | None:
-    """The hot path: renew the device's own live lease with a valid token; None otherwise
-    (the caller then finds out why, on the slow path)."""
+def heartbeat_renew(conn: Connection, beats: Sequence[tuple[str, str]], now: int,
+                    ttl_s: int) -> dict[str, Seat]:
+    """The hot path: renew each device's own live lease with a valid token, `beats` being
+    (lease_id, token_hash) pairs of distinct leases; the seats renewed, by lease id. For
+    the others the caller finds out why, on the slow path."""
+    if not beats:
+        return {}
+    params: dict[str, Any] = {"now": now, "renew_to": now + ttl_s}
     if conn.dialect.name == "postgresql":
-        row = conn.execute(_HEARTBEAT_PG, {"lease_id": lease_id, "now": now,
-                                           "renew_to": now + ttl_s,
-                                           "token_hash": token_hash}).first()
-        return None if row is None else Seat(row, row, row.license_id, row.device_name)
-    return renew(conn, lease_id, now, ttl_s, token_hash=token_hash)
+        rows = conn.execute(_HEARTBEATS_PG, {**params, "lease_ids": [b[0] for b in beats],
+                                             "token_hashes": [b[1] for b in beats]}).all()
+        return {row.id: Seat(row, row, row.license_id, row.device_name) for row in rows}
+    renewed = conn.execute(_HEARTBEATS_SQLITE, {**params, "pairs": json.dumps(beats)}).all()
+    if not renewed:
+        return {}
+    names: dict[str, str] = dict(conn.execute(_TOUCH_DEVICES, {  # after the leases: the lock order
+        "now": now, "device_ids": sorted({row.device_id for row in renewed})}).all())
+    facts = {row.id: row for row in conn.execute(_LICENSES, {
+        "now": now, "license_ids": sorted({row.license_id for row in renewed})})}
+    return {row.id: Seat(row, facts[row.license_id], row.license_id, names[row.device_id])
+            for row in renewed}
 
 
 # -- locks, checks and ends ------------------------------------------------------------------

@@ -19,6 +19,7 @@ from seatkeeper_server.services.leases import LEASES, LICENSES
 from seatkeeper_server.text import Text
 from seatkeeper_server.timeutil import parse_date, to_rfc3339
 from sqlalchemy import Connection, Row, bindparam, delete, insert, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 REVOKING_REASONS = leases.REVOKING_REASONS
@@ -163,22 +164,64 @@ def _caller_lease(conn: Connection, caller: Caller, lease_id: str) -> Row[Any]:
 
 def heartbeat(units: Callable[..., AbstractContextManager[Connection]], token: str | None,
               lease_id: str, now: int, terms: LeaseTerms, signer: Any) -> dict[str, Any]:
-    """Extend a live lease by `ttl_s`; a revoked one answers why, even to a revoked token.
+    """Extend a live lease by `ttl_s`; a revoked one answers why, even to a revoked token."""
+    (answer,) = heartbeats(units, [(token, lease_id)], now, terms, signer)
+    if isinstance(answer, errors.ApiError):
+        raise answer
+    return answer
 
-    `units` opens a unit of work (Context.connection). The hot path is one statement on
-    PostgreSQL (three on SQLite) that checks the token and renews; only a heartbeat it
-    refuses goes on to find out which answer it earns. The answer is signed after the
-    commit, with no lock held.
+
+def heartbeats(units: Callable[..., AbstractContextManager[Connection]],
+               beats: Sequence[tuple[str | None, str]], now: int, terms: LeaseTerms,
+               signer: Any) -> list[dict[str, Any] | errors.ApiError]:
+    """Heartbeats `(token, lease_id)` arriving together, each answered as `heartbeat` answers
+    it: its signed lease, or the error it earns.
+
+    `units` opens a unit of work (Context.connection). The renewals share one unit: one
+    commit for all of them, the heartbeat door's group commit; one statement on PostgreSQL
+    (three on SQLite) checks every token and renews. Only a heartbeat it refuses goes on,
+    in a unit of its own, to find out which answer it earns. The answers are signed after
+    the commit, with no lock held. Should PostgreSQL still pick the batch as a deadlock's
+    victim, each heartbeat renews on its own.
     """
-    seat = None
-    if token and security.well_formed_token(token):
-        with units(one_statement=True) as conn:
-            seat = leases.heartbeat_renew(conn, lease_id, security.token_hash(token), now,
-                                          terms.ttl_s)
-    if seat is None:
-        with units() as conn:
-            seat = _heartbeat_refused(conn, token, lease_id, now, terms)
-    return _signed(seat, now, terms, signer)
+    hot: dict[str, str] = {}  # lease id -> token hash; a lease's second heartbeat is slow
+    for token, lease_id in beats:
+        if token and security.well_formed_token(token):
+            hot.setdefault(lease_id, security.token_hash(token))
+    pairs = sorted(hot.items())
+    try:
+        renewed = _renew(units, pairs, now, terms)
+    except DBAPIError as exc:
+        if len(pairs) < 2 or getattr(exc.orig, "sqlstate", None) not in _ROLLED_BACK:
+            raise
+        renewed = {}
+        for pair in pairs:
+            renewed |= _renew(units, [pair], now, terms)
+    answers: list[dict[str, Any] | errors.ApiError] = []
+    for token, lease_id in beats:
+        seat = renewed.get(lease_id)
+        if seat is not None and not (token and hot[lease_id] == security.token_hash(token)):
+            seat = None  # renewed for another heartbeat's token: this one's is checked apart
+        try:
+            if seat is None:
+                with units() as conn:
+                    seat = _heartbeat_refused(conn, token, lease_id, now, terms)
+            answers.append(_signed(seat, now, terms, signer))
+        except errors.ApiError as exc:
+            answers.append(exc)
+    return answers
+
+
+# PostgreSQL's deadlock and serialization failures: the transaction was rolled back whole.
+_ROLLED_BACK = frozenset({"40P01", "40001"})
+
+
+def _renew(units: Callable[..., AbstractContextManager[Connection]],
+           pairs: Sequence[tuple[str, str]], now: int, terms: LeaseTerms) -> dict[str, leases.Seat]:
+    if not pairs:
+        return {}
+    with units(one_statement=True) as conn:
+        return leases.heartbeat_renew(conn, pairs, now, terms.ttl_s)
 
 
 def _heartbeat_refused(conn: Connection, token: str | None, lease_id: str, now: int,
