@@ -133,8 +133,8 @@ def markdown(results: dict[str, Any]) -> str:
               "on the whole machine, other engineers' work included):", "",
               "| backend | clients | workload | mode | server us/req | postgres us/req | generator "
               "us/req | server cores | generator cores | machine cores | lease rows written "
-              "per heartbeat |",
-              "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              "per heartbeat | heartbeats per batch |",
+              "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for backend in results["backends"]:
         for c in backend["cells"]:
             pg_us = _f(c["postgres_cpu_us_per_req"]) if backend["backend"] == "postgres" else "-"
@@ -143,7 +143,8 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{_f(c['server_cpu_us_per_req'])} | {pg_us} | "
                 f"{_f(c['loadgen_cpu_us_per_req'])} | {_f(c['server_cores'], 2)} | "
                 f"{_f(c['loadgen_cores'], 2)} | {_f(c['machine_busy_cores'], 2)} | "
-                f"{_f(c.get('lease_writes_per_heartbeat', math.nan), 2)} |")
+                f"{_f(c.get('lease_writes_per_heartbeat', math.nan), 2)} | "
+                f"{_f(c.get('heartbeats_per_batch', math.nan), 1)} |")
     lines += ["", f"Targets: heartbeat/health >= {TARGET_RATIO}; heartbeat p99 < "
               f"{TARGET_P99_MS:g} ms at {cfg['clients'][-1]} clients.", ""]
     for v in verdicts(results):

@@ -44,6 +44,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +96,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="also measure both workloads paced (open loop) at this many "
                         "requests per second from the largest client count together, latency "
                         "counted from when each request was due (default 100; 0: skip)")
+    parser.add_argument("--batches", action="store_true",
+                        help="also report heartbeats per batch (the door's group commit), "
+                             "read from the servers' metrics (--metrics-listen: a little "
+                             "server CPU per request, so off for the ratios)")
     parser.add_argument("--paced-only", action="store_true",
                         help="measure only the paced cells (e.g. --clients 1000 --paced 1000)")
     parser.add_argument("--processes", type=int, default=1, metavar="N",
@@ -252,11 +258,18 @@ def bench_backend(backend: str, args: argparse.Namespace, stack: ExitStack,
     # One server, or several on one database (what `--workers` would be), one after the
     # other so that only the first applies the migrations; clients are spread over them.
     servers: list[ServerProcess] = []
+    metrics_ports: list[int] = []
     for number in range(args.processes):
+        # --batches: each server's metrics, for its batch sizes (the door's group commit);
+        # off by default, since counting every request costs the server a little.
+        metrics = []
+        if args.batches:
+            metrics_ports.append(free_port())
+            metrics = ["--metrics-listen", f"127.0.0.1:{metrics_ports[-1]}"]
         server = ServerProcess(db_url, home=home / f"home{number}", signing_key_path=key,
                                lease_ttl=900, heartbeat_interval=300,
                                admin_token=servers[0].admin_token if servers else None,
-                               extra_args=args.server_arg, env=env)
+                               extra_args=[*args.server_arg, *metrics], env=env)
         servers.append(stack.enter_context(server))
     server = servers[0]
     started = int(time.time())
@@ -285,6 +298,7 @@ def bench_backend(backend: str, args: argparse.Namespace, stack: ExitStack,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         load = os.getloadavg()[0]
         written = writes.read()
+        batched = batch_counts(metrics_ports)
         result = run_loadgen([s.port for s in servers], workload_clients(workload, leases, count),
                              args.warmup, args.duration, watch, rate)
         if spy is not None:
@@ -292,6 +306,12 @@ def bench_backend(backend: str, args: argparse.Namespace, stack: ExitStack,
         row = {"backend": backend, "workload": workload, "clients": count,
                "mode": "closed" if rate is None else f"paced {rate:g}/s",
                "round": round_no, "loadavg_1m_before": load, **summary(result)}
+        if workload == "heartbeat":
+            # Warm-up included, as the lease writes; NaN for a server that does not batch.
+            (beats_before, batches_before), (beats, batches) = batched, batch_counts(
+                metrics_ports)
+            row["heartbeats_per_batch"] = ((beats - beats_before) / (batches - batches_before)
+                                           if batches > batches_before else math.nan)
         if written is not None and workload == "heartbeat":
             time.sleep(1.5)  # let the backends report their counts
             # Warm-up included: rows written per heartbeat answered, measured or not.
@@ -332,6 +352,24 @@ def bench_backend(backend: str, args: argparse.Namespace, stack: ExitStack,
             else "postgresql (fresh database)", "rounds": rounds,
             "cells": medians(rounds), "wrk_crosscheck": crosscheck, "after": after,
             "profile": str(profile) if profile else None}
+
+
+def batch_counts(ports: list[int]) -> tuple[float, float]:
+    """Heartbeats batched and batches sent so far, over the servers (0, 0 where a server's
+    metrics have no batch-size histogram: an older tree)."""
+    beats = batches = 0.0
+    for port in ports:
+        try:
+            page = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        except requests.RequestException:
+            continue  # --workers: the supervisor serves its workers' metrics, or none
+        for family in text_string_to_metric_families(page):
+            for sample in family.samples:
+                if sample.name == "seatkeeper_heartbeat_batch_size_sum":
+                    beats += sample.value
+                elif sample.name == "seatkeeper_heartbeat_batch_size_count":
+                    batches += sample.value
+    return beats, batches
 
 
 def _suffix(args: argparse.Namespace) -> str:

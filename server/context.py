@@ -44,6 +44,11 @@ class Context:
     max_in_flight: int = 256
     max_queue_wait_s: float = 0.0
 
+    @property
+    def engine(self) -> Engine:
+        engine: Engine = self.sessions.kw["bind"]
+        return engine
+
     def now(self) -> int:
         """Whole seconds, as the protocol counts them."""
         return int(self.clock())
@@ -61,7 +66,7 @@ class Context:
         `one_statement`: the block issues a single statement on PostgreSQL, atomic on its
         own, so it runs in autocommit mode: no BEGIN and COMMIT round trips.
         """
-        engine: Engine = self.sessions.kw["bind"]
+        engine = self.engine
         if one_statement and engine.dialect.name == "postgresql":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 yield conn

@@ -96,29 +96,36 @@ _LICENSE = (select(*LICENSE_COLUMNS, seats_used_of(LICENSES.c.id).label("seats_u
             .where(LICENSES.c.id == bindparam("license_id")))
 
 
-def _heartbeats_renewal(beats: Any) -> Any:
-    """Renew each lease of `beats` (lease_id, token_hash) that is live and whose token is
-    valid and its device's own: the pair must match, a batch's tokens never vouch for each
-    other's leases."""
-    owns = exists().where(beats.c.lease_id == LEASES.c.id,
-                          TOKENS.c.hash == beats.c.token_hash, TOKENS.c.revoked_at.is_(None),
+def _heartbeats_renewal(owns: Any) -> Any:
+    """Renew each live lease of a batch whose token, `owns`, is valid and its device's own."""
+    return update(LEASES).where(live(), owns).values(**_renewal_values())
+
+
+def _owned_by(beats: Any) -> Any:
+    """The lease's device holds the valid token its own heartbeat in `beats` (lease_id,
+    token_hash) brought: a batch's tokens never vouch for each other's leases."""
+    paired = (select(beats.c.token_hash).where(beats.c.lease_id == LEASES.c.id)
+              .correlate(LEASES).scalar_subquery())
+    return exists().where(TOKENS.c.hash == paired, TOKENS.c.revoked_at.is_(None),
                           TOKENS.c.device_id == LEASES.c.device_id,
                           TOKENS.c.account_id == LEASES.c.account_id)
-    return update(LEASES).where(live(), owns).values(**_renewal_values())
 
 
 def _heartbeats_pg() -> Any:
     """PostgreSQL: check and renew a batch of leases, touch their devices and read what the
     signed answers need, in one statement, whatever the batch's size (two arrays: prepared
-    once). The same renewal as `renew`, and the same lock order: the leases' rows by id,
-    then their devices' by id. The seat counts see the leases as they were, live."""
-    pairs = (func.unnest(bindparam("lease_ids", type_=ARRAY(String)),
-                         bindparam("token_hashes", type_=ARRAY(String)))
+    once). The leases are found by key (`= ANY` on the ids), so the plan does not depend
+    on the tables' statistics. The same renewal as
+    `renew`, and the same lock order: the leases' rows by id, then their devices' by id.
+    The seat counts see the leases as they were, live, and are counted once per license."""
+    ids = bindparam("lease_ids", type_=ARRAY(String))
+    pairs = (func.unnest(ids, bindparam("token_hashes", type_=ARRAY(String)))
              .table_valued("lease_id", "token_hash").render_derived(name="pairs"))
     beats = select(pairs.c.lease_id, pairs.c.token_hash).cte("beats")
-    locked = (select(LEASES.c.id).where(LEASES.c.id.in_(select(beats.c.lease_id)))
+    locked = (select(LEASES.c.id).where(LEASES.c.id == func.any(ids))
               .order_by(LEASES.c.id).with_for_update().cte("locked"))
-    renewed = (_heartbeats_renewal(beats).where(LEASES.c.id.in_(select(locked.c.id)))
+    renewed = (_heartbeats_renewal(_owned_by(beats))
+               .where(LEASES.c.id == func.any(ids), LEASES.c.id.in_(select(locked.c.id)))
                .returning(*LEASE_COLUMNS).cte("renewed"))
     devices_locked = (select(DEVICES.c.id)
                       .where(DEVICES.c.id.in_(select(renewed.c.device_id)))
@@ -126,10 +133,15 @@ def _heartbeats_pg() -> Any:
     touched = (update(DEVICES).where(DEVICES.c.id.in_(select(devices_locked.c.id)))
                .values(last_heartbeat_at=bindparam("now"))
                .returning(DEVICES.c.id, DEVICES.c.name).cte("touched"))
+    licensed = select(renewed.c.license_id).distinct().subquery("licensed")
+    counts = (select(licensed.c.license_id,
+                     seats_used_of(licensed.c.license_id).label("seats_used"))
+              .cte("counts").prefix_with("MATERIALIZED"))  # else counted for each lease
     return (select(*renewed.c, touched.c.name.label("device_name"), *LICENSE_COLUMNS,
-                   seats_used_of(renewed.c.license_id).label("seats_used"))
+                   counts.c.seats_used)
             .select_from(renewed.join(touched, touched.c.id == renewed.c.device_id)
-                         .join(LICENSES, LICENSES.c.id == renewed.c.license_id)))
+                         .join(LICENSES, LICENSES.c.id == renewed.c.license_id)
+                         .join(counts, counts.c.license_id == renewed.c.license_id)))
 
 
 def _heartbeats_sqlite() -> Any:
@@ -138,8 +150,8 @@ def _heartbeats_sqlite() -> Any:
     pairs = func.json_each(bindparam("pairs")).table_valued("value")
     beats = select(func.json_extract(pairs.c.value, "$[0]").label("lease_id"),
                    func.json_extract(pairs.c.value, "$[1]").label("token_hash")).cte("beats")
-    return (_heartbeats_renewal(beats).where(LEASES.c.id.in_(select(beats.c.lease_id)))
-            .returning(*LEASE_COLUMNS))
+    return (_heartbeats_renewal(_owned_by(beats))
+            .where(LEASES.c.id.in_(select(beats.c.lease_id))).returning(*LEASE_COLUMNS))
 
 
 _HEARTBEATS_PG = _heartbeats_pg()
