@@ -18,7 +18,8 @@ def to_rfc3339(epoch: int | None) -> str | None:
     """`1764403200` -> `"2025-11-29T08:00:00Z"`; None stays None (no limit)."""
     if epoch is None:
         return None
-    return dt.datetime.fromtimestamp(int(epoch), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # time.gmtime, not datetime: a signed lease writes three of these, twice as fast so.
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
 
 
 def parse_rfc3339(text: str) -> int:
