@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from seatkeeper.service import secret_helper
+from seatkeeper.service.credentials import CredentialStore
 
 from tests.scenarios.common import ScenarioServer
 from tests.scenarios.conftest import AgentFactory
@@ -49,3 +54,110 @@ def test_the_token_lives_in_the_keyring_and_logout_removes_it(
     assert secret_service.secrets("seatkeeper") == {}, "logout left the token in the keyring"
     assert scenario_api.get("/v1/account", headers=authorized).status_code == 401
     assert not (agent.data_dir / "device-token").exists()
+
+
+# What keyring's Secret Service and KWallet backends load, as the daemon's memory map shows
+# them: cryptography's Rust binding (secretstorage imports it with jeepney, for the
+# service's encrypted session), dbus-python's, libsecret through GObject's.
+COSTLY_LIBRARIES = ("cryptography/hazmat/bindings/_rust", "_dbus_bindings", "libsecret-1.so")
+
+
+def costly_libraries(pid: int) -> list[str]:
+    """The lines of /proc/PID/maps naming one of the keyring libraries the daemon avoids."""
+    maps = Path(f"/proc/{pid}/maps").read_text(encoding="ascii", errors="replace")
+    return [line for line in maps.splitlines() if any(lib in line for lib in COSTLY_LIBRARIES)]
+
+
+def test_the_headless_daemon_keeps_the_keyring_libraries_out_of_its_memory(
+        secret_service: SecretService, scenario_server: ScenarioServer, scenario_api: Api,
+        make_agent: AgentFactory) -> None:
+    """A headless daemon signed in with its token in the Secret Service writes, reads back
+    after a restart, and deletes at Log Out that token without ever loading secretstorage
+    or cryptography itself (a short-lived child does the keyring's work)."""
+    account, _license = scenario_api.new_account(seats=1)
+    agent = make_agent("headless-pc", server_url=scenario_server.url,
+                       env={**secret_service.env, "PYTHON_KEYRING_BACKEND": None})
+    agent.start()
+    assert agent.pid is not None
+    agent.control("login", email=account["email"], password=account["password"],
+                  server_url=scenario_server.url)
+    agent.wait_for("active")
+    [token] = secret_service.secrets("seatkeeper").values()
+    assert not (agent.data_dir / "device-token").exists(), "the token went to a file"
+    assert scenario_api.get("/v1/account", headers={"Authorization": f"Bearer {token}"}
+                            ).status_code == 200
+    assert costly_libraries(agent.pid) == []
+
+    agent.stop()
+    agent.start()
+    assert agent.pid is not None
+    # Active again: a seat, which needs the token, read back from the keyring.
+    assert agent.wait_for("active")["account"] == account["email"]
+    assert costly_libraries(agent.pid) == []
+    assert not (agent.data_dir / "device-token").exists()
+
+    assert agent.cli("logout").returncode == 0
+    agent.wait_for("signed_out", until=lambda s: not s["pending"])
+    assert secret_service.secrets("seatkeeper") == {}, "logout left the token in the keyring"
+    assert costly_libraries(agent.pid) == []
+    log = agent.logs_text()
+    assert token not in log
+    assert "keyring" not in log, log  # neither refused nor unreadable nor absent
+
+
+TOKEN = "skd_" + "k" * 40
+
+
+@pytest.fixture
+def desktop_env(secret_service: SecretService, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process's environment as a desktop's, so the children it starts find the bus."""
+    for key, value in secret_service.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(secret_service.home / ".config"))
+
+
+@pytest.mark.usefixtures("desktop_env")
+def test_a_keyring_that_never_answers_leaves_the_token_in_the_owner_only_file(
+        secret_service: SecretService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A Secret Service that hangs is given up after the child's timeout: the token goes to
+    the owner-only file as when the keyring refuses it, and the log says why, not the token."""
+    monkeypatch.setattr(secret_helper, "TIMEOUT_S", 2.0)
+    (tmp_path / "data").mkdir()
+    store = CredentialStore(tmp_path / "data")
+    caplog.set_level(logging.WARNING)
+    with secret_service.frozen():
+        started = time.monotonic()
+        store.save(TOKEN)
+        took = time.monotonic() - started
+    assert 2.0 <= took < 10, took
+    assert store.file.read_text(encoding="ascii").strip() == TOKEN
+    assert stat.S_IMODE(store.file.stat().st_mode) == 0o600
+    assert "refused the device token (no answer within 2 s)" in caplog.text
+    assert TOKEN not in caplog.text
+    assert store.load() == TOKEN  # the file first, no keyring asked
+    assert secret_service.secrets("seatkeeper") == {}
+    store.clear()
+    assert not store.file.exists()
+
+
+def test_where_no_keyring_works_the_child_says_so_and_the_file_is_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """No session bus and no keyring configured: the child finds no backend, and the store
+    does as it did when it resolved none itself (the owner-only file, said once)."""
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    (tmp_path / "data").mkdir()
+    store = CredentialStore(tmp_path / "data")
+    caplog.set_level(logging.WARNING)
+    assert store.load() is None
+    assert not store.use_keyring, "the child's answer was not kept"
+    store.save(TOKEN)
+    assert "no OS keyring is available" in caplog.text
+    assert TOKEN not in caplog.text
+    assert stat.S_IMODE(store.file.stat().st_mode) == 0o600
+    assert CredentialStore(tmp_path / "data").load() == TOKEN

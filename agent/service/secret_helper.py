@@ -1,0 +1,103 @@
+"""The keyring's calls made by a short-lived child process, so the daemon never loads them.
+
+keyring's Secret Service backend brings secretstorage, jeepney and cryptography (12.5 MiB,
+docs/benchmarks.md), KWallet's dbus-python with GLib's main loop: memory the long-lived
+daemon would keep for three calls in its life (read at start, write at login, delete at
+logout). `ChildKeyring` has the three calls of a keyring backend and makes each in
+`python -m seatkeeper.service.secret_helper`, which resolves the backend with the same
+function the daemon uses (`credentials.keyring_backend`) and exits.
+
+The secret crosses only the pipes: one JSON line on the child's stdin, one on its stdout;
+never its command line or environment, which other users may read (/proc/PID/cmdline).
+Only on Linux, from a Python installation: `-m` needs an interpreter, which a PyInstaller
+bundle's executable (the Windows one, or Linux's) is not, so a bundle loads the backend
+in-process as before; the Windows and macOS keyrings are cheap to load in-process anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+# Long enough for a Secret Service that asks the user to unlock the keyring, short enough
+# that a keyring that never answers does not hold the agent's start for long.
+TIMEOUT_S = 30.0
+
+
+class ChildKeyringError(Exception):
+    """The child did not do it: its reason, never the secret (the log shows it)."""
+
+
+class NoKeyring(ChildKeyringError):
+    """The child found no keyring that works here: the token goes to the owner-only file."""
+
+
+class ChildKeyring:
+    """keyring's get/set/delete_password, each in a child process of this interpreter."""
+
+    def __init__(self, timeout_s: float | None = None) -> None:
+        self.timeout_s = TIMEOUT_S if timeout_s is None else timeout_s
+
+    def get_password(self, service: str, username: str) -> str | None:
+        answer: str | None = self._ask("get", service, username)
+        return answer
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._ask("set", service, username, password)
+
+    def delete_password(self, service: str, username: str) -> None:
+        self._ask("delete", service, username)
+
+    def _ask(self, op: str, service: str, username: str, secret: str | None = None) -> Any:
+        request = json.dumps({"op": op, "service": service, "username": username,
+                              "secret": secret})
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "seatkeeper.service.secret_helper"],
+                input=request + "\n", capture_output=True, text=True, timeout=self.timeout_s,
+                check=False)
+        except subprocess.TimeoutExpired:  # run() has killed it
+            raise ChildKeyringError(f"no answer within {self.timeout_s:g} s") from None
+        except OSError as exc:
+            raise ChildKeyringError(f"cannot start it: {exc.__class__.__name__}") from None
+        try:
+            reply = json.loads(done.stdout)
+        except ValueError:
+            raise ChildKeyringError(f"exit status {done.returncode}") from None
+        if reply.get("none"):
+            raise NoKeyring("no OS keyring works here")
+        if "error" in reply:
+            raise ChildKeyringError(str(reply["error"]))
+        return reply.get("secret")
+
+
+def serve(request: dict[str, Any]) -> dict[str, Any]:
+    """Do one request with the backend the daemon would have loaded; the reply to send."""
+    from seatkeeper.service.credentials import keyring_backend
+
+    try:
+        backend = keyring_backend(in_child=True)
+        if backend is None:
+            return {"none": True}
+        service, username = request["service"], request["username"]
+        if request["op"] == "get":
+            return {"secret": backend.get_password(service, username)}
+        if request["op"] == "set":
+            backend.set_password(service, username, request["secret"])
+        else:
+            backend.delete_password(service, username)
+        return {}
+    except Exception as exc:  # keyring backends raise many kinds; the name says which
+        return {"error": exc.__class__.__name__}
+
+
+def main() -> int:
+    reply = serve(json.loads(sys.stdin.readline()))
+    sys.stdout.write(json.dumps(reply) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
