@@ -11,7 +11,8 @@ The secret crosses only the pipes: one JSON line on the child's stdin, one on it
 never its command line or environment, which other users may read (/proc/PID/cmdline).
 Only on Linux, from a Python installation: `-m` needs an interpreter, which a PyInstaller
 bundle's executable (the Windows one, or Linux's) is not, so a bundle loads the backend
-in-process as before; the Windows and macOS keyrings are cheap to load in-process anyway.
+in-process as before. The Windows and macOS backends stay in-process everywhere: they
+bring neither cryptography nor a D-Bus library (not measured here).
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ class ChildKeyring:
         request = json.dumps({"op": op, "service": service, "username": username,
                               "secret": secret})
         try:
-            done = subprocess.run(
-                [sys.executable, "-m", "seatkeeper.service.secret_helper"],
+            done = subprocess.run(  # -P: nothing imported from the current folder
+                [sys.executable, "-P", "-m", "seatkeeper.service.secret_helper"],
                 input=request + "\n", capture_output=True, text=True, timeout=self.timeout_s,
                 check=False)
         except subprocess.TimeoutExpired:  # run() has killed it
@@ -65,7 +66,9 @@ class ChildKeyring:
         try:
             reply = json.loads(done.stdout)
         except ValueError:
-            raise ChildKeyringError(f"exit status {done.returncode}") from None
+            reply = None
+        if not isinstance(reply, dict):
+            raise ChildKeyringError(f"exit status {done.returncode}")
         if reply.get("none"):
             raise NoKeyring("no OS keyring works here")
         if "error" in reply:

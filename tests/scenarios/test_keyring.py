@@ -161,3 +161,20 @@ def test_where_no_keyring_works_the_child_says_so_and_the_file_is_used(
     assert TOKEN not in caplog.text
     assert stat.S_IMODE(store.file.stat().st_mode) == 0o600
     assert CredentialStore(tmp_path / "data").load() == TOKEN
+
+
+@pytest.mark.usefixtures("desktop_env")
+def test_a_child_that_dies_leaves_the_token_in_the_owner_only_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A child that dies at once (its interpreter finds no standard library) is a refusal:
+    the token goes to the owner-only file and the log gives the child's exit status."""
+    monkeypatch.setenv("PYTHONHOME", str(tmp_path / "nowhere"))
+    (tmp_path / "data").mkdir()
+    store = CredentialStore(tmp_path / "data")
+    caplog.set_level(logging.WARNING)
+    store.save(TOKEN)
+    assert "refused the device token (exit status 1)" in caplog.text
+    assert TOKEN not in caplog.text
+    assert stat.S_IMODE(store.file.stat().st_mode) == 0o600
+    assert store.load() == TOKEN
