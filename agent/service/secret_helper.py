@@ -17,9 +17,11 @@ bring neither cryptography nor a D-Bus library (not measured here).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+import time
 from typing import Any
 
 # Long enough for a Secret Service that asks the user to unlock the keyring, short enough
@@ -40,6 +42,7 @@ class ChildKeyring:
 
     def __init__(self, timeout_s: float | None = None) -> None:
         self.timeout_s = TIMEOUT_S if timeout_s is None else timeout_s
+        self.running: ChildCall | None = None  # the last call made through the three below
 
     def get_password(self, service: str, username: str) -> str | None:
         answer: str | None = self._ask("get", service, username)
@@ -52,28 +55,69 @@ class ChildKeyring:
         self._ask("delete", service, username)
 
     def _ask(self, op: str, service: str, username: str, secret: str | None = None) -> Any:
+        self.running = self.start(op, service, username, secret)
+        return self.running.answer()
+
+    def start(self, op: str, service: str, username: str,
+              secret: str | None = None) -> ChildCall:
+        """The child started now, its answer collected later (`ChildCall.answer`)."""
         request = json.dumps({"op": op, "service": service, "username": username,
                               "secret": secret})
+        return ChildCall(request, self.timeout_s)
+
+
+class ChildCall:
+    """One child at work: started at once, so its interpreter's start overlaps the
+    caller's own work; its one-line answer read when wanted, within the timeout."""
+
+    def __init__(self, request: str, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._deadline = time.monotonic() + timeout_s
+        self._failure: ChildKeyringError | None = None
         try:
-            done = subprocess.run(  # -P: nothing imported from the current folder
+            self._proc = subprocess.Popen(  # -P: nothing imported from the current folder
                 [sys.executable, "-P", "-m", "seatkeeper.service.secret_helper"],
-                input=request + "\n", capture_output=True, text=True, timeout=self.timeout_s,
-                check=False)
-        except subprocess.TimeoutExpired:  # run() has killed it
-            raise ChildKeyringError(f"no answer within {self.timeout_s:g} s") from None
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                text=True)
         except OSError as exc:
-            raise ChildKeyringError(f"cannot start it: {exc.__class__.__name__}") from None
+            self._failure = ChildKeyringError(f"cannot start it: {exc.__class__.__name__}")
+            return
+        assert self._proc.stdin is not None
+        # One short line: the pipe's buffer takes it whole, whether the child reads yet or not.
+        with contextlib.suppress(OSError):  # a child that died already: its status says so
+            self._proc.stdin.write(request + "\n")
+        with contextlib.suppress(OSError):
+            self._proc.stdin.close()
+
+    def answer(self) -> Any:
+        """The child's reply (a secret, or None); ChildKeyringError when it did not do it."""
+        if self._failure is not None:
+            raise self._failure
         try:
-            reply = json.loads(done.stdout)
+            self._proc.wait(max(0.0, self._deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.cancel()
+            raise ChildKeyringError(f"no answer within {self.timeout_s:g} s") from None
+        assert self._proc.stdout is not None
+        with self._proc.stdout:  # its one line was written before it exited
+            out = self._proc.stdout.read()
+        try:
+            reply = json.loads(out)
         except ValueError:
             reply = None
         if not isinstance(reply, dict):
-            raise ChildKeyringError(f"exit status {done.returncode}")
+            raise ChildKeyringError(f"exit status {self._proc.returncode}")
         if reply.get("none"):
             raise NoKeyring("no OS keyring works here")
         if "error" in reply:
             raise ChildKeyringError(str(reply["error"]))
         return reply.get("secret")
+
+    def cancel(self) -> None:
+        """Stop the child, its answer no longer wanted."""
+        if self._failure is None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
 
 
 def serve(request: dict[str, Any]) -> dict[str, Any]:

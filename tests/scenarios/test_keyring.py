@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from seatkeeper.service import secret_helper
@@ -14,6 +15,7 @@ from seatkeeper.service.credentials import CredentialStore
 
 from tests.scenarios.common import ScenarioServer
 from tests.scenarios.conftest import AgentFactory
+from tests.support.agent import AgentProcess
 from tests.support.api import Api
 from tests.support.secret_service import SecretService, missing
 
@@ -51,9 +53,26 @@ def test_the_token_lives_in_the_keyring_and_logout_removes_it(
     assert "keeping it in an owner-only file" not in agent.logs_text()
     assert agent.cli("logout").returncode == 0
     agent.wait_for("signed_out", until=lambda s: not s["pending"])
-    assert secret_service.secrets("seatkeeper") == {}, "logout left the token in the keyring"
+    assert eventually(lambda: secret_service.secrets("seatkeeper") == {}), \
+        "logout left the token in the keyring"
     assert scenario_api.get("/v1/account", headers=authorized).status_code == 401
-    assert not (agent.data_dir / "device-token").exists()
+    assert no_token_in_file(agent.data_dir)
+
+
+def eventually(check: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    """Whether `check()` holds within `timeout_s` (the keyring's work done in the background)."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def no_token_in_file(data_dir: Path) -> bool:
+    """No device token in the owner-only file (absent, or empty as a Log Out leaves it)."""
+    path = data_dir / "device-token"
+    return not path.exists() or path.read_text(encoding="ascii").strip() == ""
 
 
 # What keyring's Secret Service and KWallet backends load, as the daemon's memory map shows
@@ -98,7 +117,8 @@ def test_the_headless_daemon_keeps_the_keyring_libraries_out_of_its_memory(
 
     assert agent.cli("logout").returncode == 0
     agent.wait_for("signed_out", until=lambda s: not s["pending"])
-    assert secret_service.secrets("seatkeeper") == {}, "logout left the token in the keyring"
+    assert eventually(lambda: secret_service.secrets("seatkeeper") == {}), \
+        "logout left the token in the keyring"
     assert costly_libraries(agent.pid) == []
     log = agent.logs_text()
     assert token not in log
@@ -130,6 +150,7 @@ def test_a_keyring_that_never_answers_leaves_the_token_in_the_owner_only_file(
     with secret_service.frozen():
         started = time.monotonic()
         store.save(TOKEN)
+        store.finish(timeout_s=10)
         took = time.monotonic() - started
     assert 2.0 <= took < 10, took
     assert store.file.read_text(encoding="ascii").strip() == TOKEN
@@ -139,7 +160,8 @@ def test_a_keyring_that_never_answers_leaves_the_token_in_the_owner_only_file(
     assert store.load() == TOKEN  # the file first, no keyring asked
     assert secret_service.secrets("seatkeeper") == {}
     store.clear()
-    assert not store.file.exists()
+    assert no_token_in_file(store.data_dir)
+    assert store.load() is None
 
 
 def test_where_no_keyring_works_the_child_says_so_and_the_file_is_used(
@@ -174,7 +196,92 @@ def test_a_child_that_dies_leaves_the_token_in_the_owner_only_file(
     store = CredentialStore(tmp_path / "data")
     caplog.set_level(logging.WARNING)
     store.save(TOKEN)
+    store.finish(timeout_s=10)
     assert "refused the device token (exit status 1)" in caplog.text
     assert TOKEN not in caplog.text
     assert stat.S_IMODE(store.file.stat().st_mode) == 0o600
     assert store.load() == TOKEN
+
+
+def keyring_agent(secret_service: SecretService, scenario_server: ScenarioServer,
+                  scenario_api: Api, make_agent: AgentFactory, name: str
+                  ) -> tuple[AgentProcess, dict[str, Any]]:
+    """A headless daemon on the keyring's bus, started, and an account for it to log in to."""
+    account, _license = scenario_api.new_account(seats=1)
+    agent = make_agent(name, server_url=scenario_server.url,
+                       env={**secret_service.env, "PYTHON_KEYRING_BACKEND": None})
+    agent.start()
+    return agent, account
+
+
+def log_in(agent: AgentProcess, account: dict[str, Any], url: str) -> dict[str, Any]:
+    status: dict[str, Any] = agent.control("login", email=account["email"],
+                                           password=account["password"], server_url=url)
+    return status
+
+
+def test_log_out_answers_at_once_and_the_keyring_delete_follows(
+        secret_service: SecretService, scenario_server: ScenarioServer, scenario_api: Api,
+        make_agent: AgentFactory) -> None:
+    """Log Out's call returns once the logout is queued, without waiting for the keyring
+    (stopped here, answering nothing); the token's item is gone soon after it answers."""
+    agent, account = keyring_agent(secret_service, scenario_server, scenario_api, make_agent,
+                                   "quick-logout-pc")
+    log_in(agent, account, scenario_server.url)
+    agent.wait_for("active")
+    assert eventually(lambda: len(secret_service.secrets("seatkeeper")) == 1)
+    with secret_service.frozen():
+        started = time.monotonic()
+        status = agent.control("logout")
+        took = time.monotonic() - started
+    assert took < 5.0, f"Log Out's call waited for the keyring ({took:.1f} s)"
+    assert status["account"] is None and status["state"] in ("logout_pending", "signed_out")
+    assert eventually(lambda: secret_service.secrets("seatkeeper") == {}), \
+        "the token's delete from the keyring never came"
+    agent.wait_for("signed_out", until=lambda s: not s["pending"])
+
+
+def test_a_stop_right_after_log_in_keeps_the_token(
+        secret_service: SecretService, scenario_server: ScenarioServer, scenario_api: Api,
+        make_agent: AgentFactory) -> None:
+    """The session ends (SIGTERM) right after Log In, the keyring not answering: the daemon
+    still exits in time, the token in the owner-only file, and the next start is logged in."""
+    agent, account = keyring_agent(secret_service, scenario_server, scenario_api, make_agent,
+                                   "quick-quit-pc")
+    with secret_service.frozen():
+        started = time.monotonic()
+        status = log_in(agent, account, scenario_server.url)
+        assert time.monotonic() - started < 5.0, "Log In waited for the keyring"
+        assert status["account"] == account["email"]
+        assert agent.stop() == 0
+        took = time.monotonic() - started
+    assert took < 10.0, took
+    token = agent.device_token()
+    assert token.startswith("skd_"), "the token was lost"
+    assert stat.S_IMODE((agent.data_dir / "device-token").stat().st_mode) == 0o600
+    log = agent.logs_text()
+    assert "the OS keyring has not stored the device token in 2 s" in log
+    assert token not in log
+    agent.start()
+    assert agent.wait_for("active")["account"] == account["email"]
+
+
+def test_a_restart_after_log_out_is_logged_out_though_the_delete_did_not_finish(
+        secret_service: SecretService, scenario_server: ScenarioServer, scenario_api: Api,
+        make_agent: AgentFactory) -> None:
+    """Stopped right after Log Out, its delete from the keyring cut short (the keyring not
+    answering): the token is still in the keyring, yet the next start is logged out."""
+    agent, account = keyring_agent(secret_service, scenario_server, scenario_api, make_agent,
+                                   "logout-stop-pc")
+    log_in(agent, account, scenario_server.url)
+    agent.wait_for("active")
+    assert eventually(lambda: len(secret_service.secrets("seatkeeper")) == 1)
+    with secret_service.frozen():
+        agent.control("logout")
+        assert agent.stop() == 0
+    assert len(secret_service.secrets("seatkeeper")) == 1, "the delete was not cut short"
+    agent.start()
+    status = agent.status()
+    assert status["account"] is None, status
+    assert status["state"] in ("logout_pending", "signed_out"), status
+    agent.wait_for("signed_out", until=lambda s: not s["pending"])
