@@ -185,6 +185,10 @@ def _credentials(config: Config) -> CredentialStore:
     store = CredentialStore(config.paths.data_dir)
     if (config.paths.data_dir / session.FILE).exists():
         store.read_ahead()
+        # Logged in: the start needs these next anyway (the jobs, the seat request), so
+        # they are imported now, beside the child if one reads, rather than after it.
+        import seatkeeper.service.client
+        import seatkeeper.service.jobs  # noqa: F401
     return store
 
 

@@ -202,12 +202,20 @@ def what_woke_it(log_path: Path, restored_at: float) -> tuple[str, float | None]
     return "unknown", None
 
 
-def device_token(agent: AgentProcess) -> str:
-    """The agent's token, read as the agent reads it (with --keyring: from the keyring)."""
+def device_token(agent: AgentProcess, previous: str | None = None) -> str:
+    """The agent's token, read as the agent reads it (with --keyring: from the keyring);
+    a new one, not `previous`: a login's token is stored beside its seat request, so it
+    may be kept a moment after the seat is held."""
     read = ("import sys, pathlib; from seatkeeper.service.credentials import CredentialStore; "
             "print(CredentialStore(pathlib.Path(sys.argv[1])).load())")
-    return subprocess.run([sys.executable, "-c", read, str(agent.data_dir)], env=agent.env,
-                          capture_output=True, text=True, check=True).stdout.strip()
+    deadline = time.monotonic() + 30
+    while True:
+        token = subprocess.run([sys.executable, "-c", read, str(agent.data_dir)],
+                               env=agent.env, capture_output=True, text=True,
+                               check=True).stdout.strip()
+        if token not in ("None", previous) or time.monotonic() > deadline:
+            return token
+        time.sleep(0.05)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -290,6 +298,7 @@ def restore_phase(args: argparse.Namespace, server: ServerProcess, db_path: Path
             agent.login(account["email"], account["password"])
             begun = time.time()
             agent.start()
+            token: str | None = None
             for number in range(args.trials):
                 if number:
                     begun = time.time()
@@ -298,7 +307,7 @@ def restore_phase(args: argparse.Namespace, server: ServerProcess, db_path: Path
                 agent.wait_for("active")
                 held_s = min(stamp for stamp, message in log_events_after(
                     agent.log_dir / "seatkeeper.log", begun) if "-> active" in message) - begun
-                token = device_token(agent)
+                token = device_token(agent, token)
                 proxy.cut()
                 begun = time.perf_counter()
                 status = agent.control("logout")

@@ -172,10 +172,13 @@ class CredentialStore:
 
     def save(self, token: str) -> None:
         """Keep `token`: queued for the keyring (the owner-only file if it refuses)."""
-        if not self.use_keyring:
-            self._keep_in_file(token, None)
-            return
+        keyring = self.use_keyring
         with self._lock:
+            if not keyring:
+                self._latest += 1  # a store still ending (its child found no keyring) is older
+                self._unstored = None
+                self._keep_in_file(token, None)
+                return
             self._unstored = token
             self._queue(lambda turn: self._store(token, turn))
 

@@ -5,7 +5,9 @@ docs/benchmarks.md), KWallet's dbus-python with GLib's main loop: memory the lon
 daemon would keep for three calls in its life (read at start, write at login, delete at
 logout). `ChildKeyring` has the three calls of a keyring backend and makes each in
 `python -m seatkeeper.service.secret_helper`, which resolves the backend with the same
-function the daemon uses (`credentials.keyring_backend`) and exits.
+function the daemon uses (`credentials.keyring_backend`) and exits. Each child is a
+`ChildCall`, started at once and its answer read when wanted: the daemon's start has the
+token read that way beside its own imports (`CredentialStore.read_ahead`).
 
 The secret crosses only the pipes: one JSON line on the child's stdin, one on its stdout;
 never its command line or environment, which other users may read (/proc/PID/cmdline).

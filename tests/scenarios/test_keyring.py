@@ -101,6 +101,8 @@ def test_the_headless_daemon_keeps_the_keyring_libraries_out_of_its_memory(
     agent.control("login", email=account["email"], password=account["password"],
                   server_url=scenario_server.url)
     agent.wait_for("active")
+    # Stored beside the seat request, so it may come a moment after the seat.
+    assert eventually(lambda: len(secret_service.secrets("seatkeeper")) == 1)
     [token] = secret_service.secrets("seatkeeper").values()
     assert not (agent.data_dir / "device-token").exists(), "the token went to a file"
     assert scenario_api.get("/v1/account", headers={"Authorization": f"Bearer {token}"}
@@ -285,3 +287,33 @@ def test_a_restart_after_log_out_is_logged_out_though_the_delete_did_not_finish(
     assert status["account"] is None, status
     assert status["state"] in ("logout_pending", "signed_out"), status
     agent.wait_for("signed_out", until=lambda s: not s["pending"])
+
+
+@pytest.mark.usefixtures("desktop_env")
+def test_the_token_is_read_ahead_only_where_the_keyring_holds_it(
+        secret_service: SecretService, tmp_path: Path) -> None:
+    """`read_ahead` starts the keyring's child at once, and `load` takes the answer it has
+    already (the keyring stopped meanwhile); where the file answers (a Log Out left it
+    empty), no child is started."""
+    data = tmp_path / "data"
+    data.mkdir()
+    first = CredentialStore(data)
+    first.save(TOKEN)
+    first.finish(timeout_s=10)
+    assert secret_service.secrets("seatkeeper") == {first.user: TOKEN}
+
+    ahead = CredentialStore(data)
+    ahead.read_ahead()
+    reading = ahead._reading
+    assert reading is not None, "no child was started"
+    assert eventually(lambda: reading._proc.poll() is not None), "the child did not finish"
+    with secret_service.frozen():
+        assert ahead.load() == TOKEN
+
+    ahead.clear()
+    ahead.finish(timeout_s=10)
+    assert secret_service.secrets("seatkeeper") == {}
+    after_logout = CredentialStore(data)
+    after_logout.read_ahead()
+    assert after_logout._reading is None, "a child was started though the file answers"
+    assert after_logout.load() is None
