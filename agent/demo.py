@@ -104,7 +104,9 @@ class _Demo:
                 self.server.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.server.kill()
-        CredentialStore(self.config.paths.data_dir).clear()
+        credentials = CredentialStore(self.config.paths.data_dir)
+        credentials.clear()
+        credentials.finish()  # its delete from the keyring: the exit may be os._exit's
         shutil.rmtree(self.home, ignore_errors=True)
 
 
