@@ -234,13 +234,14 @@ def _run_tray_first(config: Config, starting: StartingTray, stop: threading.Even
                 starting.post(starting.icon.stop)
                 return
             agent, server = built
+            made.update(agent=agent, server=server)
+            server.start()
+            agent.start()  # the seat is asked for first; the rest is built meanwhile
             from seatkeeper.service.hooks import AgentEvents
 
             events = AgentEvents(agent, config)
             hooks = platform.current()
-            made.update(agent=agent, server=server, events=events)
-            server.start()
-            agent.start()
+            made["events"] = events
             hooks.start(events)
             made["hooks"] = hooks
             from seatkeeper.tray.app import TrayApp
