@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from seatkeeper.config import Config
 from seatkeeper.core import errors
 from seatkeeper.core.keys import ListedKey
-from seatkeeper.core.protocol import LoginResult
+from seatkeeper.core.protocol import LoginResult, load_verifier
 from seatkeeper.core.state import Facts, Holder, Status, decide, lease_held, server_now
 from seatkeeper.service import session as saved
 from seatkeeper.service.answers import Answers
@@ -292,6 +292,7 @@ class Agent(Answers, Work, AppSeat, Borrowing, Trust):
             with self._kicks_lock:
                 self._early_kicks.pop("seat", None)  # a login's, say: this round is it
             threading.Thread(target=self._seat_job, name="seat-first", daemon=True).start()
+            load_verifier()  # while the request is in flight, not once its answer is in
         from seatkeeper.service.jobs import Jobs
 
         jobs = Jobs({"seat": self._seat_job, "outbox": self._outbox_job,
