@@ -13,7 +13,9 @@ process under dbus-run-session and measures:
   second (context switches of all its threads) over that idle time, less the first
   two seconds (the agent's first fetches);
 - for the agent, time from process start to its seat held (the log's `-> active`: the
-  server's first answer, which the icon shows next).
+  server's first answer, which the icon shows next), and the CPU time it had used by
+  then (the log is watched every 5 ms after docking; a seat held before that is not
+  timed by CPU).
 
 The floor is a bare pystray icon with the GTK backend and no agent behind it: the
 interpreter, GTK, Pillow and pystray. The libraries' floor is the same icon in a process
@@ -103,14 +105,31 @@ def seat_held_s(log_file: Path | None, since: float) -> float | None:
     return None
 
 
+def cpu_at_seat(pid: int, log_file: Path, offset: int, until: float) -> float | None:
+    """The CPU seconds `pid` had used when `-> active` appeared in `log_file` after `offset`
+    (polled every POLL_S until time.perf_counter() `until`); None if it did not, or if it
+    was there at the first look (a seat held before the icon docked: not timed)."""
+    first = True
+    while time.perf_counter() < until:
+        with log_file.open("rb") as handle:
+            handle.seek(offset)
+            if b" -> active" in handle.read():
+                return None if first else cpu_seconds(pid)
+        first = False
+        time.sleep(POLL_S)
+    return None
+
+
 def measure(desktop: Desktop, command: list[str], name: str, env: dict[str, str],
             idle_s: float, work: Path, log_file: Path | None = None
-            ) -> tuple[float, int, float | None, float, float]:
+            ) -> tuple[float, int, float | None, float, float, float | None]:
     """(seconds from start to docked, RSS in KiB after idling, seconds from start to the seat
     held, for an agent whose log is `log_file`, wake-ups per second idle, CPU seconds the
-    process had used when it was seen docked) for one run of `command`."""
+    process had used when it was seen docked, and when its seat was held) for one run of
+    `command`."""
     pid_file = work / f"{name}.pid"
     pid_file.unlink(missing_ok=True)
+    offset = log_file.stat().st_size if log_file is not None and log_file.exists() else 0
     wall = time.time()
     started = time.perf_counter()
     proc = subprocess.Popen(["dbus-run-session", "--", "sh", "-c", RECORD, str(pid_file),
@@ -125,11 +144,13 @@ def measure(desktop: Desktop, command: list[str], name: str, env: dict[str, str]
         pid = int(pid_file.read_text())
         cpu = cpu_seconds(pid)
         settle = min(2.0, idle_s / 2)
-        time.sleep(settle)
+        seat_cpu = None if log_file is None else cpu_at_seat(
+            pid, log_file, offset, time.perf_counter() + settle)
+        time.sleep(max(0.0, started + docked + settle - time.perf_counter()))
         switches, since = context_switches(pid), time.perf_counter()
         time.sleep(idle_s - settle)
         wakeups = (context_switches(pid) - switches) / (time.perf_counter() - since)
-        return docked, rss_kib(pid), seat_held_s(log_file, wall), wakeups, cpu
+        return docked, rss_kib(pid), seat_held_s(log_file, wall), wakeups, cpu, seat_cpu
     finally:
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), signal.SIGTERM)
@@ -175,7 +196,7 @@ def main() -> int:
             agent.login(account["email"], account["password"])
             env = {**agent.env, "DISPLAY": desktop.display, "PYSTRAY_BACKEND": "gtk"}
             env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-            runs: dict[str, list[tuple[float, int, float | None, float, float]]] = {
+            runs: dict[str, list[tuple[float, int, float | None, float, float, float | None]]] = {
                 "floor": [], "libraries": [], "agent": []}
             if args.compare is not None:
                 runs["compared"] = []
@@ -202,6 +223,8 @@ def main() -> int:
                   "cpu_to_dock_s": summary([v[4] for v in values]),
                   **({"seat_held_s": summary([v[2] for v in values if v[2] is not None])}
                      if any(v[2] is not None for v in values) else {}),
+                  **({"cpu_to_seat_s": summary([v[5] for v in values if v[5] is not None])}
+                     if any(v[5] is not None for v in values) else {}),
                   "raw": values} for name, values in runs.items()},
     }
     if args.compare is not None:
@@ -214,6 +237,7 @@ def main() -> int:
     for key, unit, scale, places in (("docked_s", "ms", 1000.0, 0), ("rss_mib", "MiB", 1.0, 0),
                                      ("cpu_to_dock_s", "ms", 1000.0, 0),
                                      ("seat_held_s", "ms", 1000.0, 0),
+                                     ("cpu_to_seat_s", "ms", 1000.0, 0),
                                      ("wakeups_per_s", "/s", 1.0, 1)):
         cells = []
         for name in names:
