@@ -118,6 +118,7 @@ class Agent(Answers, Work, AppSeat, Borrowing, Trust):
         # Kicks made before the jobs run (job -> time.monotonic() it is due), see `start`.
         self._kicks_lock = threading.Lock()
         self._early_kicks: dict[str, float] = {}
+        self._asked = False  # the first seat request was sent (`ask_for_seat`)
         self._refresh_outbox_facts()
 
     # -- the control interface ------------------------------------------------------------
@@ -273,16 +274,20 @@ class Agent(Answers, Work, AppSeat, Borrowing, Trust):
 
     # -- running ------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start the jobs: the first seat request goes out at once, then the scheduler starts.
+    def ask_for_seat(self) -> None:
+        """The first seat request, sent at once on a thread of its own (`start` calls it
+        if it was not called before).
 
-        The first seat round runs on a thread of its own, with the HTTP client imported
-        first, so the request is on its way before the scheduler's modules (APScheduler,
-        asyncio: some 30 ms) are imported; both are imports, one at a time under the GIL.
-        What that round schedules meanwhile (its next heartbeat, a probe) waits in
-        `_early_kicks` until the jobs run. A queued release goes before the seat request
-        (`_acquire`), the rest of the outbox once the jobs run.
+        The HTTP client is imported first, so the request is on its way before whatever
+        the caller imports next (the scheduler, the tray): imports run one at a time under
+        the GIL. What that round schedules before the jobs run (its next heartbeat, a
+        probe) waits in `_early_kicks` until they do. A queued release goes before the
+        seat request (`_acquire`), the rest of the outbox once the jobs run.
         """
+        with self._kicks_lock:
+            if self._asked:
+                return
+            self._asked = True
         self._start_idle_wait()
         with self._lock:
             asking = self._seat_wanted()
@@ -293,6 +298,10 @@ class Agent(Answers, Work, AppSeat, Borrowing, Trust):
                 self._early_kicks.pop("seat", None)  # a login's, say: this round is it
             threading.Thread(target=self._seat_job, name="seat-first", daemon=True).start()
             load_verifier()  # while the request is in flight, not once its answer is in
+
+    def start(self) -> None:
+        """Start the jobs, once the first seat request is on its way (`ask_for_seat`)."""
+        self.ask_for_seat()
         from seatkeeper.service.jobs import Jobs
 
         jobs = Jobs({"seat": self._seat_job, "outbox": self._outbox_job,
