@@ -15,7 +15,9 @@ process under dbus-run-session and measures:
 - for the agent, time from process start to its seat held (the log's `-> active`: the
   server's first answer, which the icon shows next), and the CPU time it had used by
   then (the log is watched every 5 ms after docking; a seat held before that is not
-  timed by CPU).
+  timed by CPU); for an agent that shows its icon first, also the time to the seat held
+  and the agent attached to that icon (the later of the two: the green icon can be
+  drawn from then).
 
 The floor is a bare pystray icon with the GTK backend and no agent behind it: the
 interpreter, GTK, Pillow and pystray. The libraries' floor is the same icon in a process
@@ -89,12 +91,13 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def seat_held_s(log_file: Path | None, since: float) -> float | None:
-    """Seconds from `since` (wall clock) to the first `-> active` the agent logged after it."""
+def seat_held_s(log_file: Path | None, since: float, text: str = " -> active") -> float | None:
+    """Seconds from `since` (wall clock) to the first line with `text` (by default the seat
+    held: `-> active`) the agent logged after it."""
     if log_file is None or not log_file.exists():
         return None
     for line in log_file.read_text(encoding="utf-8", errors="replace").splitlines():
-        if " -> active" not in line:
+        if text not in line:
             continue
         try:
             at = dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
@@ -120,13 +123,24 @@ def cpu_at_seat(pid: int, log_file: Path, offset: int, until: float) -> float | 
     return None
 
 
+def seat_shown_s(log_file: Path | None, since: float) -> float | None:
+    """Seconds from `since` to the seat held and the agent attached to the icon that came
+    first (the later of the two: the held seat's icon can be drawn from then); None for an
+    agent that does not show its icon first."""
+    attached = seat_held_s(log_file, since, "the agent is attached to the tray")
+    held = seat_held_s(log_file, since)
+    return None if attached is None or held is None else max(attached, held)
+
+
+Run = tuple[float, int, float | None, float, float, float | None, float | None]
+
+
 def measure(desktop: Desktop, command: list[str], name: str, env: dict[str, str],
-            idle_s: float, work: Path, log_file: Path | None = None
-            ) -> tuple[float, int, float | None, float, float, float | None]:
+            idle_s: float, work: Path, log_file: Path | None = None) -> Run:
     """(seconds from start to docked, RSS in KiB after idling, seconds from start to the seat
     held, for an agent whose log is `log_file`, wake-ups per second idle, CPU seconds the
-    process had used when it was seen docked, and when its seat was held) for one run of
-    `command`."""
+    process had used when it was seen docked, and when its seat was held, seconds to the
+    seat held and shown) for one run of `command`."""
     pid_file = work / f"{name}.pid"
     pid_file.unlink(missing_ok=True)
     offset = log_file.stat().st_size if log_file is not None and log_file.exists() else 0
@@ -150,7 +164,8 @@ def measure(desktop: Desktop, command: list[str], name: str, env: dict[str, str]
         switches, since = context_switches(pid), time.perf_counter()
         time.sleep(idle_s - settle)
         wakeups = (context_switches(pid) - switches) / (time.perf_counter() - since)
-        return docked, rss_kib(pid), seat_held_s(log_file, wall), wakeups, cpu, seat_cpu
+        return (docked, rss_kib(pid), seat_held_s(log_file, wall), wakeups, cpu, seat_cpu,
+                seat_shown_s(log_file, wall))
     finally:
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), signal.SIGTERM)
@@ -196,7 +211,7 @@ def main() -> int:
             agent.login(account["email"], account["password"])
             env = {**agent.env, "DISPLAY": desktop.display, "PYSTRAY_BACKEND": "gtk"}
             env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-            runs: dict[str, list[tuple[float, int, float | None, float, float, float | None]]] = {
+            runs: dict[str, list[Run]] = {
                 "floor": [], "libraries": [], "agent": []}
             if args.compare is not None:
                 runs["compared"] = []
@@ -225,6 +240,8 @@ def main() -> int:
                      if any(v[2] is not None for v in values) else {}),
                   **({"cpu_to_seat_s": summary([v[5] for v in values if v[5] is not None])}
                      if any(v[5] is not None for v in values) else {}),
+                  **({"seat_shown_s": summary([v[6] for v in values if v[6] is not None])}
+                     if any(v[6] is not None for v in values) else {}),
                   "raw": values} for name, values in runs.items()},
     }
     if args.compare is not None:
@@ -238,6 +255,7 @@ def main() -> int:
                                      ("cpu_to_dock_s", "ms", 1000.0, 0),
                                      ("seat_held_s", "ms", 1000.0, 0),
                                      ("cpu_to_seat_s", "ms", 1000.0, 0),
+                                     ("seat_shown_s", "ms", 1000.0, 0),
                                      ("wakeups_per_s", "/s", 1.0, 1)):
         cells = []
         for name in names:
