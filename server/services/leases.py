@@ -145,13 +145,15 @@ def _heartbeats_pg() -> Any:
 
 
 def _heartbeats_sqlite() -> Any:
-    """SQLite: the batch's renewal, its pairs one JSON parameter (one statement for every
-    size); the devices and the licenses follow, one statement each."""
+    """SQLite: the batch's renewal, its pairs one JSON parameter; the devices and the
+    licenses follow, one statement each."""
     pairs = func.json_each(bindparam("pairs")).table_valued("value")
     beats = select(func.json_extract(pairs.c.value, "$[0]").label("lease_id"),
                    func.json_extract(pairs.c.value, "$[1]").label("token_hash")).cte("beats")
+    # The ids as a list too: with `IN (SELECT ...)` SQLite walks every open lease instead.
     return (_heartbeats_renewal(_owned_by(beats))
-            .where(LEASES.c.id.in_(select(beats.c.lease_id))).returning(*LEASE_COLUMNS))
+            .where(LEASES.c.id.in_(bindparam("lease_ids", expanding=True)))
+            .returning(*LEASE_COLUMNS))
 
 
 _HEARTBEATS_PG = _heartbeats_pg()
@@ -218,7 +220,8 @@ def heartbeat_renew(conn: Connection, beats: Sequence[tuple[str, str]], now: int
         rows = conn.execute(_HEARTBEATS_PG, {**params, "lease_ids": [b[0] for b in beats],
                                              "token_hashes": [b[1] for b in beats]}).all()
         return {row.id: Seat(row, row, row.license_id, row.device_name) for row in rows}
-    renewed = conn.execute(_HEARTBEATS_SQLITE, {**params, "pairs": json.dumps(beats)}).all()
+    renewed = conn.execute(_HEARTBEATS_SQLITE, {**params, "pairs": json.dumps(beats),
+                                                 "lease_ids": [b[0] for b in beats]}).all()
     if not renewed:
         return {}
     names: dict[str, str] = dict(conn.execute(_TOUCH_DEVICES, {  # after the leases: the lock order
