@@ -36,7 +36,6 @@ _MATCH = re.compile(r"/v1/seats/([A-Za-z0-9_-]{1,64})/heartbeat")
 # The most heartbeats one transaction renews: a batch holds its leases' row locks until
 # it commits, so a release or a seat request waits for at most this many renewals.
 BATCH_LIMIT = 64
-PG_BATCHES_AT_ONCE = 2
 
 
 def bearer(scope: Scope) -> str | None:
@@ -49,31 +48,26 @@ def bearer(scope: Scope) -> str | None:
 
 
 class Batches:
-    """Heartbeats waiting for the database, sent on in batches: one at a time on SQLite
-    (it has one writer), `at_once` on PostgreSQL, whose round trips would otherwise leave
-    the process idle while a batch is away."""
+    """Heartbeats waiting for the database, sent on one batch at a time per process: on
+    PostgreSQL too, where two or four at once made smaller batches and fewer heartbeats a
+    second (docs/benchmarks.md)."""
 
-    def __init__(self, context: Context, limit: int = BATCH_LIMIT,
-                 at_once: int = PG_BATCHES_AT_ONCE) -> None:
+    def __init__(self, context: Context, limit: int = BATCH_LIMIT) -> None:
         self.context, self.limit = context, limit
-        self.at_once = 1 if context.engine.dialect.name == "sqlite" else at_once
         self.waiting: list[tuple[str | None, str, shedding.Admission | None,
                                  asyncio.Future[Any]]] = []
-        self.senders: set[asyncio.Task[None]] = set()
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.sender: asyncio.Task[None] | None = None
 
     async def heartbeat(self, token: str | None, lease_id: str) -> Any:
         """The heartbeat's answer: its signed lease, or the exception it earns (returned)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        if self.loop is not loop:  # the first request, or an event loop that has ended (tests)
-            self.loop, self.senders, self.waiting = loop, set(), []
+        if self.sender is not None and self.sender.get_loop() is not loop:
+            self.sender, self.waiting = None, []  # an event loop that has ended (tests)
         self.waiting.append((token, lease_id, shedding.ADMISSION.get(), future))
-        if len(self.senders) < self.at_once:
+        if self.sender is None or self.sender.done():
             # A context of its own: the batches are no one request's.
-            sender = loop.create_task(self._send(), context=contextvars.Context())
-            self.senders.add(sender)
-            sender.add_done_callback(self.senders.discard)
+            self.sender = loop.create_task(self._send(), context=contextvars.Context())
         return await future
 
     async def _send(self) -> None:
