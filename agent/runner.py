@@ -5,11 +5,10 @@ within the shutdown budget, as the OS's own shutdown hooks do, and the process e
 within about 3 s even while the server is unreachable; SIGINT just stops.
 
 With a tray host on Linux the icon comes first: the icon of the last known state is
-shown (`seatkeeper.tray.starting`) before the agent is built; then, on a thread of its
-own, the agent and its control socket are made, the seat is asked for, the tray app is
-attached to the icon, and the jobs and session hooks start. Elsewhere (headless,
-Windows, macOS, a tray host that is not there yet) the agent is built first, then the
-tray.
+shown (`seatkeeper.tray.starting`) before the agent is built, and the agent, its control
+socket, jobs and session hooks are made on a thread of their own, then attached to the
+tray. Elsewhere (headless, Windows, macOS, a tray host that is not there yet) the agent
+is built first, then the tray.
 """
 
 from __future__ import annotations
@@ -254,25 +253,23 @@ def _run_tray_first(config: Config, starting: StartingTray, stop: threading.Even
                 starting.post(starting.icon.stop)
                 return
             agent, server = built
-            made.update(agent=agent, server=server)
-            server.start()
-            # The seat first, then the tray that shows it, then the jobs and session hooks.
-            agent.ask_for_seat()
             from seatkeeper.service.hooks import AgentEvents
-            from seatkeeper.tray.app import TrayApp
 
             events = AgentEvents(agent, config)
             hooks = platform.current()
-            made["events"] = events
+            made.update(agent=agent, server=server, events=events)
+            server.start()
+            agent.start()
+            hooks.start(events)
+            made["hooks"] = hooks
+            from seatkeeper.tray.app import TrayApp
+
             tray = TrayApp(agent, backend=starting.backend, log_dir=config.paths.log_dir,
                            stop=stop, hooks=hooks, icon=starting.icon,
                            state_file=starting.state_file)
             made["tray"] = tray
             if starting.attach(tray):
                 log.info("the agent is attached to the tray")
-            agent.start()
-            hooks.start(events)
-            made["hooks"] = hooks
         except Exception:
             log.exception("the agent could not start")
             made["failed"] = True

@@ -13,11 +13,7 @@ process under dbus-run-session and measures:
   second (context switches of all its threads) over that idle time, less the first
   two seconds (the agent's first fetches);
 - for the agent, time from process start to its seat held (the log's `-> active`: the
-  server's first answer, which the icon shows next), and the CPU time it had used by
-  then (the log is watched every 5 ms after docking; a seat held before that is not
-  timed by CPU); for an agent that shows its icon first, also the time to the seat held
-  and the agent attached to that icon (the later of the two: the green icon can be
-  drawn from then).
+  server's first answer, which the icon shows next).
 
 The floor is a bare pystray icon with the GTK backend and no agent behind it: the
 interpreter, GTK, Pillow and pystray. The libraries' floor is the same icon in a process
@@ -91,13 +87,12 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def seat_held_s(log_file: Path | None, since: float, text: str = " -> active") -> float | None:
-    """Seconds from `since` (wall clock) to the first line with `text` (by default the seat
-    held: `-> active`) the agent logged after it."""
+def seat_held_s(log_file: Path | None, since: float) -> float | None:
+    """Seconds from `since` (wall clock) to the first `-> active` the agent logged after it."""
     if log_file is None or not log_file.exists():
         return None
     for line in log_file.read_text(encoding="utf-8", errors="replace").splitlines():
-        if text not in line:
+        if " -> active" not in line:
             continue
         try:
             at = dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
@@ -108,42 +103,14 @@ def seat_held_s(log_file: Path | None, since: float, text: str = " -> active") -
     return None
 
 
-def cpu_at_seat(pid: int, log_file: Path, offset: int, until: float) -> float | None:
-    """The CPU seconds `pid` had used when `-> active` appeared in `log_file` after `offset`
-    (polled every POLL_S until time.perf_counter() `until`); None if it did not, or if it
-    was there at the first look (a seat held before the icon docked: not timed)."""
-    first = True
-    while time.perf_counter() < until:
-        with log_file.open("rb") as handle:
-            handle.seek(offset)
-            if b" -> active" in handle.read():
-                return None if first else cpu_seconds(pid)
-        first = False
-        time.sleep(POLL_S)
-    return None
-
-
-def seat_shown_s(log_file: Path | None, since: float) -> float | None:
-    """Seconds from `since` to the seat held and the agent attached to the icon that came
-    first (the later of the two: the held seat's icon can be drawn from then); None for an
-    agent that does not show its icon first."""
-    attached = seat_held_s(log_file, since, "the agent is attached to the tray")
-    held = seat_held_s(log_file, since)
-    return None if attached is None or held is None else max(attached, held)
-
-
-Run = tuple[float, int, float | None, float, float, float | None, float | None]
-
-
 def measure(desktop: Desktop, command: list[str], name: str, env: dict[str, str],
-            idle_s: float, work: Path, log_file: Path | None = None) -> Run:
+            idle_s: float, work: Path, log_file: Path | None = None
+            ) -> tuple[float, int, float | None, float, float]:
     """(seconds from start to docked, RSS in KiB after idling, seconds from start to the seat
     held, for an agent whose log is `log_file`, wake-ups per second idle, CPU seconds the
-    process had used when it was seen docked, and when its seat was held, seconds to the
-    seat held and shown) for one run of `command`."""
+    process had used when it was seen docked) for one run of `command`."""
     pid_file = work / f"{name}.pid"
     pid_file.unlink(missing_ok=True)
-    offset = log_file.stat().st_size if log_file is not None and log_file.exists() else 0
     wall = time.time()
     started = time.perf_counter()
     proc = subprocess.Popen(["dbus-run-session", "--", "sh", "-c", RECORD, str(pid_file),
@@ -158,14 +125,11 @@ def measure(desktop: Desktop, command: list[str], name: str, env: dict[str, str]
         pid = int(pid_file.read_text())
         cpu = cpu_seconds(pid)
         settle = min(2.0, idle_s / 2)
-        seat_cpu = None if log_file is None else cpu_at_seat(
-            pid, log_file, offset, time.perf_counter() + settle)
-        time.sleep(max(0.0, started + docked + settle - time.perf_counter()))
+        time.sleep(settle)
         switches, since = context_switches(pid), time.perf_counter()
         time.sleep(idle_s - settle)
         wakeups = (context_switches(pid) - switches) / (time.perf_counter() - since)
-        return (docked, rss_kib(pid), seat_held_s(log_file, wall), wakeups, cpu, seat_cpu,
-                seat_shown_s(log_file, wall))
+        return docked, rss_kib(pid), seat_held_s(log_file, wall), wakeups, cpu
     finally:
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), signal.SIGTERM)
@@ -211,7 +175,7 @@ def main() -> int:
             agent.login(account["email"], account["password"])
             env = {**agent.env, "DISPLAY": desktop.display, "PYSTRAY_BACKEND": "gtk"}
             env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-            runs: dict[str, list[Run]] = {
+            runs: dict[str, list[tuple[float, int, float | None, float, float]]] = {
                 "floor": [], "libraries": [], "agent": []}
             if args.compare is not None:
                 runs["compared"] = []
@@ -238,10 +202,6 @@ def main() -> int:
                   "cpu_to_dock_s": summary([v[4] for v in values]),
                   **({"seat_held_s": summary([v[2] for v in values if v[2] is not None])}
                      if any(v[2] is not None for v in values) else {}),
-                  **({"cpu_to_seat_s": summary([v[5] for v in values if v[5] is not None])}
-                     if any(v[5] is not None for v in values) else {}),
-                  **({"seat_shown_s": summary([v[6] for v in values if v[6] is not None])}
-                     if any(v[6] is not None for v in values) else {}),
                   "raw": values} for name, values in runs.items()},
     }
     if args.compare is not None:
@@ -254,8 +214,6 @@ def main() -> int:
     for key, unit, scale, places in (("docked_s", "ms", 1000.0, 0), ("rss_mib", "MiB", 1.0, 0),
                                      ("cpu_to_dock_s", "ms", 1000.0, 0),
                                      ("seat_held_s", "ms", 1000.0, 0),
-                                     ("cpu_to_seat_s", "ms", 1000.0, 0),
-                                     ("seat_shown_s", "ms", 1000.0, 0),
                                      ("wakeups_per_s", "/s", 1.0, 1)):
         cells = []
         for name in names:

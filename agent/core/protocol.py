@@ -329,12 +329,6 @@ def ed25519_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
     return True
 
 
-def load_verifier() -> None:
-    """Import `ed25519_verify`'s PyNaCl now (some 10 ms), while waiting suits: a seat
-    request in flight, whose answer's lease is checked with it."""
-    import nacl.signing  # noqa: F401
-
-
 def verify_b64(public_key: str, message: bytes, signature: str) -> bool:
     """`ed25519_verify` on base64 text, as /v1/keys carries keys and endorsements; False for
     text that is not a key or a signature."""

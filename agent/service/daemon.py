@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from seatkeeper.config import Config
 from seatkeeper.core import errors
 from seatkeeper.core.keys import ListedKey
-from seatkeeper.core.protocol import LoginResult, load_verifier
+from seatkeeper.core.protocol import LoginResult
 from seatkeeper.core.state import Facts, Holder, Status, decide, lease_held, server_now
 from seatkeeper.service import session as saved
 from seatkeeper.service.answers import Answers
@@ -115,10 +115,6 @@ class Agent(Answers, Work, AppSeat, Borrowing, Trust):
         # The license the user picked ("Use another license"); None: the server chooses.
         self._license_id: str | None = None
         self.jobs: Jobs | None = None
-        # Kicks made before the jobs run (job -> time.monotonic() it is due), see `start`.
-        self._kicks_lock = threading.Lock()
-        self._early_kicks: dict[str, float] = {}
-        self._asked = False  # the first seat request was sent (`ask_for_seat`)
         self._refresh_outbox_facts()
 
     # -- the control interface ------------------------------------------------------------
@@ -274,46 +270,17 @@ class Agent(Answers, Work, AppSeat, Borrowing, Trust):
 
     # -- running ------------------------------------------------------------------------
 
-    def ask_for_seat(self) -> None:
-        """The first seat request, sent at once on a thread of its own (`start` calls it
-        if it was not called before).
-
-        The HTTP client is imported first, so the request is on its way before whatever
-        the caller imports next (the scheduler, the tray): imports run one at a time under
-        the GIL. What that round schedules before the jobs run (its next heartbeat, a
-        probe) waits in `_early_kicks` until they do. A queued release goes before the
-        seat request (`_acquire`), the rest of the outbox once the jobs run.
-        """
-        with self._kicks_lock:
-            if self._asked:
-                return
-            self._asked = True
-        self._start_idle_wait()
-        with self._lock:
-            asking = self._seat_wanted()
-        if asking:  # else requests waits for a login, as before
-            from seatkeeper.service import client  # noqa: F401 (the first round's; see above)
-
-            with self._kicks_lock:
-                self._early_kicks.pop("seat", None)  # a login's, say: this round is it
-            threading.Thread(target=self._seat_job, name="seat-first", daemon=True).start()
-            load_verifier()  # while the request is in flight, not once its answer is in
-
     def start(self) -> None:
-        """Start the jobs, once the first seat request is on its way (`ask_for_seat`)."""
-        self.ask_for_seat()
+        """Start the jobs: deliver what waits in the outbox first, then take a seat."""
         from seatkeeper.service.jobs import Jobs
 
-        jobs = Jobs({"seat": self._seat_job, "outbox": self._outbox_job,
-                     "probe": self._probe_job, "idle": self._idle_job,
-                     "expiry": self._expiry_job})
-        jobs.start()
-        with self._kicks_lock:
-            self.jobs = jobs
-            early, self._early_kicks = self._early_kicks, {}
-        for job, due in early.items():
-            jobs.schedule(job, due - time.monotonic(), keep_sooner=True)
+        self.jobs = Jobs({"seat": self._seat_job, "outbox": self._outbox_job,
+                          "probe": self._probe_job, "idle": self._idle_job,
+                          "expiry": self._expiry_job})
+        self.jobs.start()
+        self._start_idle_wait()
         self._kick("outbox")
+        self._kick("seat")
 
     def stop(self) -> None:
         self._server_clock.save()
@@ -340,12 +307,8 @@ class Agent(Answers, Work, AppSeat, Borrowing, Trust):
         """
         if job in ("seat", "outbox"):
             delay = max(delay, self._busy_until - time.monotonic())
-        with self._kicks_lock:
-            if self.jobs is None:  # not started yet: scheduled when the jobs run
-                due = time.monotonic() + max(0.0, delay)
-                self._early_kicks[job] = min(due, self._early_kicks.get(job, due))
-                return
-        self.jobs.schedule(job, delay, keep_sooner=again)
+        if self.jobs is not None:
+            self.jobs.schedule(job, delay, keep_sooner=again)
 
     # -- facts -------------------------------------------------------------------------
 

@@ -64,9 +64,8 @@ def private_dirs(paths: Iterable[Path]) -> None:
         private_dir(path)
 
 
-def write_secret(path: Path, text: str | bytes) -> None:
-    """Replace `path` with `text` (or bytes), owner-only, atomically, never following a
-    planted link."""
+def write_secret(path: Path, text: str) -> None:
+    """Replace `path` with `text`, owner-only, atomically, never following a planted link."""
     import secrets  # here: it loads OpenSSL's hashing (hmac), which the tray's start does not need
 
     private_dir(path.parent)
@@ -77,9 +76,7 @@ def write_secret(path: Path, text: str | bytes) -> None:
         raise StorageError(f"{path} cannot be written: {exc.strerror}.") from None
     owner_only(temp)  # on Windows, before the secret is in it
     try:
-        binary = isinstance(text, bytes)
-        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8",
-                       ) as handle:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

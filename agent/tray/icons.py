@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 
-from PIL import Image
+from PIL import Image, ImageDraw
 from seatkeeper.core.seat_state import SeatState
 
 # The sizes the platforms ask for (16 to 64 px), each also at 2x.
@@ -55,10 +55,6 @@ class Pen:
     """Drawing on the 100-unit grid: `ink` in the state's colour, `cut` to transparent."""
 
     def __init__(self, image: Image.Image, colour: tuple[int, int, int, int]) -> None:
-        # Here, not at the top: ImageDraw loads FreeType, which the tray's first icon, kept
-        # drawn on disk (seatkeeper.tray.starting), does without.
-        from PIL import ImageDraw
-
         self.draw = ImageDraw.Draw(image)
         self.unit = image.width / 100
         self.colour = colour

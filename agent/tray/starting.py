@@ -4,10 +4,8 @@ On Linux the runner shows this icon before it builds the agent (its modules, the
 read, the lease's check, the outbox, the control socket, the jobs): only pystray, its
 toolkit, Pillow and the icons are loaded by then, so the icon docks about as fast as a
 bare pystray icon. The tray keeps the state it last showed in a small owner-only file
-in the agent's data folder (`tray-state.json`), and that state's icon, drawn, beside it
-(`tray-icon.png`: drawing costs Pillow's ImageDraw and FreeType, some 8 ms, before the
-icon); a missing or unreadable file gives the neutral icon (the grey dots of "asking for
-a seat"), an icon kept for another state or version is drawn again. Until the agent is attached the
+in the agent's data folder (`tray-state.json`); a missing or unreadable file gives the
+neutral icon (the grey dots of "asking for a seat"). Until the agent is attached the
 menu says "Starting…" and offers Log out… (when the last state was logged in) and Quit:
 a Log out… chosen then is carried out, with its confirmation, once the agent is ready.
 
@@ -27,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seatkeeper import __version__
 from seatkeeper.core.seat_state import SeatState
 from seatkeeper.i18n import N_, _
 from seatkeeper.tray import icons
@@ -42,8 +39,6 @@ ICON_PX = 64
 GLIB_BACKENDS = ("gtk", "appindicator")
 STATE_FILE = "tray-state.json"
 STATE_MAX_BYTES = 4096
-ICON_FILE = "tray-icon.png"  # beside STATE_FILE
-ICON_KEY = "seatkeeper-icon"  # the PNG's text chunk saying what the icon was drawn for
 # Until the agent is attached: the neutral icon, and these words.
 NEUTRAL = SeatState.ACQUIRING
 STARTING = N_("Starting…")
@@ -114,50 +109,15 @@ def for_next_start(status: Status) -> LastState:
 
 
 def write_last(path: Path, state: LastState) -> None:
-    """Keep `state` in `path` and its icon, drawn, beside it (owner-only, each replaced
-    atomically); a failure is only logged."""
-    import io
-
-    from PIL.PngImagePlugin import PngInfo
+    """Keep `state` in `path` (owner-only, replaced atomically); a failure is only logged."""
     from seatkeeper.service.private import write_secret
 
     text = json.dumps({"icon": state.icon.value if state.icon else None,
                        "borrowed": state.borrowed, "signed_in": state.signed_in})
-    drawn, info = io.BytesIO(), PngInfo()
-    info.add_text(ICON_KEY, _icon_key(state))
-    _draw(state).save(drawn, "PNG", pnginfo=info)
     try:
         write_secret(path, text)
-        write_secret(path.with_name(ICON_FILE), drawn.getvalue())
     except Exception as exc:  # StorageError, a full disk: the next start shows the neutral icon
         log.info("the tray's state could not be kept in %s: %s", path, exc)
-
-
-def _icon_key(state: LastState) -> str:
-    """What an icon was drawn for: this version's icon of the state, at ICON_PX."""
-    return f"{__version__} {(state.icon or NEUTRAL).value} borrowed={state.borrowed} {ICON_PX}"
-
-
-def _draw(state: LastState) -> Any:
-    return icons.render(state.icon or NEUTRAL, ICON_PX, borrowed=state.borrowed)
-
-
-def first_icon(state_file: Path, state: LastState) -> Any:
-    """`state`'s icon: the one kept drawn beside `state_file` when it was drawn for that state
-    by this version, else drawn now."""
-    from PIL import Image
-
-    try:
-        with Image.open(state_file.with_name(ICON_FILE), formats=["PNG"]) as kept:
-            kept.load()
-            if (kept.info.get(ICON_KEY) == _icon_key(state) and kept.mode == "RGBA"
-                    and kept.size == (ICON_PX, ICON_PX)):
-                return kept.copy()
-    except FileNotFoundError:
-        pass
-    except Exception as exc:  # Pillow raises many kinds for a file that is not a whole PNG
-        log.info("the tray's kept icon is not readable (%s); drawing it", exc)
-    return _draw(state)
 
 
 class StartingTray:
@@ -174,7 +134,7 @@ class StartingTray:
         self._app: TrayApp | None = None
         self._logout_wanted = False
         self._closed = threading.Event()
-        image = first_icon(state_file, self.last)
+        image = icons.render(self.last.icon or NEUTRAL, ICON_PX, borrowed=self.last.borrowed)
         self.icon = self.pystray.Icon("seatkeeper", image, _(STARTING_TOOLTIP), menu=self._menu())
 
     def _menu(self) -> Any:

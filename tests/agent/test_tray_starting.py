@@ -9,15 +9,7 @@ from pathlib import Path
 
 import pytest
 from seatkeeper.core.state import PendingItem, SeatState, Status
-from seatkeeper.tray import icons
-from seatkeeper.tray.starting import (
-    ICON_FILE,
-    LastState,
-    first_icon,
-    for_next_start,
-    read_last,
-    write_last,
-)
+from seatkeeper.tray.starting import LastState, for_next_start, read_last, write_last
 
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
 
@@ -37,39 +29,6 @@ def test_a_missing_or_odd_file_gives_the_neutral_icon(tmp_path: Path, content: b
     assert read_last(path) == LastState()
     path.write_bytes(content)
     assert read_last(path) == LastState()
-
-
-def test_the_state_s_icon_is_kept_drawn_owner_only_and_shown_as_drawn(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The next start shows the kept icon, not drawn again: the very pixels the tray draws
-    for that state."""
-    path = tmp_path / "data" / "tray-state.json"
-    kept = LastState(SeatState.ACTIVE, borrowed=True, signed_in=True)
-    write_last(path, kept)
-    assert stat.S_IMODE(path.with_name(ICON_FILE).stat().st_mode) == 0o600
-    monkeypatch.setattr("seatkeeper.tray.starting._draw", None)  # drawing would fail
-    image = first_icon(path, kept)
-    assert image.tobytes() == icons.render(SeatState.ACTIVE, 64, borrowed=True).tobytes()
-
-
-def test_an_icon_kept_for_another_state_or_unreadable_is_drawn_again(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A crash between the two files, a newer version, a corrupt PNG: the state's own icon."""
-    path = tmp_path / "tray-state.json"
-    write_last(path, LastState(SeatState.ACTIVE, signed_in=True))
-    shown = first_icon(path, LastState(SeatState.OFFLINE, signed_in=True))
-    assert shown.tobytes() == icons.render(SeatState.OFFLINE, 64).tobytes()
-    monkeypatch.setattr("seatkeeper.tray.starting.__version__", "99.0")
-    shown = first_icon(path, LastState(SeatState.ACTIVE, signed_in=True))
-    assert shown.tobytes() == icons.render(SeatState.ACTIVE, 64).tobytes()
-    drawn: list[SeatState] = []
-    monkeypatch.setattr("seatkeeper.tray.starting._draw", lambda state: drawn.append(state.icon))
-    first_icon(path, LastState(SeatState.ACTIVE, signed_in=True))
-    assert drawn == [SeatState.ACTIVE]  # the version differs: drawn, not the kept one
-    path.with_name(ICON_FILE).write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
-    monkeypatch.undo()
-    shown = first_icon(path, LastState(SeatState.ACTIVE, signed_in=True))
-    assert shown.tobytes() == icons.render(SeatState.ACTIVE, 64).tobytes()
 
 
 def test_a_file_that_cannot_be_written_is_only_logged(tmp_path: Path,
