@@ -104,9 +104,7 @@ class _Demo:
                 self.server.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.server.kill()
-        credentials = CredentialStore(self.config.paths.data_dir)
-        credentials.clear()
-        credentials.finish()  # its delete from the keyring: the exit may be os._exit's
+        CredentialStore(self.config.paths.data_dir).clear()
         shutil.rmtree(self.home, ignore_errors=True)
 
 

@@ -34,7 +34,6 @@ from seatkeeper.service.private import private_dirs
 if TYPE_CHECKING:
     # Imported when the agent is built: with a tray, after its icon is shown.
     from seatkeeper.service.control import ControlServer
-    from seatkeeper.service.credentials import CredentialStore
     from seatkeeper.service.daemon import Agent
     from seatkeeper.tray.app import TrayApp
     from seatkeeper.tray.starting import StartingTray
@@ -119,7 +118,7 @@ def run(config: Config, *, headless: bool,
         from seatkeeper.tray.backend import has_gtk
 
         has_gtk()
-    built = _build(config, headless, _credentials(config))
+    built = _build(config, headless)
     if built is None:
         lock.release()
         return 1
@@ -175,25 +174,7 @@ def _on_signals(stop: threading.Event, ending: list[int]) -> None:
         signal.signal(signum, on_signal)
 
 
-def _credentials(config: Config) -> CredentialStore:
-    """The device token's store, its keyring's child (if the token is in one) already
-    reading it where a login is kept: that child's start runs on the other core while
-    this process imports and builds the agent, instead of before the first heartbeat."""
-    from seatkeeper.service import session
-    from seatkeeper.service.credentials import CredentialStore
-
-    store = CredentialStore(config.paths.data_dir)
-    if (config.paths.data_dir / session.FILE).exists():
-        store.read_ahead()
-        # Logged in: the start needs these next anyway (the jobs, the seat request), so
-        # they are imported now, beside the child if one reads, rather than after it.
-        import seatkeeper.service.client
-        import seatkeeper.service.jobs  # noqa: F401
-    return store
-
-
-def _build(config: Config, headless: bool, credentials: CredentialStore | None = None,
-           ) -> tuple[Agent, ControlServer] | None:
+def _build(config: Config, headless: bool) -> tuple[Agent, ControlServer] | None:
     """The agent and its control channel (not started); None when the channel's address is
     taken by someone else (said in the log, and on stderr with a tray)."""
     from seatkeeper.core.errors import SeatkeeperError
@@ -201,7 +182,7 @@ def _build(config: Config, headless: bool, credentials: CredentialStore | None =
     from seatkeeper.service.daemon import Agent
     from seatkeeper.service.local_api import LocalApi
 
-    agent = Agent(config, credentials=credentials)
+    agent = Agent(config)
     controls = Controls(agent)
     try:
         address = local_api_address(config.paths)

@@ -202,22 +202,6 @@ def what_woke_it(log_path: Path, restored_at: float) -> tuple[str, float | None]
     return "unknown", None
 
 
-def device_token(agent: AgentProcess, previous: str | None = None) -> str:
-    """The agent's token, read as the agent reads it (with --keyring: from the keyring);
-    a new one, not `previous`: a login's token is stored beside its seat request, so it
-    may be kept a moment after the seat is held."""
-    read = ("import sys, pathlib; from seatkeeper.service.credentials import CredentialStore; "
-            "print(CredentialStore(pathlib.Path(sys.argv[1])).load())")
-    deadline = time.monotonic() + 30
-    while True:
-        token = subprocess.run([sys.executable, "-c", read, str(agent.data_dir)],
-                               env=agent.env, capture_output=True, text=True,
-                               check=True).stdout.strip()
-        if token not in ("None", previous) or time.monotonic() > deadline:
-            return token
-        time.sleep(0.05)
-
-
 def percentile(values: list[float], q: float) -> float:
     """Linear-interpolated percentile (q in 0..100)."""
     ordered = sorted(values)
@@ -285,33 +269,24 @@ def lease_heartbeat(api: Api, license_id: str) -> list[str | None]:
 
 
 def restore_phase(args: argparse.Namespace, server: ServerProcess, db_path: Path,
-                  account: dict[str, Any], work: Path, bus: str | None) -> dict[str, Any]:
-    """Also times what touches the token (in the keyring with --keyring): the start (read)
-    and each login (written) to the seat held, and each Log Out's call (deleted)."""
+                  account: dict[str, Any], work: Path) -> dict[str, Any]:
     rng = random.Random(args.seed)
     latencies: list[float] = []
     trials: list[dict[str, Any]] = []
     with FaultProxy(server.port) as proxy:
         agent = AgentProcess(work / "restore-agent", server_url=proxy.url,
-                             device_name="bench-restore", env=desktop_env(bus))
+                             device_name="bench-restore")
         try:
             agent.login(account["email"], account["password"])
-            begun = time.time()
             agent.start()
-            token: str | None = None
             for number in range(args.trials):
                 if number:
-                    begun = time.time()
                     agent.control("login", email=account["email"],
                                   password=account["password"], server_url=proxy.url)
                 agent.wait_for("active")
-                held_s = min(stamp for stamp, message in log_events_after(
-                    agent.log_dir / "seatkeeper.log", begun) if "-> active" in message) - begun
-                token = device_token(agent, token)
+                token = agent.device_token()
                 proxy.cut()
-                begun = time.perf_counter()
                 status = agent.control("logout")
-                logout_call_s = time.perf_counter() - begun
                 assert status["state"] == "logout_pending", status
                 offline = rng.uniform(*args.offline)
                 time.sleep(offline)
@@ -331,15 +306,11 @@ def restore_phase(args: argparse.Namespace, server: ServerProcess, db_path: Path
                 assert not final["pending"], final
                 woke, probe_after = what_woke_it(agent.log_dir / "seatkeeper.log", restored_at)
                 trials.append({"offline_s": round(offline, 3), "latency_s": round(latency, 4),
-                               "seat_held_s": round(held_s, 4),
-                               "logout_call_s": round(logout_call_s, 4),
                                "found_by": woke,
                                "probe_after_s": None if probe_after is None
                                else round(probe_after, 4)})
-                print(f"  trial {number + 1:2d}: {'start' if not number else 'login'} -> "
-                      f"seat held {held_s * 1000:.0f} ms, Log Out's call "
-                      f"{logout_call_s * 1000:.0f} ms; offline {offline:4.1f} s -> logout "
-                      f"applied {latency * 1000:6.0f} ms after the restore (found by {woke}"
+                print(f"  trial {number + 1:2d}: offline {offline:4.1f} s -> logout applied "
+                      f"{latency * 1000:6.0f} ms after the restore (found by {woke}"
                       + (f" after {probe_after * 1000:.0f} ms" if probe_after is not None
                          else "") + ")", flush=True)
         finally:
@@ -353,8 +324,6 @@ def restore_phase(args: argparse.Namespace, server: ServerProcess, db_path: Path
                      for kind in ("probe", "retry", "unknown")},
         "probe_wait_median_s": statistics.median(probe_waits) if probe_waits else None,
         "probe_to_applied_median_s": statistics.median(after_probe) if after_probe else None,
-        "seat_held_median_s": statistics.median(t["seat_held_s"] for t in trials),
-        "logout_call_median_s": statistics.median(t["logout_call_s"] for t in trials),
         "median_s": statistics.median(latencies),
         "p90_s": percentile(latencies, 90),
         "min_s": min(latencies),
@@ -399,9 +368,6 @@ def markdown(result: dict[str, Any]) -> str:
         f"max {restore['max_s'] * 1000:.0f} ms | median < {TARGET_MEDIAN_S:.0f} s "
         f"| {verdict(restore['median_s'] < TARGET_MEDIAN_S)} |",
     ]
-    rows.append(f"| start or login -> seat held; Log Out's call (medians) "
-                f"| {restore['seat_held_median_s'] * 1000:.0f} ms; "
-                f"{restore['logout_call_median_s'] * 1000:.0f} ms | | | | |")
     found = restore["found_by"]
     if restore["probe_wait_median_s"] is not None:
         rows.append(
@@ -440,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
                 idle = idle_phase(args, server, api, account, license["id"], work, bus)
                 print(f"restore: {args.trials} trials, offline {args.offline[0]:g}-"
                       f"{args.offline[1]:g} s (seed {args.seed})", flush=True)
-                restore = restore_phase(args, server, db_path, account, work, bus)
+                restore = restore_phase(args, server, db_path, account, work)
             finally:
                 api.close()
                 if bus_proc is not None:

@@ -288,7 +288,6 @@ class Agent(Answers, Work, AppSeat, Borrowing, Trust):
             self.jobs.stop()
         for client in list(self._clients.values()):
             client.close()
-        self.credentials.finish()  # a token being stored or deleted in the keyring
 
     def connectivity_hint(self) -> None:
         """The network may be back (health probe, NetworkManager): try what waits now."""

@@ -14,11 +14,10 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -105,16 +104,6 @@ class SecretService:
                               capture_output=True, text=True, timeout=30, check=True)
         found: dict[str, str] = json.loads(done.stdout)
         return found
-
-    @contextlib.contextmanager
-    def frozen(self) -> Iterator[None]:
-        """gnome-keyring stopped (SIGSTOP): on the bus, its name taken, answering nothing."""
-        keyring = self._procs[-1]
-        keyring.send_signal(signal.SIGSTOP)
-        try:
-            yield
-        finally:
-            keyring.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         stop_all(self._procs)
