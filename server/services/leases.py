@@ -77,23 +77,22 @@ def _renewal_values() -> dict[str, Any]:
             "last_heartbeat_at": bindparam("now")}
 
 
-_CALLER_OWNS = exists().where(TOKENS.c.hash == bindparam("token_hash"),
-                              TOKENS.c.revoked_at.is_(None),
-                              TOKENS.c.device_id == LEASES.c.device_id,
-                              TOKENS.c.account_id == LEASES.c.account_id)
 _RENEW = (update(LEASES).where(LEASES.c.id == bindparam("lease_id"), live())
           .values(**_renewal_values()).returning(*LEASE_COLUMNS))
-# The heartbeat's: renewed only if the token is valid and the device's own.
-_RENEW_OWN = (update(LEASES).where(LEASES.c.id == bindparam("lease_id"), live(), _CALLER_OWNS)
-              .values(**_renewal_values()).returning(*LEASE_COLUMNS))
 _BORROW = (update(LEASES).where(LEASES.c.id == bindparam("lease_id"), live())
            .values(expires_at=bindparam("until"), borrowed_until=bindparam("until"),
                    last_heartbeat_at=bindparam("now"))
            .returning(*LEASE_COLUMNS))
-_TOUCH_DEVICE = (update(DEVICES).where(DEVICES.c.id == bindparam("device_id"))
-                 .values(last_heartbeat_at=bindparam("now")).returning(DEVICES.c.name))
-_LICENSE = (select(*LICENSE_COLUMNS, seats_used_of(LICENSES.c.id).label("seats_used"))
-            .where(LICENSES.c.id == bindparam("license_id")))
+# A device's heartbeat recorded, and what a signed answer shows of a license: for one
+# (a seat request) or for a batch's (the heartbeat door, SQLite).
+_TOUCH = (update(DEVICES).values(last_heartbeat_at=bindparam("now"))
+          .returning(DEVICES.c.id, DEVICES.c.name))
+_TOUCH_DEVICE = _TOUCH.where(DEVICES.c.id == bindparam("device_id"))
+_TOUCH_DEVICES = _TOUCH.where(DEVICES.c.id.in_(bindparam("device_ids", expanding=True)))
+_FACTS = select(LICENSES.c.id, *LICENSE_COLUMNS,
+                seats_used_of(LICENSES.c.id).label("seats_used"))
+_LICENSE = _FACTS.where(LICENSES.c.id == bindparam("license_id"))
+_LICENSES = _FACTS.where(LICENSES.c.id.in_(bindparam("license_ids", expanding=True)))
 
 
 def _heartbeats_renewal(owns: Any) -> Any:
@@ -158,12 +157,6 @@ def _heartbeats_sqlite() -> Any:
 
 _HEARTBEATS_PG = _heartbeats_pg()
 _HEARTBEATS_SQLITE = _heartbeats_sqlite()
-_TOUCH_DEVICES = (update(DEVICES).where(DEVICES.c.id.in_(bindparam("device_ids", expanding=True)))
-                  .values(last_heartbeat_at=bindparam("now"))
-                  .returning(DEVICES.c.id, DEVICES.c.name))
-_LICENSES = (select(LICENSES.c.id, *LICENSE_COLUMNS,
-                    seats_used_of(LICENSES.c.id).label("seats_used"))
-             .where(LICENSES.c.id.in_(bindparam("license_ids", expanding=True))))
 
 
 @dataclass(frozen=True)
@@ -177,16 +170,15 @@ class Seat:
 
 
 def renew(conn: Connection, lease_id: str, now: int, ttl_s: int, *,
-          token_hash: str | None = None, borrow_until: int | None = None) -> Seat | None:
+          borrow_until: int | None = None) -> Seat | None:
     """Renew a live lease and its device's last heartbeat; the seat, or None if not live.
 
-    With `token_hash`, only if that token is valid and the lease its device's. With
-    `borrow_until`, the lease is kept until then instead (borrowing: it replaces the expiry).
+    With `borrow_until`, the lease is kept until then instead (borrowing: it replaces the
+    expiry). A heartbeat's renewal, checking its token, is `heartbeat_renew`'s.
     """
     params = {"lease_id": lease_id, "now": now, "renew_to": now + ttl_s,
-              "token_hash": token_hash, "until": borrow_until}
-    statement = (_BORROW if borrow_until is not None
-                 else _RENEW_OWN if token_hash is not None else _RENEW)
+              "until": borrow_until}
+    statement = _BORROW if borrow_until is not None else _RENEW
     row = conn.execute(statement, params).first()
     if row is None:
         return None
@@ -195,7 +187,7 @@ def renew(conn: Connection, lease_id: str, now: int, ttl_s: int, *,
 
 def touch_device(conn: Connection, device_id: str, now: int) -> str:
     """Record the device's heartbeat (after its lease's: the lock order); its name."""
-    return str(conn.execute(_TOUCH_DEVICE, {"device_id": device_id, "now": now}).scalar_one())
+    return str(conn.execute(_TOUCH_DEVICE, {"device_id": device_id, "now": now}).one().name)
 
 
 def license_facts(conn: Connection, license_id: str, now: int) -> Any:
